@@ -1,0 +1,269 @@
+/** The presence store on DynamoDB (DocumentClient), following the single-table model in table.ts. */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import type { Agent, ChosenStatus, Reason, Status } from '#domain/presence.ts';
+import type { ConnectionRecord, PresenceStore, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
+import {
+  AGENT_PREFIX,
+  agentSk,
+  CONNECTION_PREFIX,
+  connectionSk,
+  deadlineShard,
+  duePk,
+  SETTINGS_SK,
+  statusPk,
+  workspacePk,
+} from '#adapters/keys.ts';
+import { TABLE } from '#adapters/table.ts';
+
+/** API Gateway closes every WebSocket connection after 2 hours; keep its item a little longer. */
+const CONNECTION_RETENTION_MS = 3 * 60 * 60 * 1000;
+const BATCH_WRITE_LIMIT = 25;
+
+interface AgentItem {
+  pk: string;
+  sk: string;
+  workspaceId: string;
+  userId: string;
+  name: string;
+  teams: string[];
+  chosen: ChosenStatus;
+  status: Status;
+  reason?: Reason;
+  since: number;
+  lastActiveAt: number;
+  connections: Record<string, number>;
+  leaseUntil: number;
+  graceUntil?: number;
+  loggedOut: boolean;
+  version: number;
+  statusPk?: string;
+  statusSk?: string;
+  duePk?: string;
+  dueAt?: number;
+  ttl: number;
+}
+
+export interface DynamoDbStoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  /** How long an agent item lives after its last write before TTL may collect it. */
+  agentRetentionMs: number;
+  deadlineShards?: number;
+}
+
+function toAgent(item: Record<string, unknown>): StoredAgent {
+  const it = item as unknown as AgentItem;
+  return {
+    workspaceId: it.workspaceId,
+    userId: it.userId,
+    name: it.name,
+    teams: it.teams ?? [],
+    chosen: it.chosen,
+    status: it.status,
+    reason: it.reason ?? null,
+    since: it.since,
+    lastActiveAt: it.lastActiveAt,
+    connections: it.connections ?? {},
+    leaseUntil: it.leaseUntil,
+    graceUntil: it.graceUntil ?? null,
+    loggedOut: it.loggedOut,
+    version: it.version,
+    dueAt: it.dueAt ?? null,
+  };
+}
+
+export class DynamoDbPresenceStore implements PresenceStore {
+  readonly deadlineShards: number;
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly agentRetentionMs: number;
+
+  constructor(options: DynamoDbStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.agentRetentionMs = options.agentRetentionMs;
+    this.deadlineShards = options.deadlineShards ?? TABLE.deadlineShards;
+  }
+
+  async getAgent(workspaceId: string, userId: string): Promise<StoredAgent | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: workspacePk(workspaceId), sk: agentSk(userId) },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? toAgent(Item) : undefined;
+  }
+
+  async saveAgent(agent: Agent, dueAt: number | null, now: number): Promise<boolean> {
+    const item: AgentItem = {
+      pk: workspacePk(agent.workspaceId),
+      sk: agentSk(agent.userId),
+      workspaceId: agent.workspaceId,
+      userId: agent.userId,
+      name: agent.name,
+      teams: agent.teams,
+      chosen: agent.chosen,
+      status: agent.status,
+      since: agent.since,
+      lastActiveAt: agent.lastActiveAt,
+      connections: agent.connections,
+      leaseUntil: agent.leaseUntil,
+      loggedOut: agent.loggedOut,
+      version: agent.version + 1,
+      ttl: Math.ceil((now + this.agentRetentionMs) / 1000),
+    };
+    if (agent.reason) item.reason = agent.reason;
+    if (agent.graceUntil !== null) item.graceUntil = agent.graceUntil;
+    // Sparse index keys: present only while they mean something.
+    if (agent.status !== 'offline') {
+      item.statusPk = statusPk(agent.workspaceId, agent.status);
+      item.statusSk = agent.userId;
+    }
+    if (dueAt !== null) {
+      item.duePk = duePk(deadlineShard(agent.workspaceId, agent.userId, this.deadlineShards));
+      item.dueAt = dueAt;
+    }
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ...(agent.version === 0
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : { ConditionExpression: 'version = :expected', ExpressionAttributeValues: { ':expected': agent.version } }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async listAgents(workspaceId: string): Promise<StoredAgent[]> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': AGENT_PREFIX },
+      ConsistentRead: true,
+    });
+    return items.map(toAgent);
+  }
+
+  async listByStatus(workspaceId: string, status: Exclude<Status, 'offline'>): Promise<StoredAgent[]> {
+    const index = TABLE.indexes.byStatus;
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      IndexName: index.name,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': index.partitionKey },
+      ExpressionAttributeValues: { ':pk': statusPk(workspaceId, status) },
+    });
+    return items.map(toAgent);
+  }
+
+  async *dueAgents(shard: number, now: number): AsyncIterable<StoredAgent[]> {
+    const index = TABLE.indexes.byDeadline;
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.name,
+          KeyConditionExpression: '#pk = :pk AND #due <= :now',
+          ExpressionAttributeNames: { '#pk': index.partitionKey, '#due': index.sortKey },
+          ExpressionAttributeValues: { ':pk': duePk(shard), ':now': now },
+          ExclusiveStartKey,
+        }),
+      );
+      ExclusiveStartKey = page.LastEvaluatedKey;
+      if (page.Items?.length) yield page.Items.map(toAgent);
+    } while (ExclusiveStartKey);
+  }
+
+  async putConnection(workspaceId: string, connection: ConnectionRecord): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: workspacePk(workspaceId),
+          sk: connectionSk(connection.connectionId),
+          connectionId: connection.connectionId,
+          userId: connection.userId,
+          connectedAt: connection.connectedAt,
+          ttl: Math.ceil((connection.connectedAt + CONNECTION_RETENTION_MS) / 1000),
+        },
+      }),
+    );
+  }
+
+  async deleteConnections(workspaceId: string, connectionIds: string[]): Promise<void> {
+    const unique = [...new Set(connectionIds)];
+    for (let start = 0; start < unique.length; start += BATCH_WRITE_LIMIT) {
+      let requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string] = unique
+        .slice(start, start + BATCH_WRITE_LIMIT)
+        .map((id) => ({ DeleteRequest: { Key: { pk: workspacePk(workspaceId), sk: connectionSk(id) } } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+        if (attempt > 8) throw new Error(`could not delete ${requests.length} connection items`);
+        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        requests = result.UnprocessedItems?.[this.tableName] ?? [];
+      }
+    }
+  }
+
+  async listConnections(workspaceId: string): Promise<ConnectionRecord[]> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': CONNECTION_PREFIX },
+    });
+    return items.map((item) => ({
+      connectionId: item.connectionId as string,
+      userId: item.userId as string,
+      connectedAt: item.connectedAt as number,
+    }));
+  }
+
+  async getSettings(workspaceId: string): Promise<WorkspaceSettings | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: workspacePk(workspaceId), sk: SETTINGS_SK },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? { idleTimeoutSeconds: Item.idleTimeoutSeconds as number } : undefined;
+  }
+
+  async putSettings(workspaceId: string, settings: WorkspaceSettings): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: workspacePk(workspaceId), sk: SETTINGS_SK, idleTimeoutSeconds: settings.idleTimeoutSeconds },
+      }),
+    );
+  }
+
+  /** Follows LastEvaluatedKey to the end. */
+  private async queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(new QueryCommand({ ...input, ExclusiveStartKey }));
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  }
+}

@@ -1,0 +1,62 @@
+/** Token verification with jose: HS256 with a shared secret, or RS256/ES256 keys from a JWKS URL. */
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import { UnauthorizedError } from '#app/errors.ts';
+import type { Principal, TokenVerifier } from '#app/principal.ts';
+import { z } from 'zod';
+import { ID_PATTERN, MAX_NAME_LENGTH, MAX_TEAMS } from '#domain/ids.ts';
+import { ROLES } from '#app/principal.ts';
+
+const id = z.string().regex(ID_PATTERN);
+
+/** The claims of PROTOCOL.md; jose has already checked the signature, `exp` and issuer/audience. */
+const claimsSchema = z.object({
+  sub: id,
+  workspace: id,
+  exp: z.number().int(),
+  name: z.string().min(1).max(MAX_NAME_LENGTH).optional(),
+  teams: z.array(id).max(MAX_TEAMS).optional(),
+  role: z.enum(ROLES).optional(),
+});
+
+export type JwtSettings =
+  | { mode: 'secret'; secret: string; issuer?: string | undefined; audience?: string | undefined }
+  | { mode: 'jwks'; jwksUrl: string; issuer?: string | undefined; audience?: string | undefined };
+
+/** Tokens longer than this are refused before any parsing. */
+const MAX_TOKEN_LENGTH = 8192;
+
+export function makeJwtVerifier(settings: JwtSettings): TokenVerifier {
+  const key: Uint8Array | JWTVerifyGetKey =
+    settings.mode === 'secret' ? new TextEncoder().encode(settings.secret) : createRemoteJWKSet(new URL(settings.jwksUrl));
+  const options: JWTVerifyOptions = {
+    algorithms: settings.mode === 'secret' ? ['HS256'] : ['RS256', 'ES256'],
+    requiredClaims: ['exp', 'sub'],
+    ...(settings.issuer ? { issuer: settings.issuer } : {}),
+    ...(settings.audience ? { audience: settings.audience } : {}),
+  };
+  return {
+    async verify(token: string): Promise<Principal> {
+      if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+        throw new UnauthorizedError('a token is required');
+      }
+      let payload: unknown;
+      try {
+        // jwtVerify with the key as a function or secret; the overloads need the branch spelled out.
+        payload = (typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options))
+          .payload;
+      } catch (error) {
+        throw new UnauthorizedError(describeJoseError(error), { cause: error });
+      }
+      const claims = claimsSchema.safeParse(payload);
+      if (!claims.success) throw new UnauthorizedError('the token claims are invalid');
+      const { sub, workspace, name, teams, role } = claims.data;
+      return { userId: sub, workspaceId: workspace, name: name ?? sub, teams: teams ?? [], role: role ?? 'agent' };
+    },
+  };
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'the token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return 'the token claims are invalid';
+  return 'the token is invalid';
+}

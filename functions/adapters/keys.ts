@@ -1,0 +1,23 @@
+/** Pure key builders for the single-table model. Ids never contain `#` (see domain/ids.ts). */
+import type { Status } from '#domain/presence.ts';
+import { TABLE } from '#adapters/table.ts';
+
+export const AGENT_PREFIX = 'AGENT#';
+export const CONNECTION_PREFIX = 'CONN#';
+export const SETTINGS_SK = 'SETTINGS';
+
+export const workspacePk = (workspaceId: string) => `WS#${workspaceId}`;
+export const agentSk = (userId: string) => `${AGENT_PREFIX}${userId}`;
+export const connectionSk = (connectionId: string) => `${CONNECTION_PREFIX}${connectionId}`;
+export const statusPk = (workspaceId: string, status: Exclude<Status, 'offline'>) => `WS#${workspaceId}#STATUS#${status}`;
+export const duePk = (shard: number) => `DUE#${shard}`;
+
+/** A stable shard for an agent (FNV-1a), so its deadline entry never moves between shards. */
+export function deadlineShard(workspaceId: string, userId: string, shards: number = TABLE.deadlineShards): number {
+  let hash = 0x811c9dc5;
+  for (const char of `${workspaceId}#${userId}`) {
+    hash ^= char.codePointAt(0) ?? 0;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % shards;
+}

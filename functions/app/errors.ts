@@ -1,0 +1,89 @@
+/**
+ * Typed errors. Each carries the protocol's code; the handlers map them to replies in one place
+ * per kind of entry point, so a client's mistake never becomes a 500 and no reply has a stack.
+ */
+export abstract class PresenceError extends Error {
+  abstract readonly code: string;
+  /** HTTP status when the error reaches an HTTP caller. */
+  abstract readonly httpStatus: number;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export class InvalidJsonError extends PresenceError {
+  override readonly name = 'InvalidJsonError';
+  readonly code = 'invalid_json';
+  readonly httpStatus = 400;
+}
+
+export class UnknownActionError extends PresenceError {
+  override readonly name = 'UnknownActionError';
+  readonly code = 'unknown_action';
+  readonly httpStatus = 400;
+}
+
+export class InvalidMessageError extends PresenceError {
+  override readonly name = 'InvalidMessageError';
+  readonly code = 'invalid_message';
+  readonly httpStatus = 400;
+}
+
+export class InvalidStatusError extends PresenceError {
+  override readonly name = 'InvalidStatusError';
+  readonly code = 'invalid_status';
+  readonly httpStatus = 400;
+  constructor(message = 'status must be online or away') {
+    super(message);
+  }
+}
+
+export class RateLimitedError extends PresenceError {
+  override readonly name = 'RateLimitedError';
+  readonly code = 'rate_limited';
+  readonly httpStatus = 429;
+}
+
+export class InvalidRequestError extends PresenceError {
+  override readonly name = 'InvalidRequestError';
+  readonly code = 'invalid_request';
+  readonly httpStatus = 400;
+}
+
+export class UnauthorizedError extends PresenceError {
+  override readonly name = 'UnauthorizedError';
+  readonly code = 'unauthorized';
+  readonly httpStatus = 401;
+}
+
+export class ForbiddenError extends PresenceError {
+  override readonly name = 'ForbiddenError';
+  readonly code = 'forbidden';
+  readonly httpStatus = 403;
+}
+
+export class NotFoundError extends PresenceError {
+  override readonly name = 'NotFoundError';
+  readonly code = 'not_found';
+  readonly httpStatus = 404;
+}
+
+/** Too many concurrent writers on one agent: retrying later will work. */
+export class ContentionError extends PresenceError {
+  override readonly name = 'ContentionError';
+  readonly code = 'busy';
+  readonly httpStatus = 503;
+}
+
+/** The management API says the connection is closed (API Gateway's GoneException, HTTP 410). */
+export class ConnectionGoneError extends Error {
+  override readonly name = 'ConnectionGoneError';
+  constructor(readonly connectionId: string, options?: { cause?: unknown }) {
+    super(`connection ${connectionId} is gone`, options);
+  }
+}
+
+/** Configuration that cannot work: thrown once at cold start, before serving anything. */
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+}

@@ -1,0 +1,75 @@
+/** After a transition: push it to every connection of the workspace and publish the domain event. */
+import { disconnect as disconnectRule, type Transition } from '#domain/presence.ts';
+import { ConnectionGoneError } from '#app/errors.ts';
+import { forEachLimited } from '#app/concurrency.ts';
+import { presenceChanged, presenceMessage } from '#app/messages.ts';
+import { mutateAgent } from '#app/mutate.ts';
+import type { ConnectionRecord, Ports } from '#app/ports.ts';
+
+/** Gone connections can take their user offline, which is fanned out again; this bounds the chain. */
+const MAX_ROUNDS = 4;
+
+export interface FanoutReport {
+  posted: number;
+  gone: number;
+  failed: number;
+}
+
+/**
+ * Sends each transition, in order, to every connection of the workspace (the user's own included)
+ * with bounded concurrency. A post that fails never fails the others or the transition; a gone
+ * connection is forgotten, and if it was its user's last, that user is disconnected too.
+ */
+export async function deliver(ports: Ports, workspaceId: string, transitions: Transition[]): Promise<FanoutReport> {
+  const report: FanoutReport = { posted: 0, gone: 0, failed: 0 };
+  let pending = transitions;
+  for (let round = 0; pending.length > 0 && round < MAX_ROUNDS; round++) {
+    const connections = await ports.store.listConnections(workspaceId);
+    const gone = new Map<string, ConnectionRecord>();
+    for (const transition of pending) {
+      const message = presenceMessage(transition);
+      const targets = connections.filter((connection) => !gone.has(connection.connectionId));
+      await forEachLimited(targets, ports.config.fanoutConcurrency, async (connection) => {
+        try {
+          await ports.gateway.post(connection.connectionId, message);
+          report.posted++;
+        } catch (error) {
+          if (error instanceof ConnectionGoneError) {
+            gone.set(connection.connectionId, connection);
+            report.gone++;
+          } else {
+            report.failed++;
+            ports.logger.warn('fan-out post failed', { connectionId: connection.connectionId, error });
+          }
+        }
+      });
+    }
+    await publish(ports, pending);
+    pending = gone.size > 0 ? await forgetGone(ports, workspaceId, [...gone.values()]) : [];
+  }
+  return report;
+}
+
+async function publish(ports: Ports, transitions: Transition[]): Promise<void> {
+  try {
+    await ports.events.publish(transitions.map(presenceChanged));
+  } catch (error) {
+    // The transition is committed and pushed; a lost event is logged, never a failed request.
+    ports.logger.error('publishing PresenceChanged failed', { error, count: transitions.length });
+  }
+}
+
+async function forgetGone(ports: Ports, workspaceId: string, gone: ConnectionRecord[]): Promise<Transition[]> {
+  await ports.store.deleteConnections(
+    workspaceId,
+    gone.map((connection) => connection.connectionId),
+  );
+  const transitions: Transition[] = [];
+  for (const connection of gone) {
+    const { decision, written } = await mutateAgent(ports, workspaceId, connection.userId, (stored, now, policy) =>
+      stored ? disconnectRule(stored, connection.connectionId, now, policy) : null,
+    );
+    if (written && decision) transitions.push(...decision.transitions);
+  }
+  return transitions;
+}

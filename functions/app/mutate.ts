@@ -1,0 +1,47 @@
+/** Read, decide, conditionally write: the one way agent state changes. */
+import { type Decision, nextDeadline, type Policy } from '#domain/presence.ts';
+import { ContentionError } from '#app/errors.ts';
+import type { Ports, StoredAgent } from '#app/ports.ts';
+import { workspacePolicy } from '#app/policy.ts';
+
+const MAX_ATTEMPTS = 6;
+
+export type Decide = (stored: StoredAgent | undefined, now: number, policy: Policy) => Decision | null;
+
+export interface Mutation {
+  stored: StoredAgent | undefined;
+  decision: Decision | null;
+  written: boolean;
+}
+
+/**
+ * Applies `decide` to the agent and writes the result only if nobody wrote in between (version
+ * condition), re-reading and deciding again otherwise. So of two writers racing on the same
+ * transition (two sweepers, a sweeper and a heartbeat, two tabs) exactly one publishes it.
+ */
+export async function mutateAgent(
+  ports: Pick<Ports, 'store' | 'clock' | 'config'>,
+  workspaceId: string,
+  userId: string,
+  decide: Decide,
+  first?: { agent: StoredAgent; policy: Policy },
+): Promise<Mutation> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const [stored, policy] =
+      attempt === 0 && first
+        ? [first.agent, first.policy]
+        : await Promise.all([
+            ports.store.getAgent(workspaceId, userId),
+            first?.policy ?? workspacePolicy(ports, workspaceId),
+          ]);
+    const now = ports.clock.now();
+    const decision = decide(stored, now, policy);
+    if (!decision) return { stored, decision, written: false };
+    const dueAt = nextDeadline(decision.agent, policy);
+    // Also rewrite when only the deadline moved (the idle timeout changed): the index must be right.
+    const deadlineMoved = stored !== undefined && stored.dueAt !== dueAt;
+    if (!decision.changed && !deadlineMoved) return { stored, decision, written: false };
+    if (await ports.store.saveAgent(decision.agent, dueAt, now)) return { stored, decision, written: true };
+  }
+  throw new ContentionError(`too many concurrent updates of agent ${userId}; try again`);
+}

@@ -1,0 +1,88 @@
+/** The ports the use cases are given. Adapters implement them; tests pass fakes or the real store. */
+import type { Agent, ChosenStatus, Reason, Status } from '#domain/presence.ts';
+
+/** An agent as stored, with the deadline the index holds for it. */
+export interface StoredAgent extends Agent {
+  dueAt: number | null;
+}
+
+export interface ConnectionRecord {
+  connectionId: string;
+  userId: string;
+  connectedAt: number;
+}
+
+export interface WorkspaceSettings {
+  idleTimeoutSeconds: number;
+}
+
+export interface PresenceStore {
+  getAgent(workspaceId: string, userId: string): Promise<StoredAgent | undefined>;
+  /** Writes the agent if its version is still `agent.version`; false when another writer won. */
+  saveAgent(agent: Agent, dueAt: number | null, now: number): Promise<boolean>;
+  listAgents(workspaceId: string): Promise<StoredAgent[]>;
+  /** Agents whose published status is `status` (online or away), from the sparse status index. */
+  listByStatus(workspaceId: string, status: Exclude<Status, 'offline'>): Promise<StoredAgent[]>;
+  /** Agents of one deadline shard due at `now`, page by page. */
+  dueAgents(shard: number, now: number): AsyncIterable<StoredAgent[]>;
+  readonly deadlineShards: number;
+  putConnection(workspaceId: string, connection: ConnectionRecord): Promise<void>;
+  deleteConnections(workspaceId: string, connectionIds: string[]): Promise<void>;
+  listConnections(workspaceId: string): Promise<ConnectionRecord[]>;
+  getSettings(workspaceId: string): Promise<WorkspaceSettings | undefined>;
+  putSettings(workspaceId: string, settings: WorkspaceSettings): Promise<void>;
+}
+
+/** The API Gateway management API (`@connections`). `post` throws ConnectionGoneError when gone. */
+export interface ConnectionGateway {
+  post(connectionId: string, message: unknown): Promise<void>;
+  get(connectionId: string): Promise<{ connectedAt: number; lastActiveAt: number } | undefined>;
+  delete(connectionId: string): Promise<void>;
+}
+
+export interface PresenceChanged {
+  workspaceId: string;
+  userId: string;
+  status: Status;
+  previous: Status;
+  reason: Reason;
+  at: number;
+}
+
+export interface EventPublisher {
+  publish(events: PresenceChanged[]): Promise<void>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export interface Logger {
+  info(message: string, ...extra: unknown[]): void;
+  warn(message: string, ...extra: unknown[]): void;
+  error(message: string, ...extra: unknown[]): void;
+}
+
+export interface PresenceConfig {
+  leaseMs: number;
+  graceMs: number;
+  defaultIdleTimeoutSeconds: number;
+  minIdleTimeoutSeconds: number;
+  maxIdleTimeoutSeconds: number;
+  sweepIntervalMs: number;
+  /** Posts in flight at once during a fan-out. */
+  fanoutConcurrency: number;
+  /** How long an agent item is kept after its last write (garbage collection by TTL). */
+  agentRetentionMs: number;
+}
+
+export interface Ports {
+  store: PresenceStore;
+  gateway: ConnectionGateway;
+  events: EventPublisher;
+  clock: Clock;
+  config: PresenceConfig;
+  logger: Logger;
+}
+
+export type { ChosenStatus };

@@ -1,0 +1,14 @@
+import type { Identity } from '#domain/presence.ts';
+
+export const ROLES = ['agent', 'admin', 'service'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is calling, from a verified token: the workspace always comes from here. */
+export interface Principal extends Identity {
+  role: Role;
+}
+
+/** What verifies a token; throws UnauthorizedError for anything it does not accept. */
+export interface TokenVerifier {
+  verify(token: string): Promise<Principal>;
+}

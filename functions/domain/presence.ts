@@ -1,0 +1,426 @@
+/**
+ * Pure presence rules: effective status, transitions with their reasons, deadlines.
+ * No I/O and no clock: every function takes `now` (epoch milliseconds).
+ */
+
+export const CHOSEN_STATUSES = ['online', 'away'] as const;
+export type ChosenStatus = (typeof CHOSEN_STATUSES)[number];
+export type Status = ChosenStatus | 'offline';
+export type Reason = 'connect' | 'active' | 'manual' | 'disconnect' | 'timeout' | 'idle' | 'logout';
+
+/** Timings in force for one agent: deployment-wide lease and grace, the workspace's idle timeout. */
+export interface Policy {
+  leaseMs: number;
+  graceMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface Identity {
+  workspaceId: string;
+  userId: string;
+  name: string;
+  teams: string[];
+}
+
+/** What the store keeps per agent. `status` is the effective status last published. */
+export interface Agent extends Identity {
+  chosen: ChosenStatus;
+  status: Status;
+  reason: Reason | null;
+  since: number;
+  lastActiveAt: number;
+  /** Open connections of this user: connection id -> connectedAt. */
+  connections: Record<string, number>;
+  /** Every connection in `connections` counts as live until then; heartbeats renew it. */
+  leaseUntil: number;
+  /** Set when the last connection closed: the user still counts as present until then. */
+  graceUntil: number | null;
+  loggedOut: boolean;
+  /** Optimistic-concurrency version; 0 for an agent not yet stored. */
+  version: number;
+}
+
+export interface Transition {
+  workspaceId: string;
+  userId: string;
+  name: string;
+  teams: string[];
+  status: Status;
+  previous: Status;
+  reason: Reason;
+  at: number;
+}
+
+export interface PresenceView {
+  userId: string;
+  name: string;
+  teams: string[];
+  status: Status;
+  since: number;
+  lastActiveAt: number;
+}
+
+/** The outcome of applying one event: the next state, what it published, what it closed. */
+export interface Decision {
+  agent: Agent;
+  /** False when nothing worth a write changed (most heartbeats). */
+  changed: boolean;
+  transitions: Transition[];
+  /** Connections the store should forget (timed out, or closed by logout). */
+  droppedConnections: string[];
+}
+
+export function newAgent(identity: Identity, now: number): Agent {
+  return {
+    ...identity,
+    teams: [...identity.teams],
+    chosen: 'online',
+    status: 'offline',
+    reason: null,
+    since: now,
+    lastActiveAt: now,
+    connections: {},
+    leaseUntil: 0,
+    graceUntil: null,
+    loggedOut: false,
+    version: 0,
+  };
+}
+
+function hasConnections(agent: Agent): boolean {
+  return Object.keys(agent.connections).length > 0;
+}
+
+/** When the user stops counting as present if nothing else happens; -Infinity if not present at all. */
+export function presenceEnd(agent: Agent): number {
+  if (agent.loggedOut) return -Infinity;
+  if (hasConnections(agent)) return agent.leaseUntil;
+  return agent.graceUntil ?? -Infinity;
+}
+
+export function idleDeadline(agent: Agent, policy: Policy): number {
+  return agent.lastActiveAt + policy.idleTimeoutMs;
+}
+
+interface Evaluation {
+  status: Status;
+  /** For offline: the reason it became offline and when. */
+  reason: Reason | null;
+  at: number;
+}
+
+/** The effective status at `now`, and for offline, which deadline passed first. */
+export function evaluate(agent: Agent, now: number, policy: Policy): Evaluation {
+  if (agent.loggedOut) return { status: 'offline', reason: 'logout', at: agent.since };
+  const end = presenceEnd(agent);
+  // Idle is latched: an idle-offline user stays offline until they are active again, even if
+  // the workspace's idle timeout is raised meanwhile.
+  const latchedIdle = agent.status === 'offline' && agent.reason === 'idle' && agent.lastActiveAt <= agent.since;
+  const idle = latchedIdle ? agent.since : idleDeadline(agent, policy);
+  if (now >= end && end <= idle) {
+    const reason: Reason = hasConnections(agent) ? 'timeout' : 'disconnect';
+    return { status: 'offline', reason, at: end };
+  }
+  if (now >= idle) return { status: 'offline', reason: 'idle', at: idle };
+  return { status: agent.chosen, reason: null, at: now };
+}
+
+export function effectiveStatus(agent: Agent, now: number, policy: Policy): Status {
+  return evaluate(agent, now, policy).status;
+}
+
+/** What readers see at `now`: exact even when no sweep has run since a deadline passed. */
+export function view(agent: Agent, now: number, policy: Policy): PresenceView {
+  const evaluation = evaluate(agent, now, policy);
+  const stale = evaluation.status !== agent.status;
+  return {
+    userId: agent.userId,
+    name: agent.name,
+    teams: agent.teams,
+    status: evaluation.status,
+    since: stale ? Math.max(agent.since, evaluation.at) : agent.since,
+    lastActiveAt: agent.lastActiveAt,
+  };
+}
+
+/**
+ * The earliest time at which the effective status changes with no further event, or null.
+ * This is what the sweeper's deadline index holds; offline agents have none.
+ */
+export function nextDeadline(agent: Agent, policy: Policy): number | null {
+  if (agent.status === 'offline') return null;
+  return Math.min(presenceEnd(agent), idleDeadline(agent, policy));
+}
+
+function transition(agent: Agent, previous: Status, reason: Reason, at: number): Transition {
+  return {
+    workspaceId: agent.workspaceId,
+    userId: agent.userId,
+    name: agent.name,
+    teams: agent.teams,
+    status: agent.status,
+    previous,
+    reason,
+    at,
+  };
+}
+
+function clone(agent: Agent): Agent {
+  return { ...agent, teams: [...agent.teams], connections: { ...agent.connections } };
+}
+
+/** A draft decision that accumulates changes while one event is applied. */
+class Draft {
+  readonly agent: Agent;
+  changed = false;
+  readonly transitions: Transition[] = [];
+  readonly droppedConnections: string[] = [];
+
+  constructor(stored: Agent) {
+    this.agent = clone(stored);
+  }
+
+  /** Publishes the deadline that passed before this event, if the stored status is stale. */
+  settleDeadlines(now: number, policy: Policy): void {
+    const agent = this.agent;
+    const evaluation = evaluate(agent, now, policy);
+    if (evaluation.status === 'offline' && hasConnections(agent) && now >= agent.leaseUntil) {
+      // The lease passed: every connection we knew is dead.
+      this.droppedConnections.push(...Object.keys(agent.connections));
+      agent.connections = {};
+      agent.leaseUntil = 0;
+      this.changed = true;
+    }
+    if (agent.graceUntil !== null && now >= agent.graceUntil) {
+      agent.graceUntil = null;
+      this.changed = true;
+    }
+    if (evaluation.status === 'offline' && agent.status !== 'offline' && evaluation.reason) {
+      this.publish('offline', evaluation.reason, Math.max(agent.since, evaluation.at));
+    }
+  }
+
+  /** Re-derives the status after the event and publishes it with the event's reason. */
+  settleEvent(now: number, policy: Policy, reason: Reason): void {
+    const evaluation = evaluate(this.agent, now, policy);
+    if (evaluation.status === this.agent.status) return;
+    if (evaluation.status === 'offline') {
+      // Possible only with a zero grace or lease: the deadline is already here.
+      this.settleDeadlines(now, policy);
+      return;
+    }
+    this.publish(evaluation.status, reason, now);
+  }
+
+  private publish(status: Status, reason: Reason, at: number): void {
+    const previous = this.agent.status;
+    this.agent.status = status;
+    this.agent.reason = reason;
+    this.agent.since = at;
+    this.changed = true;
+    this.transitions.push(transition(this.agent, previous, reason, at));
+  }
+
+  /** Marks the connection live; returns true when it was not known before. */
+  attach(connectionId: string, connectedAt: number, now: number, policy: Policy): boolean {
+    const agent = this.agent;
+    const known = connectionId in agent.connections;
+    if (!known) {
+      agent.connections[connectionId] = connectedAt;
+      agent.leaseUntil = now + policy.leaseMs;
+      this.changed = true;
+    }
+    if (agent.graceUntil !== null) {
+      agent.graceUntil = null;
+      this.changed = true;
+    }
+    if (agent.loggedOut) {
+      agent.loggedOut = false;
+      this.changed = true;
+    }
+    return !known;
+  }
+
+  /**
+   * Renews the lease once half of it is used: with a 30 s heartbeat and a 90 s lease that is one
+   * write per minute instead of two, and a connection still survives a 45 s gap between beats.
+   */
+  renewLease(now: number, policy: Policy): void {
+    if (this.agent.leaseUntil - now < policy.leaseMs / 2) {
+      this.agent.leaseUntil = now + policy.leaseMs;
+      this.changed = true;
+    }
+  }
+
+  /**
+   * Records activity. Within a small granularity it is not written (it would cost a write per
+   * heartbeat); the idle deadline is then early by at most that granularity, never late.
+   */
+  markActive(now: number, policy: Policy, force: boolean): void {
+    if (now <= this.agent.lastActiveAt) return;
+    // When something else is written anyway, the activity rides along for free.
+    if (force || this.changed || now - this.agent.lastActiveAt >= activityGranularityMs(policy)) {
+      this.agent.lastActiveAt = now;
+      this.changed = true;
+    }
+  }
+
+  decision(): Decision {
+    return {
+      agent: this.agent,
+      changed: this.changed,
+      transitions: this.transitions,
+      droppedConnections: this.droppedConnections,
+    };
+  }
+}
+
+export function activityGranularityMs(policy: Policy): number {
+  return Math.min(60_000, Math.floor(policy.idleTimeoutMs / 10));
+}
+
+function refreshIdentity(draft: Draft, identity: Identity): void {
+  const agent = draft.agent;
+  if (agent.name !== identity.name || agent.teams.join('\u0000') !== identity.teams.join('\u0000')) {
+    agent.name = identity.name;
+    agent.teams = [...identity.teams];
+    draft.changed = true;
+  }
+}
+
+/** A connection opened (`$connect`). Connecting counts as activity and ends a logout. */
+export function connect(
+  stored: Agent | undefined,
+  identity: Identity,
+  connectionId: string,
+  connectedAt: number,
+  now: number,
+  policy: Policy,
+): Decision {
+  const draft = new Draft(stored ?? newAgent(identity, now));
+  if (!stored) draft.changed = true;
+  draft.settleDeadlines(now, policy);
+  refreshIdentity(draft, identity);
+  draft.attach(connectionId, connectedAt, now, policy);
+  draft.agent.leaseUntil = now + policy.leaseMs;
+  draft.markActive(now, policy, true);
+  draft.changed = true;
+  draft.settleEvent(now, policy, 'connect');
+  return draft.decision();
+}
+
+/** A connection closed (`$disconnect`, or the gateway reported it gone). */
+export function disconnect(stored: Agent, connectionId: string, now: number, policy: Policy): Decision {
+  const draft = new Draft(stored);
+  draft.settleDeadlines(now, policy);
+  const agent = draft.agent;
+  if (connectionId in agent.connections) {
+    delete agent.connections[connectionId];
+    draft.changed = true;
+    if (!hasConnections(agent)) {
+      agent.leaseUntil = 0;
+      agent.graceUntil = now + policy.graceMs;
+    }
+    draft.settleDeadlines(now, policy);
+  }
+  return draft.decision();
+}
+
+/**
+ * A message arrived on a connection: a heartbeat, or a `setStatus` (which counts as activity).
+ * A message from a connection we had given up on (its lease passed) proves it is alive again.
+ */
+function touch(
+  stored: Agent,
+  identity: Identity,
+  connectionId: string,
+  connectedAt: number,
+  active: boolean,
+  now: number,
+  policy: Policy,
+): { draft: Draft; revived: boolean } | null {
+  if (stored.loggedOut) return null; // the connection was closed by logout; nothing it says counts
+  const draft = new Draft(stored);
+  draft.settleDeadlines(now, policy);
+  refreshIdentity(draft, identity);
+  const revived = draft.attach(connectionId, connectedAt, now, policy);
+  draft.renewLease(now, policy);
+  if (active) {
+    const wasIdle = evaluate(draft.agent, now, policy).status === 'offline';
+    draft.markActive(now, policy, wasIdle);
+  }
+  return { draft, revived };
+}
+
+export function heartbeat(
+  stored: Agent | undefined,
+  identity: Identity,
+  connectionId: string,
+  connectedAt: number,
+  active: boolean,
+  now: number,
+  policy: Policy,
+): Decision {
+  if (!stored) return connect(undefined, identity, connectionId, connectedAt, now, policy);
+  const touched = touch(stored, identity, connectionId, connectedAt, active, now, policy);
+  if (!touched) return unchanged(stored);
+  // Back from offline on a connection we had given up on is a (re)connect; on a known one, activity.
+  touched.draft.settleEvent(now, policy, touched.revived ? 'connect' : 'active');
+  return touched.draft.decision();
+}
+
+export function setStatus(
+  stored: Agent | undefined,
+  identity: Identity,
+  connectionId: string,
+  connectedAt: number,
+  chosen: ChosenStatus,
+  now: number,
+  policy: Policy,
+): Decision {
+  const touched = touch(stored ?? newAgent(identity, now), identity, connectionId, connectedAt, true, now, policy);
+  if (!touched) return unchanged(stored ?? newAgent(identity, now));
+  const draft = touched.draft;
+  if (!stored) draft.changed = true;
+  if (draft.agent.chosen !== chosen) {
+    draft.agent.chosen = chosen;
+    draft.changed = true;
+  }
+  draft.settleEvent(now, policy, 'manual');
+  return draft.decision();
+}
+
+/** The user logs out everywhere: offline now, connections closed, the choice kept. */
+export function logout(stored: Agent, now: number, policy: Policy): Decision {
+  const draft = new Draft(stored);
+  draft.settleDeadlines(now, policy);
+  const agent = draft.agent;
+  draft.droppedConnections.push(...Object.keys(agent.connections));
+  agent.connections = {};
+  agent.leaseUntil = 0;
+  agent.graceUntil = null;
+  if (!agent.loggedOut) {
+    agent.loggedOut = true;
+    draft.changed = true;
+  }
+  if (agent.status !== 'offline') {
+    const previous = agent.status;
+    agent.status = 'offline';
+    agent.reason = 'logout';
+    agent.since = now;
+    draft.transitions.push(transition(agent, previous, 'logout', now));
+  }
+  draft.changed = draft.changed || draft.droppedConnections.length > 0;
+  return draft.decision();
+}
+
+/** The sweeper found the agent due: publish what passed, or nothing if a writer got there first. */
+export function expire(stored: Agent, now: number, policy: Policy): Decision {
+  const draft = new Draft(stored);
+  draft.settleDeadlines(now, policy);
+  return draft.decision();
+}
+
+function unchanged(agent: Agent): Decision {
+  return { agent, changed: false, transitions: [], droppedConnections: [] };
+}

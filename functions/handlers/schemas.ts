@@ -1,0 +1,68 @@
+/** Every shape that enters from outside, in one schema library (zod). */
+import { z } from 'zod';
+import { CHOSEN_STATUSES } from '#domain/presence.ts';
+import { ID_PATTERN, MAX_NAME_LENGTH, MAX_TEAMS } from '#domain/ids.ts';
+import { ROLES } from '#app/principal.ts';
+
+export const idSchema = z.string().regex(ID_PATTERN, 'must be 1 to 128 characters of A-Z a-z 0-9 _ . @ : -');
+
+/** What the authorizer hands to every later route (API Gateway allows only flat string values). */
+export const authorizerContextSchema = z.object({
+  userId: idSchema,
+  workspaceId: idSchema,
+  name: z.string().max(MAX_NAME_LENGTH),
+  teams: z.string().transform((text, ctx) => {
+    const parsed = z.array(idSchema).max(MAX_TEAMS).safeParse(safeJson(text));
+    if (!parsed.success) {
+      ctx.addIssue({ code: 'custom', message: 'teams must be a JSON array of ids' });
+      return z.NEVER;
+    }
+    return parsed.data;
+  }),
+  role: z.enum(ROLES),
+});
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export const heartbeatMessage = z.strictObject({
+  action: z.literal('heartbeat'),
+  active: z.boolean().optional(),
+});
+
+export const setStatusMessage = z.strictObject({
+  action: z.literal('setStatus'),
+  status: z.unknown(),
+});
+
+export const chosenStatusSchema = z.enum(CHOSEN_STATUSES);
+
+export const bareActionMessage = (action: 'getPresence' | 'logout') => z.strictObject({ action: z.literal(action) });
+
+export const agentsQuerySchema = z.strictObject({
+  status: z.enum(['online', 'away', 'offline']),
+  team: idSchema.optional(),
+});
+
+export const settingsBodySchema = z.strictObject({
+  idleTimeoutSeconds: z.number().int(),
+});
+
+export const onlineAgentsEventSchema = z.strictObject({
+  workspaceId: idSchema,
+  status: z.enum(['online', 'away', 'offline']).default('online'),
+  team: idSchema.optional(),
+});
+
+/** A short, client-safe description of what failed validation. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
