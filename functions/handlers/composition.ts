@@ -1,0 +1,117 @@
+/**
+ * The composition root: real adapters built from configuration, once per cold start. Lambda
+ * entries (lambda.ts) and the local stack use it; tests pass their own ports to the factories.
+ */
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ApiGatewayConnectionGateway } from '#adapters/api-gateway.ts';
+import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
+import { EventBridgePublisher } from '#adapters/eventbridge.ts';
+import { type JwtSettings, makeJwtVerifier } from '#adapters/jwt.ts';
+import { presenceConfigFromEnv, readNumber, requireEnv } from '#app/config.ts';
+import { ConfigurationError } from '#app/errors.ts';
+import type { ConnectionGateway, EventPublisher, Logger as LoggerPort, Ports } from '#app/ports.ts';
+import type { TokenVerifier } from '#app/principal.ts';
+
+type Env = Record<string, string | undefined>;
+
+export function jwtSettingsFromEnv(env: Env): JwtSettings {
+  const issuer = env.PRESENCE_JWT_ISSUER || undefined;
+  const audience = env.PRESENCE_JWT_AUDIENCE || undefined;
+  if (env.PRESENCE_JWKS_URL) return { mode: 'jwks', jwksUrl: env.PRESENCE_JWKS_URL, issuer, audience };
+  if (env.PRESENCE_JWT_SECRET) {
+    if (env.PRESENCE_JWT_SECRET.length < 32) {
+      throw new ConfigurationError('PRESENCE_JWT_SECRET must be at least 32 characters');
+    }
+    return { mode: 'secret', secret: env.PRESENCE_JWT_SECRET, issuer, audience };
+  }
+  throw new ConfigurationError('set PRESENCE_JWT_SECRET (HS256) or PRESENCE_JWKS_URL (RS256/ES256)');
+}
+
+export function makeDocumentClient(env: Env): DynamoDBDocumentClient {
+  const endpoint = env.PRESENCE_DYNAMODB_ENDPOINT;
+  const client = new DynamoDBClient({
+    region: env.AWS_REGION ?? 'us-east-1',
+    ...(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+  });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export interface CompositionOverrides {
+  gateway?: ConnectionGateway;
+  events?: EventPublisher;
+  logger?: LoggerPort;
+  clock?: Ports['clock'];
+}
+
+export interface Composition {
+  /** Built on first use, so a function only needs the settings of the parts it uses. */
+  ports(): Ports;
+  verifier(): TokenVerifier;
+}
+
+function once<T>(build: () => T): () => T {
+  let value: T | undefined;
+  let built = false;
+  return () => {
+    if (!built) {
+      value = build();
+      built = true;
+    }
+    return value as T;
+  };
+}
+
+export function compose(env: Env, overrides: CompositionOverrides = {}): Composition {
+  const logger = overrides.logger ?? new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'presence' });
+  const ports = once((): Ports => {
+    const config = presenceConfigFromEnv(env);
+    const store = new DynamoDbPresenceStore({
+      client: makeDocumentClient(env),
+      tableName: requireEnv(env, 'PRESENCE_TABLE_NAME'),
+      agentRetentionMs: config.agentRetentionMs,
+    });
+    return {
+      store,
+      gateway: overrides.gateway ?? lazyGateway(env),
+      events: overrides.events ?? lazyEvents(env),
+      clock: overrides.clock ?? { now: () => Date.now() },
+      config,
+      logger,
+    };
+  });
+  return { ports, verifier: once(() => makeJwtVerifier(jwtSettingsFromEnv(env))) };
+}
+
+/** The management endpoint comes from configuration (the stage's callback URL), never from events. */
+function lazyGateway(env: Env): ConnectionGateway {
+  const gateway = once(
+    () =>
+      new ApiGatewayConnectionGateway({
+        client: new ApiGatewayManagementApiClient({
+          endpoint: requireEnv(env, 'PRESENCE_CALLBACK_URL'),
+          region: env.AWS_REGION ?? 'us-east-1',
+        }),
+        requestTimeoutMs: readNumber(env, 'PRESENCE_POST_TIMEOUT_MS', 3000, 1),
+      }),
+  );
+  return {
+    post: (connectionId, message) => gateway().post(connectionId, message),
+    get: (connectionId) => gateway().get(connectionId),
+    delete: (connectionId) => gateway().delete(connectionId),
+  };
+}
+
+function lazyEvents(env: Env): EventPublisher {
+  const publisher = once(
+    () =>
+      new EventBridgePublisher(
+        new EventBridgeClient({ region: env.AWS_REGION ?? 'us-east-1' }),
+        requireEnv(env, 'PRESENCE_EVENT_BUS_NAME'),
+      ),
+  );
+  return { publish: (events) => publisher().publish(events) };
+}

@@ -1,0 +1,124 @@
+/** The HTTP API of PROTOCOL.md on API Gateway HTTP API (payload v2) events. */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import {
+  ForbiddenError,
+  InvalidJsonError,
+  InvalidRequestError,
+  NotFoundError,
+  PresenceError,
+  UnauthorizedError,
+} from '#app/errors.ts';
+import { getAgent, queryAgents } from '#app/agents.ts';
+import type { Ports } from '#app/ports.ts';
+import type { Principal, TokenVerifier } from '#app/principal.ts';
+import { getSettings, putSettings } from '#app/settings.ts';
+import { errorReply } from '#handlers/errors.ts';
+import { agentsQuerySchema, describeIssues, idSchema, settingsBodySchema } from '#handlers/schemas.ts';
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+class PayloadTooLargeError extends PresenceError {
+  override readonly name = 'PayloadTooLargeError';
+  readonly code = 'payload_too_large';
+  readonly httpStatus = 413;
+}
+
+class MethodNotAllowedError extends PresenceError {
+  override readonly name = 'MethodNotAllowedError';
+  readonly code = 'method_not_allowed';
+  readonly httpStatus = 405;
+}
+
+type Reply = { status: number; body: unknown };
+
+function json(reply: Reply): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: reply.status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify(reply.body),
+  };
+}
+
+function bearerToken(event: APIGatewayProxyEventV2): string {
+  const header = event.headers?.authorization ?? event.headers?.Authorization;
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match?.[1]) throw new UnauthorizedError('an Authorization: Bearer <token> header is required');
+  return match[1];
+}
+
+function pathId(raw: string, what: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    throw new InvalidRequestError(`${what} is not a valid id`);
+  }
+  if (!idSchema.safeParse(decoded).success) throw new InvalidRequestError(`${what} is not a valid id`);
+  return decoded;
+}
+
+function readJsonBody(event: APIGatewayProxyEventV2): unknown {
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLargeError(`the body exceeds ${MAX_BODY_BYTES} bytes`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidJsonError('the body is not valid JSON');
+  }
+}
+
+/** The workspace in the path must be the token's. */
+function authorizeWorkspace(principal: Principal, workspaceId: string): void {
+  if (principal.workspaceId !== workspaceId) throw new ForbiddenError('the token is not for this workspace');
+}
+
+const WORKSPACE_ROUTE = /^\/workspaces\/([^/]+)\/(agents|settings)(?:\/([^/]+))?\/?$/;
+
+export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier }) {
+  const { ports, verifier } = deps;
+
+  async function route(event: APIGatewayProxyEventV2): Promise<Reply> {
+    const method = event.requestContext.http.method.toUpperCase();
+    const path = event.rawPath;
+    if (path === '/healthz') {
+      if (method !== 'GET') throw new MethodNotAllowedError('use GET');
+      return { status: 200, body: { ok: true } };
+    }
+    const match = WORKSPACE_ROUTE.exec(path);
+    if (!match) throw new NotFoundError('no such route');
+    const [, rawWorkspace = '', resource, rawUser] = match;
+    if (resource === 'settings' && rawUser !== undefined) throw new NotFoundError('no such route');
+    // Authentication before anything about the request is revealed.
+    const principal = await verifier.verify(bearerToken(event));
+    const workspaceId = pathId(rawWorkspace, 'the workspace');
+    authorizeWorkspace(principal, workspaceId);
+
+    if (resource === 'agents') {
+      if (method !== 'GET') throw new MethodNotAllowedError('use GET');
+      if (rawUser !== undefined) {
+        return { status: 200, body: await getAgent(ports, workspaceId, pathId(rawUser, 'the user')) };
+      }
+      const query = agentsQuerySchema.safeParse(event.queryStringParameters ?? {});
+      if (!query.success) throw new InvalidRequestError(describeIssues(query.error));
+      const agents = await queryAgents(ports, { workspaceId, status: query.data.status, team: query.data.team });
+      return { status: 200, body: { agents } };
+    }
+    if (method === 'GET') return { status: 200, body: await getSettings(ports, workspaceId) };
+    if (method === 'PUT') {
+      if (principal.role !== 'admin') throw new ForbiddenError('only an admin of the workspace may change its settings');
+      const body = settingsBodySchema.safeParse(readJsonBody(event));
+      if (!body.success) throw new InvalidRequestError(describeIssues(body.error));
+      return { status: 200, body: await putSettings(ports, principal, body.data) };
+    }
+    throw new MethodNotAllowedError('use GET or PUT');
+  }
+
+  return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    try {
+      return json(await route(event));
+    } catch (error) {
+      return json(errorReply(error, ports.logger));
+    }
+  };
+}

@@ -1,0 +1,45 @@
+/** Lambda entry points. Each is wired from the environment on its first invocation (cold start). */
+import { compose } from '#handlers/composition.ts';
+import { makeHttpHandler } from '#handlers/http.ts';
+import { makeOnlineAgentsHandler } from '#handlers/online-agents.ts';
+import { makeSweeperHandler } from '#handlers/sweeper.ts';
+import {
+  makeAuthorizerHandler,
+  makeConnectHandler,
+  makeDefaultHandler,
+  makeDisconnectHandler,
+  makeGetPresenceHandler,
+  makeHeartbeatHandler,
+  makeLogoutHandler,
+  makeSetStatusHandler,
+} from '#handlers/websocket.ts';
+import { readNumber } from '#app/config.ts';
+
+const composition = compose(process.env);
+
+/** Builds the handler on first call, so a function needs only the configuration it uses. */
+function lazy<A extends unknown[], R>(build: () => (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  let handler: ((...args: A) => Promise<R>) | undefined;
+  return (...args: A) => (handler ??= build())(...args);
+}
+
+const withPorts = () => ({ ports: composition.ports() });
+
+export const authorizer = lazy(() => makeAuthorizerHandler({ verifier: composition.verifier() }));
+export const connect = lazy(() => makeConnectHandler(withPorts()));
+export const disconnect = lazy(() => makeDisconnectHandler(withPorts()));
+export const heartbeat = lazy(() => makeHeartbeatHandler(withPorts()));
+export const setStatus = lazy(() => makeSetStatusHandler(withPorts()));
+export const getPresence = lazy(() => makeGetPresenceHandler(withPorts()));
+export const logout = lazy(() => makeLogoutHandler(withPorts()));
+export const defaultRoute = lazy(() => makeDefaultHandler(withPorts()));
+export const onlineAgents = lazy(() => makeOnlineAgentsHandler(withPorts()));
+export const http = lazy(() => makeHttpHandler({ ports: composition.ports(), verifier: composition.verifier() }));
+export const sweeper = lazy(() =>
+  makeSweeperHandler({
+    ports: composition.ports(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    windowMs: readNumber(process.env, 'PRESENCE_SWEEP_WINDOW_SECONDS', 60, 1) * 1000,
+    reserveMs: readNumber(process.env, 'PRESENCE_SWEEP_RESERVE_SECONDS', 10, 0) * 1000,
+  }),
+);

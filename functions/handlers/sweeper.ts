@@ -1,0 +1,49 @@
+/**
+ * The sweeper, invoked once a minute: it runs a pass every sweep interval until its window is
+ * used, so a 1-minute schedule still gives interval precision, and stops before the Lambda timeout.
+ */
+import type { Ports } from '#app/ports.ts';
+import { sweep } from '#app/sweep.ts';
+
+export interface SweeperDeps {
+  ports: Ports;
+  sleep: (ms: number) => Promise<void>;
+  /** The schedule period: passes start within this window after the invocation started. */
+  windowMs: number;
+  /** Time kept free before the Lambda timeout for the last pass to finish. */
+  reserveMs: number;
+}
+
+export interface SweeperResult {
+  passes: number;
+  transitions: number;
+  read: number;
+}
+
+interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+export function makeSweeperHandler(deps: SweeperDeps) {
+  const { ports, sleep, windowMs, reserveMs } = deps;
+  const interval = ports.config.sweepIntervalMs;
+  return async (_event?: unknown, context?: LambdaContextLike): Promise<SweeperResult> => {
+    const result: SweeperResult = { passes: 0, transitions: 0, read: 0 };
+    const startedAt = ports.clock.now();
+    for (;;) {
+      const passStartedAt = ports.clock.now();
+      const report = await sweep(ports);
+      result.passes++;
+      result.transitions += report.transitions;
+      result.read += report.read;
+      const nextStart = passStartedAt + interval;
+      const remaining = context ? context.getRemainingTimeInMillis() : 0;
+      const afterWait = remaining - Math.max(0, nextStart - ports.clock.now());
+      // Without a Lambda context (the local timer) one pass per call.
+      if (!context || nextStart - startedAt >= windowMs || afterWait < reserveMs) break;
+      await sleep(Math.max(0, nextStart - ports.clock.now()));
+    }
+    if (result.transitions > 0) ports.logger.info('sweep', { ...result });
+    return result;
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * WebSocket API handlers: the REQUEST authorizer, `$connect`, `$disconnect`, the message routes and
+ * `$default`. Each is a factory over its dependencies; composition.ts wires the real ones.
+ */
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { InvalidJsonError, InvalidMessageError, InvalidStatusError, UnauthorizedError, UnknownActionError } from '#app/errors.ts';
+import type { Ports } from '#app/ports.ts';
+import type { Principal, TokenVerifier } from '#app/principal.ts';
+import * as presence from '#app/presence.ts';
+import type { ConnectionContext } from '#app/presence.ts';
+import { errorMessage, errorReply } from '#handlers/errors.ts';
+import {
+  authorizerContextSchema,
+  bareActionMessage,
+  chosenStatusSchema,
+  describeIssues,
+  heartbeatMessage,
+  setStatusMessage,
+} from '#handlers/schemas.ts';
+import type { z } from 'zod';
+
+/** The part of an API Gateway WebSocket event the handlers read. */
+export interface WebSocketEvent {
+  requestContext: {
+    routeKey: string;
+    eventType: 'CONNECT' | 'DISCONNECT' | 'MESSAGE';
+    connectionId: string;
+    connectedAt: number;
+    authorizer?: Record<string, unknown> | null;
+  };
+  body?: string | null;
+  isBase64Encoded?: boolean;
+}
+
+export interface WebSocketResult {
+  statusCode: number;
+}
+
+export type WebSocketHandler = (event: WebSocketEvent) => Promise<WebSocketResult>;
+
+export const KNOWN_ACTIONS = ['heartbeat', 'setStatus', 'getPresence', 'logout'] as const;
+
+// ---------- authorizer ----------
+
+export interface AuthorizerContext {
+  [key: string]: string;
+  userId: string;
+  workspaceId: string;
+  name: string;
+  teams: string;
+  role: string;
+}
+
+/**
+ * Runs before the upgrade. Throwing `Unauthorized` is how API Gateway is told to answer 401;
+ * a Deny policy gives 403 (a `service` token may call the HTTP API but not open a WebSocket).
+ */
+export function makeAuthorizerHandler(deps: { verifier: TokenVerifier }) {
+  return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult & { context?: AuthorizerContext }> => {
+    const token = event.queryStringParameters?.token;
+    let principal: Principal;
+    try {
+      principal = await deps.verifier.verify(token ?? '');
+    } catch (error) {
+      if (error instanceof UnauthorizedError) throw new Error('Unauthorized');
+      throw error;
+    }
+    const effect = principal.role === 'service' ? 'Deny' : 'Allow';
+    return {
+      principalId: `${principal.workspaceId}:${principal.userId}`,
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: event.methodArn }],
+      },
+      context: {
+        userId: principal.userId,
+        workspaceId: principal.workspaceId,
+        name: principal.name,
+        teams: JSON.stringify(principal.teams),
+        role: principal.role,
+      },
+    };
+  };
+}
+
+/** The identity the authorizer verified, carried by API Gateway to every route. */
+export function connectionContext(event: WebSocketEvent): ConnectionContext {
+  const parsed = authorizerContextSchema.safeParse(event.requestContext.authorizer ?? {});
+  if (!parsed.success) throw new UnauthorizedError('the connection has no verified identity');
+  return {
+    principal: parsed.data,
+    connectionId: event.requestContext.connectionId,
+    connectedAt: event.requestContext.connectedAt,
+  };
+}
+
+// ---------- connect / disconnect ----------
+
+export function makeConnectHandler(deps: { ports: Ports }): WebSocketHandler {
+  return async (event) => {
+    try {
+      await presence.connect(deps.ports, connectionContext(event));
+      return { statusCode: 200 };
+    } catch (error) {
+      return { statusCode: errorReply(error, deps.ports.logger).status };
+    }
+  };
+}
+
+export function makeDisconnectHandler(deps: { ports: Ports }): WebSocketHandler {
+  return async (event) => {
+    try {
+      await presence.disconnect(deps.ports, connectionContext(event));
+    } catch (error) {
+      // Nobody receives a $disconnect reply; the lease will take the user offline if this failed.
+      errorReply(error, deps.ports.logger);
+    }
+    return { statusCode: 200 };
+  };
+}
+
+// ---------- messages ----------
+
+function parseBody(event: WebSocketEvent): unknown {
+  const raw = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (typeof raw !== 'string') throw new InvalidJsonError('the message must be a JSON object');
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new InvalidJsonError('the message is not valid JSON');
+  }
+}
+
+function parseWith<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new InvalidMessageError(describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** Parse, run, and on any error reply to the sender with an `error` message; never a failed invocation. */
+function makeMessageHandler(
+  deps: { ports: Ports },
+  run: (ports: Ports, context: ConnectionContext, body: unknown) => Promise<void>,
+): WebSocketHandler {
+  return async (event) => {
+    const connectionId = event.requestContext.connectionId;
+    try {
+      const context = connectionContext(event);
+      await run(deps.ports, context, parseBody(event));
+    } catch (error) {
+      try {
+        await deps.ports.gateway.post(connectionId, errorMessage(error, deps.ports.logger));
+      } catch (postError) {
+        deps.ports.logger.warn('could not deliver an error reply', { connectionId, error: postError });
+      }
+    }
+    return { statusCode: 200 };
+  };
+}
+
+export function makeHeartbeatHandler(deps: { ports: Ports }): WebSocketHandler {
+  return makeMessageHandler(deps, async (ports, context, body) => {
+    const message = parseWith(heartbeatMessage, body);
+    await presence.heartbeat(ports, context, message.active ?? false);
+  });
+}
+
+export function makeSetStatusHandler(deps: { ports: Ports }): WebSocketHandler {
+  return makeMessageHandler(deps, async (ports, context, body) => {
+    const message = parseWith(setStatusMessage, body);
+    const status = chosenStatusSchema.safeParse(message.status);
+    if (!status.success) throw new InvalidStatusError();
+    await presence.setStatus(ports, context, status.data);
+  });
+}
+
+export function makeGetPresenceHandler(deps: { ports: Ports }): WebSocketHandler {
+  return makeMessageHandler(deps, async (ports, context, body) => {
+    parseWith(bareActionMessage('getPresence'), body);
+    await presence.getPresence(ports, context);
+  });
+}
+
+export function makeLogoutHandler(deps: { ports: Ports }): WebSocketHandler {
+  return makeMessageHandler(deps, async (ports, context, body) => {
+    parseWith(bareActionMessage('logout'), body);
+    await presence.logout(ports, context);
+  });
+}
+
+/** `$default`: anything route selection did not match. */
+export function makeDefaultHandler(deps: { ports: Ports }): WebSocketHandler {
+  return makeMessageHandler(deps, async (_ports, _context, body) => {
+    const action = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { action?: unknown }).action : undefined;
+    if (typeof action === 'string' && (KNOWN_ACTIONS as readonly string[]).includes(action)) {
+      // Route selection sends known actions to their own routes; only a misconfigured API gets here.
+      throw new InvalidMessageError(`action ${action} was not routed`);
+    }
+    throw new UnknownActionError(`unknown action; expected one of ${KNOWN_ACTIONS.join(', ')}`);
+  });
+}
