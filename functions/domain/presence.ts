@@ -115,7 +115,7 @@ export function evaluate(agent: Agent, now: number, policy: Policy): Evaluation 
   const end = presenceEnd(agent);
   // Idle is latched: an idle-offline user stays offline until they are active again, even if
   // the workspace's idle timeout is raised meanwhile.
-  const latchedIdle = agent.status === 'offline' && agent.reason === 'idle' && agent.lastActiveAt <= agent.since;
+  const latchedIdle = agent.status === 'offline' && agent.reason === 'idle' && agent.lastActiveAt < agent.since;
   const idle = latchedIdle ? agent.since : idleDeadline(agent, policy);
   if (now >= end && end <= idle) {
     const reason: Reason = hasConnections(agent) ? 'timeout' : 'disconnect';

@@ -1,0 +1,126 @@
+/**
+ * Integration harness: the real DynamoDB store on DynamoDB Local, a recording gateway and event
+ * publisher, a manual clock, and the real handler factories. Each test gets its own workspace ids.
+ */
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { SignJWT } from 'jose';
+import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
+import { makeJwtVerifier } from '#adapters/jwt.ts';
+import { ConnectionGoneError } from '#app/errors.ts';
+import type { ServerMessage } from '#app/messages.ts';
+import type { ConnectionGateway, EventPublisher, Logger, PresenceChanged, PresenceConfig, Ports } from '#app/ports.ts';
+import { makeDocumentClient } from '#handlers/composition.ts';
+import { createTable } from '#test/support/table.ts';
+
+export const JWT_SECRET = 'integration-test-secret-0123456789abcdef';
+
+export class ManualClock {
+  constructor(public current = Date.UTC(2026, 10, 25, 9, 0, 0)) {}
+  now(): number {
+    return this.current;
+  }
+  advance(ms: number): void {
+    this.current += ms;
+  }
+}
+
+/** Records every post; connections can be marked gone (410) or failing. */
+export class RecordingGateway implements ConnectionGateway {
+  readonly posts: { connectionId: string; message: ServerMessage }[] = [];
+  readonly deleted: string[] = [];
+  readonly gone = new Set<string>();
+  readonly failing = new Set<string>();
+
+  async post(connectionId: string, message: unknown): Promise<void> {
+    if (this.gone.has(connectionId)) throw new ConnectionGoneError(connectionId);
+    if (this.failing.has(connectionId)) throw new Error('network error');
+    this.posts.push({ connectionId, message: JSON.parse(JSON.stringify(message)) as ServerMessage });
+  }
+  async get(connectionId: string) {
+    return this.gone.has(connectionId) ? undefined : { connectedAt: 0, lastActiveAt: 0 };
+  }
+  async delete(connectionId: string): Promise<void> {
+    if (this.gone.has(connectionId)) throw new ConnectionGoneError(connectionId);
+    this.deleted.push(connectionId);
+    this.gone.add(connectionId);
+  }
+  /** Messages one connection received, optionally of one type. */
+  received<T extends ServerMessage['type']>(connectionId: string, type?: T): Extract<ServerMessage, { type: T }>[] {
+    return this.posts
+      .filter((post) => post.connectionId === connectionId && (!type || post.message.type === type))
+      .map((post) => post.message as Extract<ServerMessage, { type: T }>);
+  }
+  clear(): void {
+    this.posts.length = 0;
+  }
+}
+
+export class RecordingPublisher implements EventPublisher {
+  readonly events: PresenceChanged[] = [];
+  async publish(events: PresenceChanged[]): Promise<void> {
+    this.events.push(...events);
+  }
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+export const TEST_CONFIG: PresenceConfig = {
+  leaseMs: 90_000,
+  graceMs: 10_000,
+  defaultIdleTimeoutSeconds: 600,
+  minIdleTimeoutSeconds: 1,
+  maxIdleTimeoutSeconds: 86_400,
+  sweepIntervalMs: 5_000,
+  fanoutConcurrency: 8,
+  agentRetentionMs: 90 * 86_400_000,
+};
+
+export function uniqueWorkspace(label = 'ws'): string {
+  return `${label}-${randomUUID()}`;
+}
+
+export interface Harness {
+  ports: Ports;
+  clock: ManualClock;
+  gateway: RecordingGateway;
+  events: RecordingPublisher;
+  store: DynamoDbPresenceStore;
+}
+
+/**
+ * A harness on a table of its own: workspaces are unique per test anyway, but the sweeper is global
+ * by design, and one test's clock must never sweep another test's agents.
+ */
+export async function makeHarness(config: Partial<PresenceConfig> = {}): Promise<Harness> {
+  const tableName = `presence-${randomUUID()}`;
+  await createTable(inject('dynamoEndpoint'), tableName);
+  const clock = new ManualClock();
+  const gateway = new RecordingGateway();
+  const events = new RecordingPublisher();
+  const store = new DynamoDbPresenceStore({
+    client: makeDocumentClient({ PRESENCE_DYNAMODB_ENDPOINT: inject('dynamoEndpoint') }),
+    tableName,
+    agentRetentionMs: TEST_CONFIG.agentRetentionMs,
+  });
+  const ports: Ports = { store, gateway, events, clock, config: { ...TEST_CONFIG, ...config }, logger: silentLogger };
+  return { ports, clock, gateway, events, store };
+}
+
+export const verifier = makeJwtVerifier({ mode: 'secret', secret: JWT_SECRET });
+
+export interface TokenClaims {
+  workspace: string;
+  sub: string;
+  name?: string;
+  teams?: string[];
+  role?: string;
+}
+
+export async function token(claims: TokenClaims, expiresInSeconds = 3600, secret = JWT_SECRET): Promise<string> {
+  return new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + expiresInSeconds)
+    .sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,156 @@
+/** The real handlers over a harness, and a connection driver that speaks to them as API Gateway would. */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import {
+  type ConnectionInfo,
+  authorizerEvent,
+  connectEvent,
+  disconnectEvent,
+  messageEvent,
+  newConnectionId,
+  selectRoute,
+} from '#local/api-gateway-events.ts';
+import { makeHttpHandler } from '#handlers/http.ts';
+import { makeOnlineAgentsHandler } from '#handlers/online-agents.ts';
+import { makeSweeperHandler } from '#handlers/sweeper.ts';
+import {
+  KNOWN_ACTIONS,
+  makeAuthorizerHandler,
+  makeConnectHandler,
+  makeDefaultHandler,
+  makeDisconnectHandler,
+  makeGetPresenceHandler,
+  makeHeartbeatHandler,
+  makeLogoutHandler,
+  makeSetStatusHandler,
+  type WebSocketHandler,
+} from '#handlers/websocket.ts';
+import { type Harness, token, type TokenClaims, verifier } from '#test/support/harness.ts';
+
+export function makeService(harness: Harness) {
+  const deps = { ports: harness.ports };
+  const routes: Record<string, WebSocketHandler> = {
+    heartbeat: makeHeartbeatHandler(deps),
+    setStatus: makeSetStatusHandler(deps),
+    getPresence: makeGetPresenceHandler(deps),
+    logout: makeLogoutHandler(deps),
+    $default: makeDefaultHandler(deps),
+  };
+  return {
+    harness,
+    authorizer: makeAuthorizerHandler({ verifier }),
+    connect: makeConnectHandler(deps),
+    disconnect: makeDisconnectHandler(deps),
+    routes,
+    http: makeHttpHandler({ ports: harness.ports, verifier }),
+    onlineAgents: makeOnlineAgentsHandler(deps),
+    /** One sweep pass (no Lambda context: the local-timer mode). */
+    sweep: makeSweeperHandler({ ports: harness.ports, sleep: async () => {}, windowMs: 60_000, reserveMs: 10_000 }),
+  };
+}
+
+export type Service = ReturnType<typeof makeService>;
+
+const API = { apiId: 'abc123', stage: 'test', domainName: 'abc123.execute-api.us-east-1.amazonaws.com' };
+
+export class HandshakeRejected extends Error {
+  constructor(readonly status: number) {
+    super(`handshake rejected with ${status}`);
+  }
+}
+
+/** A client connection driven through the authorizer, $connect, routes and $disconnect. */
+export class TestConnection {
+  private constructor(
+    private readonly service: Service,
+    readonly info: ConnectionInfo,
+  ) {}
+
+  get id(): string {
+    return this.info.connectionId;
+  }
+
+  static async open(service: Service, claims: TokenClaims | { rawToken: string }): Promise<TestConnection> {
+    const now = service.harness.clock.now();
+    const info: ConnectionInfo = { ...API, connectionId: newConnectionId(), connectedAt: now, sourceIp: '127.0.0.1' };
+    const jwt = 'rawToken' in claims ? claims.rawToken : await token(claims);
+    let authorized;
+    try {
+      authorized = await service.authorizer(authorizerEvent(info, { token: jwt }, now));
+    } catch (error) {
+      if (error instanceof Error && error.message === 'Unauthorized') throw new HandshakeRejected(401);
+      throw error;
+    }
+    const statement = authorized.policyDocument.Statement[0] as { Effect: string };
+    if (statement.Effect !== 'Allow') throw new HandshakeRejected(403);
+    info.authorizer = { ...authorized.context, principalId: authorized.principalId };
+    const result = await service.connect(connectEvent(info, { token: jwt }, now));
+    if (result.statusCode !== 200) throw new HandshakeRejected(result.statusCode);
+    return new TestConnection(service, info);
+  }
+
+  async send(body: string | object): Promise<void> {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    const route = selectRoute(text, KNOWN_ACTIONS);
+    const handler = this.service.routes[route];
+    if (!handler) throw new Error(`no handler for ${route}`);
+    await handler(messageEvent(this.info, route, text, this.service.harness.clock.now()));
+  }
+
+  heartbeat(active = false) {
+    return this.send({ action: 'heartbeat', active });
+  }
+  setStatus(status: unknown) {
+    return this.send({ action: 'setStatus', status });
+  }
+  getPresence() {
+    return this.send({ action: 'getPresence' });
+  }
+  logout() {
+    return this.send({ action: 'logout' });
+  }
+  async close(): Promise<void> {
+    await this.service.disconnect(disconnectEvent(this.info, this.service.harness.clock.now()));
+  }
+  /** Messages this connection received. */
+  received() {
+    return this.service.harness.gateway.received(this.id);
+  }
+  presence() {
+    return this.service.harness.gateway.received(this.id, 'presence');
+  }
+  errors() {
+    return this.service.harness.gateway.received(this.id, 'error');
+  }
+}
+
+export function httpEvent(
+  method: string,
+  path: string,
+  options: { token?: string; query?: Record<string, string>; body?: string; headers?: Record<string, string> } = {},
+): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const rawQueryString = new URLSearchParams(options.query ?? {}).toString();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString,
+    headers,
+    ...(options.query ? { queryStringParameters: options.query } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'http123',
+      domainName: 'http123.execute-api.us-east-1.amazonaws.com',
+      domainPrefix: 'http123',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      requestId: 'req',
+      routeKey: '$default',
+      stage: '$default',
+      time: '25/Nov/2026:09:00:00 +0000',
+      timeEpoch: 0,
+    },
+    ...(options.body !== undefined ? { body: options.body } : {}),
+    isBase64Encoded: false,
+  };
+}
