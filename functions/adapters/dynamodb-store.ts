@@ -57,6 +57,8 @@ export interface DynamoDbStoreOptions {
   /** How long an agent item lives after its last write before TTL may collect it. */
   agentRetentionMs: number;
   deadlineShards?: number;
+  /** Items per query page (DynamoDB's 1 MB page when omitted); bounds memory of a sweep. */
+  pageSize?: number;
 }
 
 function toAgent(item: Record<string, unknown>): StoredAgent {
@@ -85,12 +87,14 @@ export class DynamoDbPresenceStore implements PresenceStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly agentRetentionMs: number;
+  private readonly pageSize: number | undefined;
 
   constructor(options: DynamoDbStoreOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
     this.agentRetentionMs = options.agentRetentionMs;
     this.deadlineShards = options.deadlineShards ?? TABLE.deadlineShards;
+    this.pageSize = options.pageSize;
   }
 
   async getAgent(workspaceId: string, userId: string): Promise<StoredAgent | undefined> {
@@ -184,6 +188,7 @@ export class DynamoDbPresenceStore implements PresenceStore {
           ExpressionAttributeNames: { '#pk': index.partitionKey, '#due': index.sortKey },
           ExpressionAttributeValues: { ':pk': duePk(shard), ':now': now },
           ExclusiveStartKey,
+          ...(this.pageSize ? { Limit: this.pageSize } : {}),
         }),
       );
       ExclusiveStartKey = page.LastEvaluatedKey;
@@ -260,7 +265,9 @@ export class DynamoDbPresenceStore implements PresenceStore {
     const items: Record<string, unknown>[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
-      const page = await this.client.send(new QueryCommand({ ...input, ExclusiveStartKey }));
+      const page = await this.client.send(
+        new QueryCommand({ ...input, ExclusiveStartKey, ...(this.pageSize ? { Limit: this.pageSize } : {}) }),
+      );
       items.push(...(page.Items ?? []));
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);

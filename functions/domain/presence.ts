@@ -270,7 +270,8 @@ class Draft {
       agent: this.agent,
       changed: this.changed,
       transitions: this.transitions,
-      droppedConnections: this.droppedConnections,
+      // A connection given up on and revived by this very event is live again.
+      droppedConnections: this.droppedConnections.filter((id) => !(id in this.agent.connections)),
     };
   }
 }

@@ -37,7 +37,7 @@ export const heartbeatMessage = z.strictObject({
 
 export const setStatusMessage = z.strictObject({
   action: z.literal('setStatus'),
-  status: z.unknown(),
+  status: z.unknown().optional(),
 });
 
 export const chosenStatusSchema = z.enum(CHOSEN_STATUSES);

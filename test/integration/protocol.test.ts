@@ -308,3 +308,22 @@ describe('workspace isolation', () => {
     expect(await harness.store.getSettings(ws2)).toBeUndefined();
   });
 });
+
+describe('a connection given up on', () => {
+  it('comes back with its heartbeat, keeps receiving fan-out, and publishes timeout then connect', async () => {
+    const { service, workspace, clock, harness } = await setup();
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    clock.advance(91 * SECOND); // a throttled tab: the lease passed, no sweep ran yet
+
+    await alice.heartbeat(false);
+    await TestConnection.open(service, { workspace, sub: 'bob' });
+
+    expect((await harness.store.listConnections(workspace)).map((c) => c.userId).sort()).toEqual(['alice', 'bob']);
+    expect(alice.presence().map((m) => [m.userId, m.reason])).toEqual([
+      ['alice', 'connect'],
+      ['alice', 'timeout'],
+      ['alice', 'connect'],
+      ['bob', 'connect'],
+    ]);
+  });
+});

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { SignJWT } from 'jose';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
 import { makeJwtVerifier } from '#adapters/jwt.ts';
 import { ConnectionGoneError } from '#app/errors.ts';
@@ -86,25 +87,34 @@ export interface Harness {
   gateway: RecordingGateway;
   events: RecordingPublisher;
   store: DynamoDbPresenceStore;
+  tableName: string;
+  /** Every item of the harness's table, sorted: to assert that bad input changed nothing. */
+  scanTable(): Promise<Record<string, unknown>[]>;
 }
 
 /**
  * A harness on a table of its own: workspaces are unique per test anyway, but the sweeper is global
  * by design, and one test's clock must never sweep another test's agents.
  */
-export async function makeHarness(config: Partial<PresenceConfig> = {}): Promise<Harness> {
+export async function makeHarness(config: Partial<PresenceConfig> = {}, pageSize?: number): Promise<Harness> {
   const tableName = `presence-${randomUUID()}`;
   await createTable(inject('dynamoEndpoint'), tableName);
   const clock = new ManualClock();
   const gateway = new RecordingGateway();
   const events = new RecordingPublisher();
+  const client = makeDocumentClient({ PRESENCE_DYNAMODB_ENDPOINT: inject('dynamoEndpoint') });
   const store = new DynamoDbPresenceStore({
-    client: makeDocumentClient({ PRESENCE_DYNAMODB_ENDPOINT: inject('dynamoEndpoint') }),
+    client,
     tableName,
     agentRetentionMs: TEST_CONFIG.agentRetentionMs,
+    ...(pageSize ? { pageSize } : {}),
   });
   const ports: Ports = { store, gateway, events, clock, config: { ...TEST_CONFIG, ...config }, logger: silentLogger };
-  return { ports, clock, gateway, events, store };
+  const scanTable = async () => {
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+    return Items.sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
+  };
+  return { ports, clock, gateway, events, store, tableName, scanTable };
 }
 
 export const verifier = makeJwtVerifier({ mode: 'secret', secret: JWT_SECRET });
