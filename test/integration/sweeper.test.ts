@@ -1,0 +1,113 @@
+/** The sweeper handler's loop and the store's pagination, on DynamoDB Local. */
+import { describe, expect, it } from 'vitest';
+import { makeSweeperHandler } from '#handlers/sweeper.ts';
+import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
+import { makeService, TestConnection } from '#test/support/service.ts';
+
+describe('sweeper handler', () => {
+  it('runs a pass every interval until its minute is nearly used, then stops before the timeout', async () => {
+    // Prepare: a Lambda with a 70 s timeout; the clock moves only when the handler sleeps.
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const start = harness.clock.now();
+    const sleeps: number[] = [];
+    const handler = makeSweeperHandler({
+      ports: harness.ports,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        harness.clock.advance(ms);
+      },
+      windowMs: 60_000,
+      reserveMs: 10_000,
+    });
+    const context = { getRemainingTimeInMillis: () => 70_000 - (harness.clock.now() - start) };
+
+    // Act
+    const result = await handler({}, context);
+
+    // Assess: passes at 0, 5, ..., 55 s: twelve, so a 1-minute schedule gives 5-second precision.
+    expect(result.passes).toBe(12);
+    expect(sleeps.every((ms) => ms === 5_000)).toBe(true);
+    expect(harness.clock.now() - start).toBe(55_000);
+  });
+
+  it('stops early when the Lambda timeout would not leave room for another pass', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const start = harness.clock.now();
+    const handler = makeSweeperHandler({
+      ports: harness.ports,
+      sleep: async (ms) => harness.clock.advance(ms),
+      windowMs: 60_000,
+      reserveMs: 10_000,
+    });
+
+    const result = await handler({}, { getRemainingTimeInMillis: () => 30_000 - (harness.clock.now() - start) });
+
+    expect(result.passes).toBe(5); // at 0 to 20 s; a pass at 25 s would leave less than the 10 s reserve
+  });
+
+  it('publishes within one interval of a deadline across passes', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    const watcher = await TestConnection.open(service, { workspace, sub: 'watcher' });
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    await alice.close();
+    const start = harness.clock.now();
+    const handler = makeSweeperHandler({
+      ports: harness.ports,
+      sleep: async (ms) => harness.clock.advance(ms),
+      windowMs: 60_000,
+      reserveMs: 10_000,
+    });
+
+    await handler({}, { getRemainingTimeInMillis: () => 70_000 - (harness.clock.now() - start) });
+
+    const offline = watcher.presence().find((m) => m.reason === 'disconnect');
+    expect(offline).toMatchObject({ userId: 'alice', at: start + 10_000 });
+    expect(harness.events.events.filter((e) => e.reason === 'disconnect')).toHaveLength(1);
+  });
+});
+
+describe('store pagination', () => {
+  it('follows LastEvaluatedKey for roster, status index and deadline index', async () => {
+    // Prepare: pages of 2 items, 7 agents.
+    const harness = await makeHarness({}, 2);
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    const users = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'];
+    for (const sub of users) await TestConnection.open(service, { workspace, sub });
+
+    // Act
+    const roster = await harness.store.listAgents(workspace);
+    const online = await harness.store.listByStatus(workspace, 'online');
+    const connections = await harness.store.listConnections(workspace);
+    harness.clock.advance(91_000);
+    const report = await service.sweep();
+
+    // Assess
+    expect(roster.map((a) => a.userId).sort()).toEqual(users);
+    expect(online).toHaveLength(7);
+    expect(connections).toHaveLength(7);
+    expect(report.transitions).toBe(7);
+    expect(await harness.store.listByStatus(workspace, 'online')).toEqual([]);
+  });
+
+  it('keeps TTL in epoch seconds and index keys only while they mean something', async () => {
+    const harness = await makeHarness();
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+
+    const [agentOnline] = (await harness.scanTable()).filter((item) => String(item.sk).startsWith('AGENT#'));
+    await alice.logout();
+    const [agentOffline] = (await harness.scanTable()).filter((item) => String(item.sk).startsWith('AGENT#'));
+
+    const nowSeconds = harness.clock.now() / 1000;
+    expect(agentOnline?.ttl).toBeGreaterThan(nowSeconds);
+    expect(agentOnline?.ttl).toBeLessThan(nowSeconds + 91 * 86_400);
+    expect(agentOnline).toMatchObject({ statusPk: `WS#${workspace}#STATUS#online`, dueAt: harness.clock.now() + 90_000 });
+    expect(agentOffline).not.toHaveProperty('statusPk');
+    expect(agentOffline).not.toHaveProperty('duePk');
+    expect(agentOffline).toMatchObject({ chosen: 'online', status: 'offline', loggedOut: true });
+  });
+});
