@@ -387,6 +387,8 @@ export function setStatus(
     draft.agent.chosen = chosen;
     draft.changed = true;
   }
+  // A deliberate choice is activity worth recording exactly (it is rare, unlike heartbeats).
+  draft.markActive(now, policy, true);
   draft.settleEvent(now, policy, 'manual');
   return draft.decision();
 }
