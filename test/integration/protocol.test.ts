@@ -327,3 +327,18 @@ describe('a connection given up on', () => {
     ]);
   });
 });
+
+describe('two tabs at once', () => {
+  it('two connections opening concurrently publish one connect', async () => {
+    const { service, workspace, events } = await setup();
+
+    const tabs = await Promise.all([1, 2, 3].map(() => TestConnection.open(service, { workspace, sub: 'alice' })));
+    await Promise.all(tabs.map((tab) => tab.setStatus('away')));
+
+    expect(events.events.map((e) => [e.userId, e.reason, e.status])).toEqual([
+      ['alice', 'connect', 'online'],
+      ['alice', 'manual', 'away'],
+    ]);
+    expect(Object.keys((await service.harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toHaveLength(3);
+  });
+});
