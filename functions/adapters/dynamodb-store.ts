@@ -232,6 +232,8 @@ export class DynamoDbPresenceStore implements PresenceStore {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': CONNECTION_PREFIX },
+      // A connection written a moment ago (its own $connect) must receive this fan-out.
+      ConsistentRead: true,
     });
     return items.map((item) => ({
       connectionId: item.connectionId as string,
