@@ -20,11 +20,27 @@ export interface FanoutReport {
  * with bounded concurrency. A post that fails never fails the others or the transition; a gone
  * connection is forgotten, and if it was its user's last, that user is disconnected too.
  */
-export async function deliver(ports: Ports, workspaceId: string, transitions: Transition[]): Promise<FanoutReport> {
+export async function deliver(
+  ports: Ports,
+  workspaceId: string,
+  transitions: Transition[],
+  options: { opening?: string } = {},
+): Promise<FanoutReport> {
   const report: FanoutReport = { posted: 0, gone: 0, failed: 0 };
   let pending = transitions;
   for (let round = 0; pending.length > 0 && round < MAX_ROUNDS; round++) {
-    const connections = await ports.store.listConnections(workspaceId);
+    let connections: ConnectionRecord[];
+    try {
+      connections = await ports.store.listConnections(workspaceId);
+    } catch (error) {
+      // The transition is committed: a failed fan-out is logged, never turned into a failed request.
+      ports.logger.error('fan-out could not list connections', { workspaceId, error });
+      await publish(ports, pending);
+      return report;
+    }
+    // API Gateway refuses posts to a connection until its $connect returns (410): skip it rather
+    // than mistake it for gone. It learns the state from its getPresence snapshot.
+    connections = connections.filter((connection) => connection.connectionId !== options.opening);
     const gone = new Map<string, ConnectionRecord>();
     for (const transition of pending) {
       const message = presenceMessage(transition);
@@ -45,7 +61,13 @@ export async function deliver(ports: Ports, workspaceId: string, transitions: Tr
       });
     }
     await publish(ports, pending);
-    pending = gone.size > 0 ? await forgetGone(ports, workspaceId, [...gone.values()]) : [];
+    const lastRound = round === MAX_ROUNDS - 1;
+    try {
+      pending = gone.size > 0 ? await forgetGone(ports, workspaceId, [...gone.values()], lastRound) : [];
+    } catch (error) {
+      ports.logger.error('forgetting gone connections failed; leases will expire them', { workspaceId, error });
+      pending = [];
+    }
   }
   return report;
 }
@@ -59,11 +81,18 @@ async function publish(ports: Ports, transitions: Transition[]): Promise<void> {
   }
 }
 
-async function forgetGone(ports: Ports, workspaceId: string, gone: ConnectionRecord[]): Promise<Transition[]> {
+async function forgetGone(
+  ports: Ports,
+  workspaceId: string,
+  gone: ConnectionRecord[],
+  itemsOnly: boolean,
+): Promise<Transition[]> {
   await ports.store.deleteConnections(
     workspaceId,
     gone.map((connection) => connection.connectionId),
   );
+  // With no round left to deliver in, leave the agents to their leases rather than publish unseen.
+  if (itemsOnly) return [];
   const transitions: Transition[] = [];
   for (const connection of gone) {
     const { decision, written } = await mutateAgent(ports, workspaceId, connection.userId, (stored, now, policy) =>

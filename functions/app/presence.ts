@@ -20,13 +20,18 @@ function identityOf(principal: Principal): rules.Identity {
   return { workspaceId: principal.workspaceId, userId: principal.userId, name: principal.name, teams: principal.teams };
 }
 
-async function settle(ports: Ports, workspaceId: string, mutation: Mutation): Promise<Transition[]> {
+async function settle(ports: Ports, workspaceId: string, mutation: Mutation, opening?: string): Promise<Transition[]> {
   const decision = mutation.decision;
   if (!mutation.written || !decision) return [];
   if (decision.droppedConnections.length > 0) {
-    await ports.store.deleteConnections(workspaceId, decision.droppedConnections);
+    try {
+      await ports.store.deleteConnections(workspaceId, decision.droppedConnections);
+    } catch (error) {
+      // Committed already; a stale connection item only costs a post that answers 410 later.
+      ports.logger.warn('could not delete dropped connection items', { workspaceId, error });
+    }
   }
-  await deliver(ports, workspaceId, decision.transitions);
+  await deliver(ports, workspaceId, decision.transitions, opening ? { opening } : {});
   return decision.transitions;
 }
 
@@ -47,15 +52,17 @@ export async function connect(ports: Ports, context: ConnectionContext): Promise
   const { principal, connectionId, connectedAt } = context;
   // The item first, so the new connection also receives its own user's `connect` transition.
   await ports.store.putConnection(principal.workspaceId, { connectionId, userId: principal.userId, connectedAt });
+  let mutation: Mutation;
   try {
-    const mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) =>
+    mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) =>
       rules.connect(stored, identityOf(principal), connectionId, connectedAt, now, policy),
     );
-    return await settle(ports, principal.workspaceId, mutation);
   } catch (error) {
+    // Nothing was written: the connection is refused, so its item goes too.
     await ports.store.deleteConnections(principal.workspaceId, [connectionId]).catch(() => undefined);
     throw error;
   }
+  return settle(ports, principal.workspaceId, mutation, connectionId);
 }
 
 export async function disconnect(ports: Ports, context: ConnectionContext): Promise<Transition[]> {
@@ -111,7 +118,16 @@ export async function logout(ports: Ports, context: ConnectionContext): Promise<
   );
   // Even an agent we never stored (or already logged out) has this connection to close.
   const decision: Decision | null = mutation.decision;
-  const closing = new Set([context.connectionId, ...(decision?.droppedConnections ?? [])]);
+  // Every open connection of the user, including any the agent state had already given up on.
+  const listed = await ports.store.listConnections(workspaceId).catch((error: unknown) => {
+    ports.logger.warn('logout could not list connections', { workspaceId, error });
+    return [];
+  });
+  const closing = new Set([
+    context.connectionId,
+    ...(decision?.droppedConnections ?? []),
+    ...listed.filter((connection) => connection.userId === principal.userId).map((c) => c.connectionId),
+  ]);
   if (mutation.written && decision) await deliver(ports, workspaceId, decision.transitions);
   const message: LoggedOutMessage = { type: 'loggedOut', at: ports.clock.now() };
   await Promise.all(
