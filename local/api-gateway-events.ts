@@ -3,7 +3,7 @@
  * the tests, and checked against Powertools' parser schema, so local runs see what Lambda sees.
  */
 import { randomBytes } from 'node:crypto';
-import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import type { WebSocketEvent } from '#handlers/websocket.ts';
 
 export interface ApiInfo {
@@ -101,12 +101,17 @@ export function connectEvent(info: ConnectionInfo, query: Record<string, string>
   } as WebSocketEvent;
 }
 
-export function disconnectEvent(info: ConnectionInfo, now: number, reason = 'Client-side close frame'): WebSocketEvent {
+export function disconnectEvent(
+  info: ConnectionInfo,
+  now: number,
+  reason = 'Client-side close frame',
+  statusCode = 1005,
+): WebSocketEvent {
   return {
     ...headersFor(info),
     requestContext: {
       ...requestContext(info, '$disconnect', 'DISCONNECT', now),
-      disconnectStatusCode: 1005,
+      disconnectStatusCode: statusCode,
       disconnectReason: reason,
       authorizer: info.authorizer ?? null,
     },
@@ -139,4 +144,58 @@ export function selectRoute(body: string, routes: readonly string[]): string {
     // not JSON: $default
   }
   return '$default';
+}
+
+export interface HttpRequestInfo {
+  method: string;
+  /** The path without the query string, as received (still percent-encoded). */
+  path: string;
+  rawQueryString?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  isBase64Encoded?: boolean;
+  sourceIp?: string;
+  now: number;
+}
+
+/**
+ * An API Gateway HTTP API (payload format 2.0) event. Like API Gateway, duplicate query
+ * parameters are joined with commas and header names are lower case.
+ */
+export function httpApiEvent(request: HttpRequestInfo): APIGatewayProxyEventV2 {
+  const headers = Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const rawQueryString = request.rawQueryString ?? '';
+  const query: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(rawQueryString)) {
+    query[key] = key in query ? `${query[key]},${value}` : value;
+  }
+  const id = requestId();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: request.path,
+    rawQueryString,
+    headers,
+    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method: request.method.toUpperCase(),
+        path: request.path,
+        protocol: 'HTTP/1.1',
+        sourceIp: request.sourceIp ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: id,
+      routeKey: '$default',
+      stage: '$default',
+      time: requestTime(request.now),
+      timeEpoch: request.now,
+    },
+    ...(request.body !== undefined ? { body: request.body } : {}),
+    isBase64Encoded: request.isBase64Encoded ?? false,
+  };
 }

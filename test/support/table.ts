@@ -1,5 +1,5 @@
-import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { createTableInput, TABLE } from '#adapters/table.ts';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ensureTable } from '#local/table-setup.ts';
 
 export async function createTable(endpoint: string, tableName: string): Promise<void> {
   const client = new DynamoDBClient({
@@ -7,12 +7,9 @@ export async function createTable(endpoint: string, tableName: string): Promise<
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  await client.send(new CreateTableCommand(createTableInput(tableName)));
-  await client.send(
-    new UpdateTimeToLiveCommand({
-      TableName: tableName,
-      TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
-    }),
-  );
-  client.destroy();
+  try {
+    await ensureTable(client, tableName);
+  } finally {
+    client.destroy();
+  }
 }

@@ -1,0 +1,45 @@
+/** `npm start`: the local stack in the foreground until SIGINT or SIGTERM. */
+import { ConfigurationError } from '#app/errors.ts';
+import { DynamoDbLocalStartError, JavaMissingError } from '#local/dynamodb-local.ts';
+import { LocalStackError, startLocalStack } from '#local/stack.ts';
+
+const KNOWN_ERRORS = [LocalStackError, JavaMissingError, DynamoDbLocalStartError, ConfigurationError];
+
+function fail(error: unknown): never {
+  const known = KNOWN_ERRORS.some((type) => error instanceof type);
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`presence: ${known ? message : `could not start: ${message}`}\n`);
+  process.exit(1);
+}
+
+const startedAt = performance.now();
+const stack = await startLocalStack().catch(fail);
+const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+
+process.stdout.write(`ready in ${seconds} s: page and HTTP API ${stack.httpUrl}/  WebSocket ${stack.wsUrl}  @connections ${stack.managementUrl}/@connections/{id}\n`);
+if (stack.devSecretInUse) {
+  process.stdout.write('warning: PRESENCE_JWT_SECRET is not set, so tokens are signed with the public development secret; never expose this stack beyond your machine\n');
+}
+process.stdout.write('mint a token: npm run token -- --workspace acme --user alice --name Alice [--teams sales,support] [--role admin]\n');
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) {
+      process.stderr.write('presence: stopping again: exiting at once\n');
+      process.exit(130);
+    }
+    stopping = true;
+    process.stdout.write(`stopping (${signal}): closing connections and DynamoDB Local\n`);
+    stack.stop().then(
+      () => {
+        process.stdout.write('stopped\n');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`presence: could not stop cleanly: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,280 @@
+/**
+ * The whole service on one machine: DynamoDB Local, the WebSocket emulator with its
+ * `@connections` endpoint, the HTTP API and page, and the sweeper on a timer. Every request runs
+ * through the same handler factories and composition Lambda uses; only the adapters' endpoints
+ * and the event publisher differ.
+ */
+import { access, constants, mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import { ApiGatewayConnectionGateway } from '#adapters/api-gateway.ts';
+import { readNumber } from '#app/config.ts';
+import type { Clock, Logger } from '#app/ports.ts';
+import { compose, jwtSettingsFromEnv } from '#handlers/composition.ts';
+import { makeHttpHandler } from '#handlers/http.ts';
+import { makeSweeperHandler, type SweeperResult } from '#handlers/sweeper.ts';
+import {
+  makeAuthorizerHandler,
+  makeConnectHandler,
+  makeDefaultHandler,
+  makeDisconnectHandler,
+  makeGetPresenceHandler,
+  makeHeartbeatHandler,
+  makeLogoutHandler,
+  makeSetStatusHandler,
+} from '#handlers/websocket.ts';
+import { type DynamoDbLocal, startDynamoDbLocal } from '#local/dynamodb-local.ts';
+import { LocalEventPublisher } from '#local/events.ts';
+import { LocalHttpServer, type PageAssets } from '#local/http-server.ts';
+import { buildPage } from '#local/page/build.ts';
+import { ensureTable } from '#local/table-setup.ts';
+import { DEV_JWT_SECRET, type SigningSettings } from '#local/tokens.ts';
+import { WebSocketEmulator } from '#local/websocket-emulator.ts';
+
+type Env = Record<string, string | undefined>;
+
+/** A problem the person starting the stack can fix; main.ts prints the message alone. */
+export class LocalStackError extends Error {
+  override readonly name = 'LocalStackError';
+}
+
+export interface LocalStackOptions {
+  /** PRESENCE_* settings as PROTOCOL.md lists them; defaults to process.env. */
+  env?: Env;
+  /** Overrides PRESENCE_HTTP_PORT / PRESENCE_WS_PORT; 0 picks free ports (tests). */
+  httpPort?: number;
+  wsPort?: number;
+  /** Tests drive time: the same clock goes to the handlers and the emulator's events. */
+  clock?: Clock;
+  /** false: no sweeper timer; call `sweep()` (tests with a manual clock). */
+  sweepTimer?: boolean;
+  /** Emulator timeouts (API Gateway: 10 minutes idle, 2 hours lifetime). */
+  idleTimeoutMs?: number;
+  maxLifetimeMs?: number;
+  dropDisconnect?: boolean;
+  logger?: Logger;
+  page?: PageAssets;
+}
+
+export interface LocalStack {
+  httpUrl: string;
+  wsUrl: string;
+  managementUrl: string;
+  dynamoEndpoint: string;
+  tableName: string;
+  /** True when tokens are signed with the fixed development secret. */
+  devSecretInUse: boolean;
+  signing: SigningSettings;
+  emulator: WebSocketEmulator;
+  /** One sweep pass now. */
+  sweep(): Promise<SweeperResult>;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+
+function port(env: Env, name: string, fallback: number): number {
+  const value = readNumber(env, name, fallback, 0);
+  if (!Number.isInteger(value) || value > 65_535) throw new LocalStackError(`${name} must be a port number, got "${env[name]}"`);
+  return value;
+}
+
+async function prepareDataDir(dir: string): Promise<string> {
+  const path = resolve(dir);
+  try {
+    await mkdir(path, { recursive: true });
+    await access(path, constants.W_OK);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new LocalStackError(`cannot write to the data directory ${path} (${reason}): set PRESENCE_DATA_DIR to a writable directory, or :memory:`);
+  }
+  return path;
+}
+
+function portInUse(error: unknown, what: string, variable: string, value: number): never {
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    throw new LocalStackError(`port ${value} (${what}) is in use: stop what uses it or set ${variable} to a free port`);
+  }
+  throw error;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const env = options.env ?? process.env;
+  const httpPort = options.httpPort ?? port(env, 'PRESENCE_HTTP_PORT', 3000);
+  const wsPort = options.wsPort ?? port(env, 'PRESENCE_WS_PORT', 3001);
+  const tableName = env.PRESENCE_TABLE_NAME || 'presence';
+  const clock = options.clock ?? { now: () => Date.now() };
+  const logger = options.logger ?? new PowertoolsLogger({ serviceName: 'presence-local', logLevel: (env.POWERTOOLS_LOG_LEVEL as 'INFO') ?? 'INFO' });
+  const devSecretInUse = !env.PRESENCE_JWT_SECRET && !env.PRESENCE_JWKS_URL;
+  const jwtEnv: Env = devSecretInUse ? { ...env, PRESENCE_JWT_SECRET: DEV_JWT_SECRET } : env;
+  // Fail on bad settings before anything starts.
+  const jwt = jwtSettingsFromEnv(jwtEnv);
+  const signing: SigningSettings = {
+    secret: jwt.mode === 'secret' ? jwt.secret : '',
+    issuer: jwt.issuer,
+    audience: jwt.audience,
+  };
+
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) await step().catch(() => {});
+  };
+  try {
+    let dynamoEndpoint = env.PRESENCE_DYNAMODB_ENDPOINT;
+    if (!dynamoEndpoint) {
+      const dataDirSetting = env.PRESENCE_DATA_DIR || '.presence-data';
+      const dataDir = dataDirSetting === ':memory:' ? undefined : await prepareDataDir(dataDirSetting);
+      const db: DynamoDbLocal = await startDynamoDbLocal(dataDir ? { dataDir } : {});
+      cleanups.push(() => db.stop());
+      dynamoEndpoint = db.endpoint;
+    }
+    const dynamo = new DynamoDBClient({
+      endpoint: dynamoEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    try {
+      await ensureTable(dynamo, tableName);
+    } catch (error) {
+      throw new LocalStackError(`cannot set up table ${tableName} at ${dynamoEndpoint}: ${(error as Error).message}`);
+    } finally {
+      dynamo.destroy();
+    }
+
+    const events = new LocalEventPublisher({ logger, webhookUrl: env.PRESENCE_EVENTS_WEBHOOK || undefined });
+    // The real adapter over the real SDK, pointed at the emulator's management endpoint (the
+    // callback URL) once the emulator is listening; local credentials, as nothing checks them.
+    let emulator: WebSocketEmulator | undefined;
+    let management: ApiGatewayManagementApiClient | undefined;
+    let adapter: ApiGatewayConnectionGateway | undefined;
+    const connections = (): ApiGatewayConnectionGateway => {
+      if (!emulator) throw new Error('the WebSocket emulator is not listening yet');
+      management ??= new ApiGatewayManagementApiClient({
+        endpoint: emulator.managementUrl,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      adapter ??= new ApiGatewayConnectionGateway({
+        client: management,
+        requestTimeoutMs: readNumber(env, 'PRESENCE_POST_TIMEOUT_MS', 3000, 1),
+      });
+      return adapter;
+    };
+    cleanups.push(async () => management?.destroy());
+    cleanups.push(() => events.drain());
+    const composition = compose(
+      { ...jwtEnv, PRESENCE_TABLE_NAME: tableName, PRESENCE_DYNAMODB_ENDPOINT: dynamoEndpoint },
+      {
+        gateway: {
+          post: (connectionId, message) => connections().post(connectionId, message),
+          get: (connectionId) => connections().get(connectionId),
+          delete: (connectionId) => connections().delete(connectionId),
+        },
+        events,
+        logger,
+        clock,
+      },
+    );
+    let ports;
+    try {
+      ports = composition.ports();
+    } catch (error) {
+      throw new LocalStackError((error as Error).message);
+    }
+    const deps = { ports };
+    try {
+      emulator = await WebSocketEmulator.start({
+        port: wsPort,
+        host: HOST,
+        clock,
+        logger,
+        ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+        ...(options.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.maxLifetimeMs } : {}),
+        ...(options.dropDisconnect !== undefined ? { dropDisconnect: options.dropDisconnect } : {}),
+        handlers: {
+          authorizer: makeAuthorizerHandler({ verifier: composition.verifier() }),
+          connect: makeConnectHandler(deps),
+          disconnect: makeDisconnectHandler(deps),
+          routes: {
+            heartbeat: makeHeartbeatHandler(deps),
+            setStatus: makeSetStatusHandler(deps),
+            getPresence: makeGetPresenceHandler(deps),
+            logout: makeLogoutHandler(deps),
+            $default: makeDefaultHandler(deps),
+          },
+        },
+      });
+    } catch (error) {
+      portInUse(error, 'WebSocket API', 'PRESENCE_WS_PORT', wsPort);
+    }
+    const ws = emulator;
+    cleanups.push(() => ws.stop());
+
+    const sweeper = makeSweeperHandler({ ports, sleep: async () => {}, windowMs: 0, reserveMs: 0 });
+    let sweeping: Promise<SweeperResult> | undefined;
+    // Passes never overlap: a second call waits for the one in flight.
+    const sweep = async (): Promise<SweeperResult> => {
+      while (sweeping) await sweeping.catch(() => {});
+      sweeping = sweeper();
+      try {
+        return await sweeping;
+      } finally {
+        sweeping = undefined;
+      }
+    };
+    if (options.sweepTimer !== false) {
+      let timer: NodeJS.Timeout | undefined;
+      let running = true;
+      const tick = () => {
+        sweep()
+          .catch((error: unknown) => logger.error('sweep failed', { error: String(error) }))
+          .finally(() => {
+            if (running) timer = setTimeout(tick, ports.config.sweepIntervalMs);
+          });
+      };
+      timer = setTimeout(tick, ports.config.sweepIntervalMs);
+      cleanups.push(async () => {
+        running = false;
+        clearTimeout(timer);
+        while (sweeping) await sweeping.catch(() => {});
+      });
+    }
+
+    const page = options.page ?? (await buildPage());
+    let http: LocalHttpServer;
+    try {
+      http = await LocalHttpServer.start({
+        port: httpPort,
+        host: HOST,
+        handler: makeHttpHandler({ ports, verifier: composition.verifier() }),
+        page,
+        pageConfig: { wsUrl: ws.url },
+        devTokens: signing.secret ? signing : undefined,
+        clock,
+        logger,
+      });
+    } catch (error) {
+      portInUse(error, 'HTTP API', 'PRESENCE_HTTP_PORT', httpPort);
+    }
+    cleanups.push(() => http.stop());
+
+    let stopping: Promise<void> | undefined;
+    return {
+      httpUrl: http.url,
+      wsUrl: ws.url,
+      managementUrl: ws.managementUrl,
+      dynamoEndpoint,
+      tableName,
+      devSecretInUse,
+      signing,
+      emulator: ws,
+      sweep,
+      stop: () => (stopping ??= cleanup()),
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
