@@ -15,6 +15,21 @@ function envOf(template: ReturnType<typeof synthPresence>['stateless'], handler:
 }
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:presence-jwt-AbCdEf';
+const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:oncall';
+
+/** One synth with every optional setting: synths are the slow part of these tests. */
+const configured = synthPresence({
+  stage: 'prod',
+  jwtSecretArn: SECRET_ARN,
+  jwtIssuer: 'https://issuer',
+  jwtAudience: 'presence',
+  onlineAgentsInvokers: '210987654321, arn:aws:iam::123456789012:role/assignment',
+  alarmTopicArn: ALARM_TOPIC,
+  leaseSeconds: '120',
+  graceSeconds: 15,
+  idleTimeoutSeconds: '900',
+  sweepIntervalSeconds: '2',
+});
 
 describe('JWT mode', () => {
   it('creates a retained HS256 secret in the stateful stack by default', () => {
@@ -26,7 +41,7 @@ describe('JWT mode', () => {
   });
 
   it('uses an existing secret by ARN, with issuer and audience when given, and creates none', () => {
-    const { stateful, stateless } = synthPresence({ jwtSecretArn: SECRET_ARN, jwtIssuer: 'https://issuer', jwtAudience: 'presence' });
+    const { stateful, stateless } = configured;
     stateful.resourceCountIs('AWS::SecretsManager::Secret', 0);
     for (const handler of ['authorizer', 'http']) {
       const env = envOf(stateless, handler);
@@ -56,9 +71,7 @@ describe('JWT mode', () => {
 
 describe('other settings', () => {
   it('lets the configured principals invoke online-agents, and only that function', () => {
-    const { stateless } = synthPresence({
-      onlineAgentsInvokers: '210987654321, arn:aws:iam::123456789012:role/assignment',
-    });
+    const { stateless } = configured;
     const onlineAgents = functionsByHandler(stateless).get('onlineAgents')?.id;
     const permissions = Object.values(stateless.findResources('AWS::Lambda::Permission')).filter(
       (permission) => permission.Properties.Action === 'lambda:InvokeFunction' && JSON.stringify(permission).includes(`"${onlineAgents}"`),
@@ -70,8 +83,8 @@ describe('other settings', () => {
   });
 
   it('sends alarms and their recovery to the configured SNS topic', () => {
-    const topic = 'arn:aws:sns:eu-west-1:123456789012:oncall';
-    const { stateless } = synthPresence({ alarmTopicArn: topic });
+    const topic = ALARM_TOPIC;
+    const { stateless } = configured;
     const alarms = Object.values(stateless.findResources('AWS::CloudWatch::Alarm'));
     expect(alarms.length).toBeGreaterThanOrEqual(7);
     for (const alarm of alarms) {
@@ -81,7 +94,7 @@ describe('other settings', () => {
   });
 
   it('passes timing settings to the functions that derive presence', () => {
-    const { stateless } = synthPresence({ leaseSeconds: '120', graceSeconds: 15, idleTimeoutSeconds: '900', sweepIntervalSeconds: '2' });
+    const { stateless } = configured;
     expect(envOf(stateless, 'heartbeat')).toMatchObject({
       PRESENCE_CONNECTION_LEASE_SECONDS: '120',
       PRESENCE_RECONNECT_GRACE_SECONDS: '15',
@@ -91,7 +104,7 @@ describe('other settings', () => {
   });
 
   it('names stacks by stage and nothing physically, so two stages fit in one account', () => {
-    const { stateful, stateless, statelessStack } = synthPresence({ stage: 'prod' });
+    const { stateful, stateless, statelessStack } = configured;
     expect(statelessStack.stackName).toBe('Presence-prod-Stateless');
     const named: string[] = [];
     for (const template of [stateful, stateless]) {
