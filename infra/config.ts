@@ -24,6 +24,11 @@ export interface PresenceDeployConfig {
   alarmTopicArn?: string;
   logRetentionDays: number;
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * Set API Gateway's account-wide CloudWatch Logs role (needed once per account and region before a
+   * WebSocket stage may write access logs). Off by default: it is account state, not this stage's.
+   */
+  apiGatewayCloudWatchRole: boolean;
 }
 
 export class DeployConfigError extends Error {
@@ -45,6 +50,7 @@ export const CONTEXT_KEYS = [
   'alarmTopicArn',
   'logRetentionDays',
   'logLevel',
+  'apiGatewayCloudWatchRole',
 ] as const;
 
 type Context = (key: string) => unknown;
@@ -76,6 +82,14 @@ function list(context: Context, key: string): string[] {
     throw new DeployConfigError(`context ${key} must be a list of strings or a comma-separated string`);
   }
   return items.map((item) => item.trim()).filter(Boolean);
+}
+
+/** `-c key=true` arrives as a string, cdk.json may hold a boolean. */
+function flag(context: Context, key: string): boolean {
+  const raw = context(key);
+  if (raw === undefined || raw === '' || raw === false || raw === 'false') return false;
+  if (raw === true || raw === 'true') return true;
+  throw new DeployConfigError(`context ${key} must be true or false`);
 }
 
 const ACCOUNT_ID = /^\d{12}$/;
@@ -143,5 +157,6 @@ export function readDeployConfig(node: Pick<Node, 'tryGetContext'>): PresenceDep
     ...(alarmTopicArn ? { alarmTopicArn } : {}),
     logRetentionDays,
     logLevel: logLevel as PresenceDeployConfig['logLevel'],
+    apiGatewayCloudWatchRole: flag(context, 'apiGatewayCloudWatchRole'),
   };
 }

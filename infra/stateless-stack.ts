@@ -16,7 +16,8 @@ import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authoriz
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
-import { AccountPrincipal, ArnPrincipal, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { CfnAccount } from 'aws-cdk-lib/aws-apigateway';
+import { AccountPrincipal, ArnPrincipal, ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
@@ -174,6 +175,7 @@ export class PresenceStatelessStack extends Stack {
       retention: logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    const accountLogging = config.apiGatewayCloudWatchRole ? this.apiGatewayAccountLogging() : undefined;
     this.webSocketStage = new WebSocketStage(this, 'WebSocketStage', {
       webSocketApi: this.webSocketApi,
       stageName: config.stage,
@@ -181,6 +183,7 @@ export class PresenceStatelessStack extends Stack {
       throttle: THROTTLE,
       accessLogSettings: { destination: new LogGroupLogDestination(webSocketAccessLogs) },
     });
+    if (accountLogging) this.webSocketStage.node.addDependency(accountLogging);
     for (const [handler, needs] of Object.entries(FUNCTION_NEEDS) as [PresenceHandler, FunctionNeeds][]) {
       if (needs.posts) functions[handler].bindConnections(this.webSocketApi, this.webSocketStage);
     }
@@ -262,6 +265,24 @@ export class PresenceStatelessStack extends Stack {
       value: functions.onlineAgents.function.functionArn,
       description: 'invoke with {"workspaceId","status","team"}',
     });
+  }
+
+  /** API Gateway's account setting: the role it writes WebSocket (and REST) logs with. */
+  private apiGatewayAccountLogging(): CfnAccount {
+    const role = new Role(this, 'ApiGatewayCloudWatchRole', {
+      assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+      description: 'API Gateway writes API logs to CloudWatch Logs (account-wide setting)',
+      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        'The documented AWS managed policy for the API Gateway account logging role; API Gateway creates log groups per API and stage, so the role cannot be scoped to ours.',
+    });
+    const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+    // The setting is account-wide: leave it in place for other APIs when this stack goes.
+    account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    return account;
   }
 
   /**

@@ -22,8 +22,9 @@ describe('cdk-nag AwsSolutions', () => {
   it.each<[string, Record<string, unknown>]>([
     ['a created HS256 secret', {}],
     [
-      'a JWKS URL, invokers and an alarm topic',
+      'a JWKS URL, invokers, an alarm topic and the API Gateway logging role',
       {
+        apiGatewayCloudWatchRole: true,
         jwksUrl: 'https://id.example.com/.well-known/jwks.json',
         jwtIssuer: 'https://id.example.com/',
         jwtAudience: 'presence',

@@ -17,6 +17,8 @@ function envOf(template: ReturnType<typeof synthPresence>['stateless'], handler:
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:presence-jwt-AbCdEf';
 const ALARM_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:oncall';
 
+const defaults = synthPresence();
+
 /** One synth with every optional setting: synths are the slow part of these tests. */
 const configured = synthPresence({
   stage: 'prod',
@@ -29,11 +31,12 @@ const configured = synthPresence({
   graceSeconds: 15,
   idleTimeoutSeconds: '900',
   sweepIntervalSeconds: '2',
+  apiGatewayCloudWatchRole: 'true',
 });
 
 describe('JWT mode', () => {
   it('creates a retained HS256 secret in the stateful stack by default', () => {
-    const { stateful } = synthPresence();
+    const { stateful } = defaults;
     stateful.hasResource('AWS::SecretsManager::Secret', {
       DeletionPolicy: 'Retain',
       Properties: { GenerateSecretString: Match.objectLike({ PasswordLength: 64 }) },
@@ -124,6 +127,19 @@ describe('other settings', () => {
   });
 });
 
+describe('API Gateway account logging role', () => {
+  it('is set, retained, before the WebSocket stage, only when asked', () => {
+    const { stateless } = configured;
+    const accounts = stateless.findResources('AWS::ApiGateway::Account');
+    expect(Object.values(accounts)).toHaveLength(1);
+    const [accountId, account] = Object.entries(accounts)[0]!;
+    expect(account.DeletionPolicy).toBe('Retain');
+    const stage = Object.values(stateless.findResources('AWS::ApiGatewayV2::Stage', { Properties: { StageName: 'prod' } }))[0];
+    expect(stage?.DependsOn).toContain(accountId);
+    defaults.stateless.resourceCountIs('AWS::ApiGateway::Account', 0);
+  });
+});
+
 describe('bad configuration fails the synth', () => {
   const read = (context: Record<string, unknown>) => () => readDeployConfig(newApp(context).node);
 
@@ -137,6 +153,7 @@ describe('bad configuration fails the synth', () => {
     ['an invoker that is not a principal', { onlineAgentsInvokers: 'everyone' }, /everyone/],
     ['a retention CloudWatch does not offer', { logRetentionDays: 31 }, /logRetentionDays/],
     ['a stage name with a slash', { stage: 'a/b' }, /stage/],
+    ['a flag that is not a boolean', { apiGatewayCloudWatchRole: 'yes' }, /apiGatewayCloudWatchRole/],
   ])('refuses %s', (_name, context, message) => {
     expect(read(context)).toThrow(message);
   });
