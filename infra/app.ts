@@ -1,10 +1,12 @@
-/** The CDK app. `npx cdk synth` works offline; `-c stage=<name>` names the stage (default `dev`). */
-import { App } from 'aws-cdk-lib';
-import { PresenceStatefulStack } from './stateful-stack.ts';
+/**
+ * The CDK app: a stateful stack (table, bus, signing secret) and a stateless stack (everything else),
+ * both checked by cdk-nag. `npx cdk synth` works offline; configuration is CDK context (infra/config.ts).
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildPresenceApp } from './presence-app.ts';
 
 const app = new App();
-const stage = (app.node.tryGetContext('stage') as string | undefined) ?? 'dev';
-new PresenceStatefulStack(app, `Presence-${stage}-Stateful`, {
-  description: `Presence service (${stage}): table and event bus`,
-});
+buildPresenceApp(app);
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 app.synth();

@@ -1,7 +1,11 @@
-/** The stateful part: the presence table (from the one table definition) and the event bus. */
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+/**
+ * The stateful part: the presence table (from the one table definition), the event bus and, when
+ * asked, the HS256 signing secret. Everything here outlives redeploys of the stateless stack.
+ */
+import { RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { KEY_ATTRIBUTE_TYPES, TABLE } from '../functions/adapters/table.ts';
 
@@ -9,11 +13,17 @@ function attribute(name: string) {
   return { name, type: KEY_ATTRIBUTE_TYPES[name] === 'N' ? AttributeType.NUMBER : AttributeType.STRING };
 }
 
+export interface PresenceStatefulStackProps extends StackProps {
+  /** Create the HS256 token-signing secret here (when no existing secret or JWKS URL is configured). */
+  createJwtSecret?: boolean;
+}
+
 export class PresenceStatefulStack extends Stack {
   readonly table: TableV2;
   readonly bus: EventBus;
+  readonly jwtSecret?: Secret;
 
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  constructor(scope: Construct, id: string, props?: PresenceStatefulStackProps) {
     super(scope, id, props);
     // No physical names: two stages can live in one account.
     this.table = new TableV2(this, 'PresenceTable', {
@@ -31,6 +41,19 @@ export class PresenceStatefulStack extends Stack {
         projectionType: ProjectionType.ALL,
       })),
     });
-    this.bus = new EventBus(this, 'PresenceBus');
+    this.bus = new EventBus(this, 'PresenceBus', { description: 'PresenceChanged events of the presence service' });
+    if (props?.createJwtSecret) {
+      this.jwtSecret = new Secret(this, 'JwtSecret', {
+        description: 'HS256 secret that signs presence tokens; your token issuer reads it',
+        generateSecretString: { passwordLength: 64, excludePunctuation: true },
+        // Every issued token depends on it; deleting the stack must not log everybody out.
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      Validations.of(this.jwtSecret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'The secret signs tokens minted by the customer\'s issuer. Rotation must be coordinated with that issuer (new secret, redeploy, retire old tokens), so it is a documented manual step, not an automatic Lambda rotation.',
+      });
+    }
   }
 }

@@ -1,5 +1,7 @@
 /** Lambda entry points. Each is wired from the environment on its first invocation (cold start). */
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { compose } from '#handlers/composition.ts';
+import { measuredAuthorizer, measuredPorts, publishingMetrics } from '#handlers/metrics.ts';
 import { makeHttpHandler } from '#handlers/http.ts';
 import { makeOnlineAgentsHandler } from '#handlers/online-agents.ts';
 import { makeSweeperHandler } from '#handlers/sweeper.ts';
@@ -16,16 +18,25 @@ import {
 import { readNumber } from '#app/config.ts';
 
 const composition = compose(process.env);
+// Namespace and service come from POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_SERVICE_NAME.
+const metrics = new Metrics();
 
-/** Builds the handler on first call, so a function needs only the configuration it uses. */
+/**
+ * Builds the handler on first call, so a function needs only the configuration it uses, and
+ * publishes the metrics each invocation recorded.
+ */
 function lazy<A extends unknown[], R>(build: () => (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   let handler: ((...args: A) => Promise<R>) | undefined;
-  return (...args: A) => (handler ??= build())(...args);
+  return publishingMetrics((...args: A) => (handler ??= build())(...args), metrics);
 }
 
-const withPorts = () => ({ ports: composition.ports() });
+let ports: ReturnType<typeof composition.ports> | undefined;
+const measured = () => (ports ??= measuredPorts(composition.ports(), metrics));
+const withPorts = () => ({ ports: measured() });
 
-export const authorizer = lazy(() => makeAuthorizerHandler({ verifier: composition.verifier() }));
+export const authorizer = lazy(() =>
+  measuredAuthorizer(makeAuthorizerHandler({ verifier: composition.verifier() }), metrics),
+);
 export const connect = lazy(() => makeConnectHandler(withPorts()));
 export const disconnect = lazy(() => makeDisconnectHandler(withPorts()));
 export const heartbeat = lazy(() => makeHeartbeatHandler(withPorts()));
@@ -34,10 +45,10 @@ export const getPresence = lazy(() => makeGetPresenceHandler(withPorts()));
 export const logout = lazy(() => makeLogoutHandler(withPorts()));
 export const defaultRoute = lazy(() => makeDefaultHandler(withPorts()));
 export const onlineAgents = lazy(() => makeOnlineAgentsHandler(withPorts()));
-export const http = lazy(() => makeHttpHandler({ ports: composition.ports(), verifier: composition.verifier() }));
+export const http = lazy(() => makeHttpHandler({ ports: measured(), verifier: composition.verifier() }));
 export const sweeper = lazy(() =>
   makeSweeperHandler({
-    ports: composition.ports(),
+    ports: measured(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     windowMs: readNumber(process.env, 'PRESENCE_SWEEP_WINDOW_SECONDS', 60, 1) * 1000,
     reserveMs: readNumber(process.env, 'PRESENCE_SWEEP_RESERVE_SECONDS', 10, 0) * 1000,

@@ -1,0 +1,120 @@
+/**
+ * Powertools metrics for the Lambda entries. The ports are wrapped, so the use cases and the local
+ * stack know nothing about CloudWatch; lambda.ts publishes what was recorded after each invocation.
+ */
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ConnectionGoneError } from '#app/errors.ts';
+import type { ConnectionGateway, EventPublisher, Ports, PresenceStore } from '#app/ports.ts';
+import { DECISION_TIMED_REASONS, METRICS, REASON_DIMENSION } from '#handlers/metric-names.ts';
+
+type Now = () => number;
+
+function isPresenceMessage(message: unknown): message is { type: 'presence'; reason: string; at: number } {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'presence';
+}
+
+function measuredGateway(gateway: ConnectionGateway, metrics: Metrics, now: Now): ConnectionGateway {
+  return {
+    async post(connectionId, message) {
+      try {
+        await gateway.post(connectionId, message);
+      } catch (error) {
+        // A gone connection is normal churn; anything else is a fan-out failure worth an alarm.
+        if (isPresenceMessage(message) && !(error instanceof ConnectionGoneError)) {
+          metrics.addMetric(METRICS.fanoutFailures, MetricUnit.Count, 1);
+        }
+        throw error;
+      }
+      if (isPresenceMessage(message) && DECISION_TIMED_REASONS.includes(message.reason)) {
+        metrics.addMetric(METRICS.fanoutLatency, MetricUnit.Milliseconds, Math.max(0, now() - message.at));
+      }
+    },
+    get: (connectionId) => gateway.get(connectionId),
+    delete: (connectionId) => gateway.delete(connectionId),
+  };
+}
+
+function measuredEvents(events: EventPublisher, metrics: Metrics): EventPublisher {
+  return {
+    async publish(changes) {
+      // Every committed transition is published exactly once, so this counts transitions.
+      const byReason = new Map<string, number>();
+      for (const change of changes) byReason.set(change.reason, (byReason.get(change.reason) ?? 0) + 1);
+      for (const [reason, count] of byReason) {
+        const single = metrics.singleMetric();
+        single.addDimension(REASON_DIMENSION, reason);
+        single.addMetric(METRICS.transitions, MetricUnit.Count, count);
+      }
+      try {
+        await events.publish(changes);
+      } catch (error) {
+        metrics.addMetric(METRICS.eventPublishFailures, MetricUnit.Count, changes.length);
+        throw error;
+      }
+    },
+  };
+}
+
+function measuredStore(store: PresenceStore, metrics: Metrics): PresenceStore {
+  return {
+    get deadlineShards() {
+      return store.deadlineShards;
+    },
+    getAgent: (...args) => store.getAgent(...args),
+    saveAgent: (...args) => store.saveAgent(...args),
+    listAgents: (...args) => store.listAgents(...args),
+    listByStatus: (...args) => store.listByStatus(...args),
+    async *dueAgents(shard, now) {
+      for await (const page of store.dueAgents(shard, now)) {
+        const earliest = page.reduce((min, agent) => Math.min(min, agent.dueAt ?? now), now);
+        metrics.addMetric(METRICS.sweepLag, MetricUnit.Milliseconds, now - earliest);
+        yield page;
+      }
+    },
+    putConnection: (...args) => store.putConnection(...args),
+    deleteConnections: (...args) => store.deleteConnections(...args),
+    listConnections: (...args) => store.listConnections(...args),
+    getSettings: (...args) => store.getSettings(...args),
+    putSettings: (...args) => store.putSettings(...args),
+  };
+}
+
+/** The same ports, recording transitions, fan-out latency and failures, publish failures and sweep lag. */
+export function measuredPorts(ports: Ports, metrics: Metrics, now: Now = () => Date.now()): Ports {
+  return {
+    ...ports,
+    store: measuredStore(ports.store, metrics),
+    gateway: measuredGateway(ports.gateway, metrics, now),
+    events: measuredEvents(ports.events, metrics),
+  };
+}
+
+/** Counts the authorizer's outcome: a refused token (thrown `Unauthorized`) is not an error of ours. */
+export function measuredAuthorizer<A extends unknown[], R>(
+  handler: (...args: A) => Promise<R>,
+  metrics: Metrics,
+): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await handler(...args);
+    } catch (error) {
+      const refused = error instanceof Error && error.message === 'Unauthorized';
+      metrics.addMetric(refused ? METRICS.tokensRefused : METRICS.authorizerErrors, MetricUnit.Count, 1);
+      throw error;
+    }
+  };
+}
+
+/** Flushes what an invocation recorded, even when it throws; nothing is written when nothing was recorded. */
+export function publishingMetrics<A extends unknown[], R>(
+  handler: (...args: A) => Promise<R>,
+  metrics: Metrics,
+): (...args: A) => Promise<R> {
+  return async (...args) => {
+    try {
+      return await handler(...args);
+    } finally {
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
+  };
+}

@@ -1,0 +1,308 @@
+/**
+ * The stateless part: the WebSocket API and its functions, the HTTP API, the online-agents function,
+ * the sweeper schedule, and operations (alarms, dashboard). Redeploy or replace it freely: all state
+ * lives in the stateful stack.
+ */
+import { type CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+  WebSocketApi,
+  WebSocketStage,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import { CfnAccount } from 'aws-cdk-lib/aws-apigateway';
+import { AccountPrincipal, ArnPrincipal, ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import type { PresenceDeployConfig } from './config.ts';
+import { PresenceOperations } from './operations.ts';
+import { PresenceFunction, type PresenceFunctionProps, type PresenceHandler, type TableAccess } from './presence-function.ts';
+
+export interface PresenceStatelessStackProps extends StackProps {
+  config: PresenceDeployConfig;
+  table: TableV2;
+  bus: IEventBus;
+  /** The HS256 secret the stateful stack created, when the config names none and uses no JWKS. */
+  jwtSecret?: ISecret;
+}
+
+/** The schedule's period: the sweeper loops inside it, one pass per sweep interval. */
+export const SWEEP_WINDOW_SECONDS = 60;
+/** Time kept free before the timeout for the last pass to finish. */
+export const SWEEP_RESERVE_SECONDS = 10;
+/** The sweeper's timeout: its window plus the reserve, so the core stops passes before Lambda stops it. */
+export const SWEEPER_TIMEOUT = Duration.seconds(SWEEP_WINDOW_SECONDS + SWEEP_RESERVE_SECONDS);
+
+/** Both APIs: requests per second across the stage, and the burst above it. */
+export const THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
+
+/** The WebSocket message routes besides $connect, $disconnect and $default. */
+export const MESSAGE_ROUTES = ['heartbeat', 'setStatus', 'getPresence', 'logout'] as const;
+
+/** The HTTP routes of PROTOCOL.md. */
+export const HTTP_ROUTES: { method: HttpMethod; path: string }[] = [
+  { method: HttpMethod.GET, path: '/workspaces/{ws}/agents' },
+  { method: HttpMethod.GET, path: '/workspaces/{ws}/agents/{userId}' },
+  { method: HttpMethod.GET, path: '/workspaces/{ws}/settings' },
+  { method: HttpMethod.PUT, path: '/workspaces/{ws}/settings' },
+  { method: HttpMethod.GET, path: '/healthz' },
+];
+
+/** What one function needs, beside the Powertools defaults. */
+interface FunctionNeeds {
+  description: string;
+  /** Table actions and indexes; omitted: no table at all. */
+  table?: TableAccess;
+  /** Posts to connections (@connections) and so needs the callback URL. */
+  posts?: boolean;
+  /** Publishes PresenceChanged events. */
+  publishes?: boolean;
+  /** Verifies tokens itself. */
+  verifiesTokens?: boolean;
+  /** Derives presence, so it reads lease, grace and idle timeout. */
+  timing?: boolean;
+  overrides?: Partial<Pick<PresenceFunctionProps, 'timeout' | 'memorySize' | 'reservedConcurrentExecutions'>>;
+}
+
+/** A read, decide and conditional write on an agent, plus fan-out (list connections, forget gone ones). */
+const MUTATES: TableAccess = {
+  actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
+};
+
+/** Every function and exactly what it needs; the tests check the synthesized policies against this. */
+export const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
+  authorizer: { description: 'WebSocket $connect REQUEST authorizer: verifies the token', verifiesTokens: true },
+  connect: { description: 'WebSocket $connect', table: MUTATES, posts: true, publishes: true, timing: true },
+  disconnect: { description: 'WebSocket $disconnect', table: MUTATES, posts: true, publishes: true, timing: true },
+  heartbeat: { description: 'WebSocket heartbeat', table: MUTATES, posts: true, publishes: true, timing: true },
+  setStatus: { description: 'WebSocket setStatus', table: MUTATES, posts: true, publishes: true, timing: true },
+  getPresence: {
+    description: 'WebSocket getPresence: snapshot of the workspace',
+    table: { actions: ['dynamodb:GetItem', 'dynamodb:Query'] },
+    posts: true,
+    timing: true,
+  },
+  logout: { description: 'WebSocket logout', table: MUTATES, posts: true, publishes: true, timing: true },
+  // The composition builds a store for every ports user, so $default needs the table name; it never reads it.
+  defaultRoute: { description: 'WebSocket $default: unknown actions', table: { actions: [] }, posts: true },
+  onlineAgents: {
+    description: 'online-agents: the assignment query, invoked directly',
+    table: { actions: ['dynamodb:GetItem', 'dynamodb:Query'], indexes: ['byStatus'] },
+    timing: true,
+  },
+  http: {
+    description: 'HTTP API of PROTOCOL.md',
+    table: { ...MUTATES, indexes: ['byStatus'] },
+    posts: true,
+    publishes: true,
+    verifiesTokens: true,
+    timing: true,
+  },
+  sweeper: {
+    description: 'Sweeper: expires leases, grace periods and idle deadlines',
+    table: { ...MUTATES, indexes: ['byDeadline'] },
+    posts: true,
+    publishes: true,
+    timing: true,
+    overrides: { timeout: SWEEPER_TIMEOUT, reservedConcurrentExecutions: 1 },
+  },
+};
+
+export class PresenceStatelessStack extends Stack {
+  readonly functions: Record<PresenceHandler, PresenceFunction>;
+  readonly webSocketApi: WebSocketApi;
+  readonly webSocketStage: WebSocketStage;
+  readonly httpApi: HttpApi;
+  readonly httpStage: HttpStage;
+
+  constructor(scope: Construct, id: string, props: PresenceStatelessStackProps) {
+    super(scope, id, props);
+    const { config, table, bus } = props;
+    const logRetention = config.logRetentionDays as RetentionDays;
+
+    const jwtEnvironment = this.jwtEnvironment(config, props.jwtSecret);
+    const functions = {} as Record<PresenceHandler, PresenceFunction>;
+    for (const [handler, needs] of Object.entries(FUNCTION_NEEDS) as [PresenceHandler, FunctionNeeds][]) {
+      const fn = new PresenceFunction(this, `${handler[0]!.toUpperCase()}${handler.slice(1)}`, {
+        handler,
+        description: `presence (${config.stage}) ${needs.description}`,
+        stage: config.stage,
+        logRetention,
+        logLevel: config.logLevel,
+        timeout: Duration.seconds(20),
+        ...needs.overrides,
+      });
+      if (needs.table) fn.bindTable(table, needs.table);
+      if (needs.publishes) fn.bindEventBus(bus);
+      if (needs.timing) fn.addEnvironment(timingEnvironment(config));
+      if (needs.verifiesTokens) fn.addEnvironment(jwtEnvironment);
+      functions[handler] = fn;
+    }
+    functions.sweeper.addEnvironment({
+      PRESENCE_SWEEP_INTERVAL_SECONDS: String(config.sweepIntervalSeconds),
+      PRESENCE_SWEEP_WINDOW_SECONDS: String(SWEEP_WINDOW_SECONDS),
+      PRESENCE_SWEEP_RESERVE_SECONDS: String(SWEEP_RESERVE_SECONDS),
+    });
+    this.functions = functions;
+
+    // ---------- WebSocket API ----------
+    const integration = (handler: PresenceHandler) =>
+      new WebSocketLambdaIntegration(`${handler}Integration`, functions[handler].function);
+    const authorizer = new WebSocketLambdaAuthorizer('TokenAuthorizer', functions.authorizer.function, {
+      identitySource: ['route.request.querystring.token'],
+    });
+    this.webSocketApi = new WebSocketApi(this, 'WebSocketApi', {
+      description: `presence (${config.stage}) WebSocket API`,
+      routeSelectionExpression: '$request.body.action',
+      connectRouteOptions: { integration: integration('connect'), authorizer },
+      disconnectRouteOptions: { integration: integration('disconnect') },
+      defaultRouteOptions: { integration: integration('defaultRoute') },
+    });
+    for (const action of MESSAGE_ROUTES) {
+      this.webSocketApi.addRoute(action, { integration: integration(action) });
+    }
+    const webSocketAccessLogs = new LogGroup(this, 'WebSocketAccessLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const accountLogging = config.apiGatewayCloudWatchRole ? this.apiGatewayAccountLogging() : undefined;
+    this.webSocketStage = new WebSocketStage(this, 'WebSocketStage', {
+      webSocketApi: this.webSocketApi,
+      stageName: config.stage,
+      autoDeploy: true,
+      throttle: THROTTLE,
+      accessLogSettings: { destination: new LogGroupLogDestination(webSocketAccessLogs) },
+    });
+    if (accountLogging) this.webSocketStage.node.addDependency(accountLogging);
+    for (const [handler, needs] of Object.entries(FUNCTION_NEEDS) as [PresenceHandler, FunctionNeeds][]) {
+      if (needs.posts) functions[handler].bindConnections(this.webSocketApi, this.webSocketStage);
+    }
+    for (const route of this.webSocketApi.node.children) {
+      if (!route.node.id.endsWith('-Route') || route.node.id.startsWith('$connect')) continue;
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'API Gateway runs WebSocket authorizers on $connect only; every later message of the connection carries the identity the $connect authorizer verified.',
+      });
+    }
+
+    // ---------- HTTP API ----------
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: `presence (${config.stage}) HTTP API`,
+      createDefaultStage: false,
+    });
+    const httpAccessLogs = new LogGroup(this, 'HttpAccessLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    // The $default stage: the handler routes on rawPath, which a named stage would prefix.
+    this.httpStage = new HttpStage(this, 'HttpStage', {
+      httpApi: this.httpApi,
+      autoDeploy: true,
+      throttle: THROTTLE,
+      accessLogSettings: { destination: new LogGroupLogDestination(httpAccessLogs) },
+    });
+    const httpIntegration = new HttpLambdaIntegration('HttpIntegration', functions.http.function);
+    for (const { method, path } of HTTP_ROUTES) {
+      for (const route of this.httpApi.addRoutes({ path, methods: [method], integration: httpIntegration })) {
+        Validations.of(route).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Authorization is in the http function: it verifies the Bearer token (HS256 or JWKS, the same verifier as the WebSocket authorizer) before anything else and answers 401/403 in the PROTOCOL.md error format. A JWT authorizer cannot check HS256 tokens, and /healthz must stay anonymous.',
+        });
+      }
+    }
+
+    // ---------- sweeper ----------
+    const sweeper = functions.sweeper.function;
+    // A late or throttled invocation is worthless once the next minute's has started.
+    sweeper.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(2) });
+    const schedulerRole = new Role(this, 'SweepScheduleRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com'),
+      description: 'EventBridge Scheduler invokes the presence sweeper',
+    });
+    new Schedule(this, 'SweepSchedule', {
+      description: `presence (${config.stage}) sweeper, every minute; it loops inside its minute`,
+      schedule: ScheduleExpression.rate(Duration.minutes(1)),
+      target: new LambdaInvoke(sweeper, { role: schedulerRole, retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
+    });
+    Validations.of(schedulerRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(sweeper.node.defaultChild as CfnElement)}.Arn>:*]`,
+      reason:
+        'Scheduler target grant (grantInvoke) covers the sweeper function and its versions/aliases (ARN:*); it names this one function only.',
+    });
+
+    // ---------- online-agents ----------
+    for (const principal of config.onlineAgentsInvokers) {
+      functions.onlineAgents.function.grantInvoke(
+        /^\d{12}$/.test(principal) ? new AccountPrincipal(principal) : new ArnPrincipal(principal),
+      );
+    }
+
+    // ---------- operations ----------
+    new PresenceOperations(this, 'Operations', {
+      stage: config.stage,
+      functions,
+      webSocketApi: this.webSocketApi,
+      webSocketStage: this.webSocketStage,
+      httpApi: this.httpApi,
+      table,
+      sweeperTimeout: SWEEPER_TIMEOUT,
+      ...(config.alarmTopicArn ? { alarmTopic: Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn) } : {}),
+    });
+
+    new CfnOutput(this, 'WebSocketUrl', { value: this.webSocketStage.url, description: 'wss:// URL; add ?token=<JWT>' });
+    new CfnOutput(this, 'HttpApiUrl', { value: this.httpStage.url, description: 'HTTP API base URL' });
+    new CfnOutput(this, 'EventBusName', { value: bus.eventBusName, description: 'PresenceChanged events' });
+    new CfnOutput(this, 'OnlineAgentsFunctionArn', {
+      value: functions.onlineAgents.function.functionArn,
+      description: 'invoke with {"workspaceId","status","team"}',
+    });
+  }
+
+  /** API Gateway's account setting: the role it writes WebSocket (and REST) logs with. */
+  private apiGatewayAccountLogging(): CfnAccount {
+    const role = new Role(this, 'ApiGatewayCloudWatchRole', {
+      assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+      description: 'API Gateway writes API logs to CloudWatch Logs (account-wide setting)',
+      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        'The documented AWS managed policy for the API Gateway account logging role; API Gateway creates log groups per API and stage, so the role cannot be scoped to ours.',
+    });
+    const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+    // The setting is account-wide: leave it in place for other APIs when this stack goes.
+    account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    return account;
+  }
+
+  /**
+   * JWT settings for the functions that verify tokens. HS256: the secret goes in as a CloudFormation
+   * dynamic reference, resolved at deploy time, so the function code reads PRESENCE_JWT_SECRET as locally.
+   */
+  private jwtEnvironment(config: PresenceDeployConfig, created: ISecret | undefined): Record<string, string> {
+    const jwt = config.jwt;
+    const claims = { ...(jwt.issuer ? { PRESENCE_JWT_ISSUER: jwt.issuer } : {}), ...(jwt.audience ? { PRESENCE_JWT_AUDIENCE: jwt.audience } : {}) };
+    if (jwt.mode === 'jwks') return { PRESENCE_JWKS_URL: jwt.jwksUrl, ...claims };
+    const secret = jwt.secretArn ? Secret.fromSecretCompleteArn(this, 'JwtSecret', jwt.secretArn) : created;
+    if (!secret) throw new Error('HS256 mode needs jwtSecretArn or the secret of the stateful stack');
+    return { PRESENCE_JWT_SECRET: secret.secretValue.unsafeUnwrap(), ...claims };
+  }
+}
+
+function timingEnvironment(config: PresenceDeployConfig): Record<string, string> {
+  return {
+    PRESENCE_CONNECTION_LEASE_SECONDS: String(config.leaseSeconds),
+    PRESENCE_RECONNECT_GRACE_SECONDS: String(config.graceSeconds),
+    PRESENCE_IDLE_TIMEOUT_SECONDS: String(config.idleTimeoutSeconds),
+  };
+}

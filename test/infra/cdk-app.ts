@@ -1,0 +1,88 @@
+/** Builds the presence CDK app for tests: cdk.json's context, an outdir under the OS temp dir, bundling skipped unless asked. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildPresenceApp } from '../../infra/presence-app.ts';
+
+const outdirs: string[] = [];
+
+/** Deletes every outdir made so far; call from afterAll. */
+export function removeOutdirs(): void {
+  for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+export function cdkJsonContext(): Record<string, unknown> {
+  return (JSON.parse(readFileSync('cdk.json', 'utf8')) as { context: Record<string, unknown> }).context;
+}
+
+export function newApp(context: Record<string, unknown> = {}, options: { bundle?: boolean } = {}): App {
+  const outdir = mkdtempSync(join(tmpdir(), 'cdk-presence-'));
+  outdirs.push(outdir);
+  return new App({
+    outdir,
+    context: { ...cdkJsonContext(), ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context },
+  });
+}
+
+export function synthPresence(context: Record<string, unknown> = {}) {
+  const built = buildPresenceApp(newApp(context));
+  return {
+    ...built,
+    stateful: Template.fromStack(built.stateful),
+    stateless: Template.fromStack(built.stateless),
+    statelessStack: built.stateless,
+  };
+}
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+
+/** Logical id of each presence function, by its handler export (`index.<handler>`). */
+export function functionsByHandler(template: Template): Map<string, { id: string; properties: Record<string, unknown> }> {
+  const found = new Map<string, { id: string; properties: Record<string, unknown> }>();
+  const resources = template.toJSON().Resources as Resources;
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const properties = resource.Properties ?? {};
+    const handler = String(properties.Handler ?? '');
+    if (handler.startsWith('index.')) found.set(handler.slice('index.'.length), { id, properties });
+  }
+  return found;
+}
+
+/** A short label for a policy resource: which thing of ours it points at. */
+function resourceLabel(resource: unknown, ownLogGroupId: string | undefined): string {
+  const text = JSON.stringify(resource);
+  if (ownLogGroupId && text === JSON.stringify({ 'Fn::GetAtt': [ownLogGroupId, 'Arn'] })) return 'own-log-group';
+  const index = /\/index\/(\w+)/.exec(text);
+  if (index) return `index/${index[1]}`;
+  if (text.includes('@connections')) return 'connections';
+  if (text.includes('PresenceTable')) return 'table';
+  if (text.includes('PresenceBus')) return 'bus';
+  return text;
+}
+
+/** Every `action on resource` the function's role is allowed, as sorted strings. */
+export function grantsOf(template: Template, functionId: string): string[] {
+  const resources = template.toJSON().Resources as Resources;
+  const fn = resources[functionId];
+  const roleId = ((fn?.Properties?.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'] ?? [])[0];
+  const ownLogGroupId = (fn?.Properties?.LoggingConfig as { LogGroup?: { Ref?: string } } | undefined)?.LogGroup?.Ref;
+  const grants = new Set<string>();
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::IAM::Policy') continue;
+    const roles = (resource.Properties?.Roles ?? []) as { Ref: string }[];
+    if (!roles.some((role) => role.Ref === roleId)) continue;
+    const statements = (resource.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+    for (const statement of statements) {
+      const actions = ([] as unknown[]).concat(statement.Action) as string[];
+      const targets = ([] as unknown[]).concat(statement.Resource);
+      for (const action of actions) for (const target of targets) grants.add(`${statement.Effect} ${action} on ${resourceLabel(target, ownLogGroupId)}`);
+    }
+  }
+  // Managed policies would grant more than we can see here.
+  const role = resources[roleId ?? ''];
+  if (role?.Properties?.ManagedPolicyArns) grants.add('managed policies attached');
+  return [...grants].sort();
+}
