@@ -22,8 +22,8 @@ export interface LocalHttpServerOptions {
   host: string;
   handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
   page: PageAssets;
-  /** What the page needs to know: where the WebSocket is. */
-  pageConfig: { wsUrl: string };
+  /** What the page needs to know: where the WebSocket is and how often to beat. */
+  pageConfig: { wsUrl: string; heartbeatIntervalMs: number };
   /** Signs tokens for the page's demo sign-in. Only the local stack passes it. */
   devTokens?: SigningSettings | undefined;
   clock: { now(): number };
@@ -76,7 +76,7 @@ async function serve(options: LocalHttpServerOptions, request: IncomingMessage, 
     return send(response, 200, 'text/javascript; charset=utf-8', options.page.script);
   }
   if (url.pathname === '/dev/config' && method === 'GET') {
-    return sendJson(response, 200, { wsUrl: options.pageConfig.wsUrl, devTokens: options.devTokens !== undefined });
+    return sendJson(response, 200, { ...options.pageConfig, devTokens: options.devTokens !== undefined });
   }
   if (url.pathname === '/dev/token') {
     if (!options.devTokens) return sendJson(response, 404, { error: { code: 'not_found', message: 'no such route' } });

@@ -250,7 +250,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         host: HOST,
         handler: makeHttpHandler({ ports, verifier: composition.verifier() }),
         page,
-        pageConfig: { wsUrl: ws.url },
+        // Three beats per lease, at most the protocol's 30 s, so one lost beat never ends a lease.
+        pageConfig: { wsUrl: ws.url, heartbeatIntervalMs: Math.min(30_000, Math.floor(ports.config.leaseMs / 3)) },
         devTokens: signing.secret ? signing : undefined,
         clock,
         logger,
