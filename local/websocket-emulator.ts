@@ -102,6 +102,8 @@ const STATUS_TEXT: Record<number, string> = {
 export class WebSocketEmulator {
   /** Toggle at run time: connections closed while true get no `$disconnect`. */
   dropDisconnect: boolean;
+  /** Connections ended so far, however they ended (tests wait on it). */
+  closedConnections = 0;
   private readonly clients = new Map<string, Client>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly wss: WebSocketServer;
@@ -175,6 +177,11 @@ export class WebSocketEmulator {
   /** The callback URL the handlers post to, as `stage.callbackUrl` is in AWS. */
   get managementUrl(): string {
     return `http://${this.host}:${this.boundPort}`;
+  }
+
+  /** Resolves once no handler or management request is in flight (tests use it as a barrier). */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
   connectionIds(): string[] {
@@ -348,6 +355,7 @@ export class WebSocketEmulator {
   private forget(client: Client, code: number, reason: string): void {
     if (client.closing) return;
     client.closing = true;
+    this.closedConnections++;
     clearTimeout(client.lifetimeTimer);
     if (client.idleTimer) clearTimeout(client.idleTimer);
     this.clients.delete(client.info.connectionId);

@@ -29,6 +29,13 @@ export interface TestStack extends LocalStack {
   token(request: TokenRequest): Promise<string>;
   /** Opens a client and waits for the upgrade; rejects with the handshake status. */
   connect(request: TokenRequest | { rawToken: string }): Promise<Client>;
+  /**
+   * Sends and waits until the server has handled it: a getPresence round trip proves the frames
+   * arrived (the emulator tracks each handler as a frame arrives), then every handler finishes.
+   */
+  deliver(client: Client, ...messages: Array<string | object>): Promise<void>;
+  /** Closes (or drops) the client and waits until the server has seen it and run `$disconnect`. */
+  close(client: Client, how?: 'close' | 'drop'): Promise<void>;
 }
 
 export async function startTestStack(
@@ -55,6 +62,19 @@ export async function startTestStack(
     clock,
     token,
     connect: async (request) => Client.open(stack.wsUrl, 'rawToken' in request ? request.rawToken : await token(request)),
+    deliver: async (client, ...messages) => {
+      for (const message of messages) client.send(message);
+      await client.snapshot();
+      await stack.emulator.settled();
+    },
+    close: async (client, how = 'close') => {
+      const before = stack.emulator.closedConnections;
+      if (how === 'drop') client.drop();
+      else client.socket.close(1000);
+      await client.closed;
+      while (stack.emulator.closedConnections === before) await new Promise((resolve) => setImmediate(resolve));
+      await stack.emulator.settled();
+    },
   };
 }
 
@@ -105,15 +125,23 @@ export class Client {
     this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
-  /** The first message (already received or to come) that matches; fails after `timeoutMs`. */
+  /** How many messages arrived so far: pass it as `since` to wait only for later ones. */
+  mark(): number {
+    return this.messages.length;
+  }
+
+  /**
+   * The first matching message, already received (from index `since` on) or to come; fails
+   * after `timeoutMs`.
+   */
   next<T extends ServerMessage['type']>(
     type: T,
     where: (message: Extract<ServerMessage, { type: T }>) => boolean = () => true,
-    timeoutMs = 5000,
+    { since = 0, timeoutMs = 5000 }: { since?: number; timeoutMs?: number } = {},
   ): Promise<Extract<ServerMessage, { type: T }>> {
     const predicate = (message: ServerMessage) =>
       message.type === type && where(message as Extract<ServerMessage, { type: T }>);
-    const seen = this.messages.find(predicate);
+    const seen = this.messages.slice(since).find(predicate);
     if (seen) return Promise.resolve(seen as Extract<ServerMessage, { type: T }>);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -135,9 +163,9 @@ export class Client {
 
   /** Sends a request and waits for its effect: the snapshot that answers `getPresence`. */
   async snapshot() {
-    const before = this.messages.length;
+    const since = this.mark();
     this.send({ action: 'getPresence' });
-    return this.next('snapshot', (message) => this.messages.indexOf(message) >= before);
+    return this.next('snapshot', () => true, { since });
   }
 
   close(code = 1000): Promise<{ code: number; reason: string }> {
