@@ -114,12 +114,15 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const onExit = () => child.kill('SIGTERM');
   process.once('exit', onExit);
 
+  // Closing the pipe makes the watchdog kill the JVM and wait for it, so once the watchdog has
+  // exited the JVM is gone too. (A SIGTERM to bash would cut that wait short.)
   const stop = async () => {
     process.removeListener('exit', onExit);
     if (exited) return;
     child.stdin?.end();
-    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exitedPromise;
+    clearTimeout(timer);
   };
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);

@@ -3,6 +3,9 @@ import { ConfigurationError } from '#app/errors.ts';
 import { DynamoDbLocalStartError, JavaMissingError } from '#local/dynamodb-local.ts';
 import { LocalStackError, startLocalStack } from '#local/stack.ts';
 
+// The pinned SDK runs on Node 20; its notice about future releases is noise in a terminal.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const KNOWN_ERRORS = [LocalStackError, JavaMissingError, DynamoDbLocalStartError, ConfigurationError];
 
 function fail(error: unknown): never {
@@ -16,11 +19,15 @@ const startedAt = performance.now();
 const stack = await startLocalStack().catch(fail);
 const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
 
-process.stdout.write(`ready in ${seconds} s: page and HTTP API ${stack.httpUrl}/  WebSocket ${stack.wsUrl}  @connections ${stack.managementUrl}/@connections/{id}\n`);
-if (stack.devSecretInUse) {
-  process.stdout.write('warning: PRESENCE_JWT_SECRET is not set, so tokens are signed with the public development secret; never expose this stack beyond your machine\n');
-}
-process.stdout.write('mint a token: npm run token -- --workspace acme --user alice --name Alice [--teams sales,support] [--role admin]\n');
+// One write, so whoever waits for the ready line has the warning and the hint with it.
+const lines = [
+  `ready in ${seconds} s: page and HTTP API ${stack.httpUrl}/  WebSocket ${stack.wsUrl}  @connections ${stack.managementUrl}/@connections/{id}`,
+  ...(stack.devSecretInUse
+    ? ['warning: PRESENCE_JWT_SECRET is not set, so tokens are signed with the public development secret; never expose this stack beyond your machine']
+    : []),
+  'mint a token: npm run token -- --workspace acme --user alice --name Alice [--teams sales,support] [--role admin]',
+];
+process.stdout.write(`${lines.join('\n')}\n`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,7 +1,7 @@
 /** Bundles the team page with the local esbuild at start-up: no CDN, no internet, no build step. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, stop } from 'esbuild';
 import type { PageAssets } from '#local/http-server.ts';
 
 const here = import.meta.dirname;
@@ -20,6 +20,8 @@ export async function buildPage(): Promise<PageAssets> {
       logLevel: 'silent',
     }),
   ]);
+  // esbuild keeps a service process for later builds; there are none, and it must not outlive us.
+  await stop();
   const script = bundle.outputFiles[0]?.text;
   if (script === undefined) throw new Error('esbuild produced no page bundle');
   return { html, script };
