@@ -1,0 +1,62 @@
+/**
+ * The wire format of PROTOCOL.md as the client sees it. Kept free of server imports so the
+ * client bundles alone for browsers; the end-to-end tests hold both sides to the same messages.
+ */
+export type Status = 'online' | 'away' | 'offline';
+export type ChosenStatus = 'online' | 'away';
+export type Reason = 'connect' | 'active' | 'manual' | 'disconnect' | 'timeout' | 'idle' | 'logout';
+
+export interface RosterEntry {
+  userId: string;
+  name: string;
+  teams: string[];
+  status: Status;
+  /** When the status last changed (ms). */
+  since: number;
+  /** The last activity the server recorded (ms). */
+  lastActiveAt: number;
+}
+
+export interface PresenceEvent {
+  type: 'presence';
+  userId: string;
+  name: string;
+  teams: string[];
+  status: Status;
+  previous: Status;
+  reason: Reason;
+  at: number;
+}
+
+export interface SnapshotMessage {
+  type: 'snapshot';
+  at: number;
+  users: RosterEntry[];
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  code: string;
+  message: string;
+}
+
+export interface LoggedOutMessage {
+  type: 'loggedOut';
+  at: number;
+}
+
+export type ServerMessage = PresenceEvent | SnapshotMessage | ErrorMessage | LoggedOutMessage;
+
+/** Parses a frame; anything that is not a known message is ignored by the caller. */
+export function parseServerMessage(data: unknown): ServerMessage | undefined {
+  const text = typeof data === 'string' ? data : data instanceof ArrayBuffer ? new TextDecoder().decode(data) : String(data);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const type = (value as { type?: unknown }).type;
+  return type === 'presence' || type === 'snapshot' || type === 'error' || type === 'loggedOut' ? (value as ServerMessage) : undefined;
+}
