@@ -127,6 +127,7 @@ export class PresenceConnection {
   private lastBeatAt = 0;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private pendingBeat: ReturnType<typeof setTimeout> | undefined;
   private attempt = 0;
 
   constructor(private readonly options: ConnectionOptions) {}
@@ -183,9 +184,15 @@ export class PresenceConnection {
     this.beatNow();
   }
 
+  /** A heartbeat now, or as soon as the minimum gap since the last one allows. */
   private beatNow(): void {
-    if (this.state !== 'open' || Date.now() - this.lastBeatAt < MIN_IMMEDIATE_BEAT_GAP_MS) return;
-    this.heartbeat();
+    if (this.state !== 'open' || this.pendingBeat !== undefined) return;
+    const wait = this.lastBeatAt + MIN_IMMEDIATE_BEAT_GAP_MS - Date.now();
+    if (wait <= 0) return this.heartbeat();
+    this.pendingBeat = setTimeout(() => {
+      this.pendingBeat = undefined;
+      if (this.state === 'open') this.heartbeat();
+    }, wait);
   }
 
   private heartbeat(): void {
@@ -279,5 +286,7 @@ export class PresenceConnection {
   private clearTimers(): void {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.pendingBeat);
+    this.pendingBeat = undefined;
   }
 }

@@ -159,7 +159,7 @@ export interface AppView {
 export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
   const picker = h(
     'select',
-    { name: 'status', 'data-testid': 'status-picker' },
+    { id: 'status-picker', name: 'status', 'data-testid': 'status-picker' },
     h('option', { value: 'online' }, 'Online'),
     h('option', { value: 'away' }, 'Away'),
   ) as HTMLSelectElement;
@@ -180,7 +180,8 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
       { class: 'topbar' },
       h('div', { class: 'brand' }, 'Team presence', h('span', { class: 'workspace' }, handlers.workspace)),
       h('div', { class: 'spacer' }),
-      h('label', {}, 'Status', picker),
+      h('label', { for: 'status-picker' }, 'Status'),
+      picker,
       logout,
       me,
     ),
