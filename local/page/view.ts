@@ -201,7 +201,6 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
       if (self && self.status !== 'offline') chosen = self.status;
       picker.value = chosen;
       picker.disabled = state !== 'open';
-      logout.toggleAttribute('disabled', state !== 'open');
 
       // The user's own indicator, top right.
       const selfStatus: Status = state === 'open' ? (self?.status ?? 'online') : 'offline';
@@ -225,10 +224,11 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
       // The roster.
       const entries = sortRoster(roster.values());
       const count = (status: Status) => entries.filter((entry) => entry.status === status).length;
-      summary.textContent =
-        entries.length === 0
-          ? state === 'open' ? 'Loading the roster…' : 'Connecting…'
-          : `${entries.length} ${entries.length === 1 ? 'person' : 'people'}: ${count('online')} online, ${count('away')} away, ${count('offline')} offline`;
+      const counts = `${entries.length} ${entries.length === 1 ? 'person' : 'people'}: ${count('online')} online, ${count('away')} away, ${count('offline')} offline`;
+      if (entries.length === 0) summary.textContent = state === 'open' ? 'Loading the roster…' : 'Connecting…';
+      else summary.textContent = state === 'open' ? counts : `Last known, while reconnecting: ${counts}`;
+      // While disconnected the roster is what we last heard, not live: say so and dim it.
+      list.toggleAttribute('data-stale', state !== 'open');
       list.replaceChildren(...entries.map((entry) => rosterRow(entry, entry.userId === handlers.userId)));
     },
     toast(message) {
