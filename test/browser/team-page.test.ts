@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '#local/tokens.ts';
 import { startTestStack, type TestStack } from '#test/support/stack.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -157,5 +158,32 @@ describe('team page', () => {
     // The message of the stack's 400 reply, naming the field.
     await pageA.getByTestId('sign-in-error').filter({ hasText: /^workspace: must be 1 to 128 characters/ }).waitFor();
     await pageA.getByTestId('demo-sign-in').waitFor();
+  });
+
+  it('sends a refused token back to sign-in with the reason', async () => {
+    // Prepare: a well-formed token signed with another secret; the browser cannot see the 401.
+    const forged = await mintToken({ workspace, user: 'mallory' }, { secret: 'not-the-stack-secret-0123456789abcdef' });
+
+    // Act
+    await pageA.getByText('Paste a token instead').click();
+    await pageA.getByRole('textbox', { name: /^Token/ }).fill(forged);
+    await pageA.getByRole('button', { name: 'Sign in with token' }).click();
+
+    // Assess
+    await pageA.getByTestId('sign-in-error').filter({ hasText: 'The server refused the token (401)' }).waitFor();
+    expect(await pageA.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it('renders names from tokens as text, never as markup', async () => {
+    // Act
+    const name = '<img src=x onerror="window.pwned=1"><b>Eve</b>';
+    await pageA.reload();
+    await signIn(pageA, { workspace, user: 'eve', name });
+
+    // Assess
+    await waitForStatus(pageB, 'eve', 'online');
+    expect(await pageB.getByTestId('roster-name-eve').textContent()).toBe(name);
+    expect(await pageB.locator('main img, main b').count()).toBe(0);
+    expect(await pageB.evaluate(() => (window as { pwned?: number }).pwned)).toBeUndefined();
   });
 });
