@@ -1,0 +1,265 @@
+/**
+ * Rendering of the team page. Every piece of data (names, ids, teams, server messages) goes in
+ * through textContent or attribute values, never as markup.
+ */
+import { type ChosenStatus, type ConnectionState, type Reason, type RosterEntry, type Status, sortRoster } from '#local/page/connection.ts';
+import type { DemoSignIn } from '#local/page/session.ts';
+
+type Child = Node | string | null | undefined | false;
+
+/** A tiny element builder: attributes by setAttribute, children as nodes or text. */
+export function h(tag: string, attributes: Record<string, string | boolean | undefined> = {}, ...children: Child[]): HTMLElement {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === false) continue;
+    element.setAttribute(name, value === true ? '' : value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(typeof child === 'string' ? document.createTextNode(child) : child);
+  }
+  return element;
+}
+
+/** Up to two letters: the first of the first and last words of the name, else of the id. */
+export function initials(name: string, userId: string): string {
+  const words = name.trim().split(/[\s._@-]+/u).filter(Boolean);
+  const first = words[0];
+  const last = words.length > 1 ? words[words.length - 1] : undefined;
+  const letters = first ? [...first][0]! + (last ? [...last][0]! : '') : [...userId].slice(0, 2).join('');
+  return letters.toLocaleUpperCase();
+}
+
+/** A stable colour per user, so avatars tell people apart at a glance. */
+export function avatarHue(userId: string): number {
+  let hash = 0;
+  for (const char of userId) hash = (hash * 31 + char.charCodeAt(0)) % 360;
+  return hash;
+}
+
+export const STATUS_LABEL: Record<Status, string> = { online: 'Online', away: 'Away', offline: 'Offline' };
+
+const OFFLINE_REASON: Partial<Record<Reason, string>> = {
+  idle: 'idle',
+  disconnect: 'disconnected',
+  timeout: 'timeout',
+  logout: 'logged out',
+};
+
+export function offlineReason(reason: Reason | null): string | undefined {
+  return reason ? OFFLINE_REASON[reason] : undefined;
+}
+
+function statusDot(status: Status, label: string, testId?: string): HTMLElement {
+  return h('span', { class: 'dot', role: 'img', 'aria-label': label, title: label, 'data-status': status, 'data-testid': testId });
+}
+
+function avatar(entry: { userId: string; name: string; status: Status }, dotLabel: string, dotTestId?: string): HTMLElement {
+  const element = h('span', { class: 'avatar' }, h('span', { 'aria-hidden': 'true' }, initials(entry.name, entry.userId)), statusDot(entry.status, dotLabel, dotTestId));
+  element.style.background = `hsl(${avatarHue(entry.userId)} 45% 42%)`;
+  return element;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in
+
+export interface SignInHandlers {
+  devTokens: boolean;
+  /** Shown above the forms: why the user is back here (refused token, logged out...). */
+  message?: string | undefined;
+  onDemo(request: DemoSignIn): Promise<void>;
+  onToken(token: string): Promise<void>;
+}
+
+export function renderSignIn(root: HTMLElement, handlers: SignInHandlers): void {
+  const error = h('p', { class: 'form-error', role: 'alert', 'data-testid': 'sign-in-error' });
+  const showError = (message: string | undefined) => {
+    error.textContent = message ?? '';
+    error.hidden = !message;
+  };
+  showError(handlers.message);
+
+  const submitWith = (form: HTMLFormElement, run: () => Promise<void>) => {
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const buttons = form.querySelectorAll('button');
+      buttons.forEach((button) => (button.disabled = true));
+      run()
+        .catch((failure: unknown) => showError(failure instanceof Error ? failure.message : String(failure)))
+        .finally(() => buttons.forEach((button) => (button.disabled = false)));
+    });
+  };
+
+  const field = (label: string, name: string, attributes: Record<string, string | boolean>, hint?: string) =>
+    h('label', {}, h('span', {}, label, hint ? h('small', {}, ` ${hint}`) : null), h('input', { name, 'data-testid': `sign-in-${name}`, ...attributes }));
+
+  let demoForm: HTMLFormElement | null = null;
+  if (handlers.devTokens) {
+    demoForm = h(
+      'form',
+      { 'aria-label': 'Sign in as a demo user', 'data-testid': 'demo-sign-in' },
+      field('Workspace', 'workspace', { value: 'demo', required: true, autocomplete: 'off' }),
+      field('User id', 'user', { required: true, autocomplete: 'off', placeholder: 'alice' }),
+      field('Display name', 'name', { autocomplete: 'off', placeholder: 'Alice Martin' }),
+      field('Teams', 'teams', { autocomplete: 'off', placeholder: 'sales, support' }, '(optional, comma-separated)'),
+      h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-in-submit' }, 'Sign in'),
+    ) as HTMLFormElement;
+    const form = demoForm;
+    submitWith(form, () => {
+      const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value.trim();
+      const teams = value('teams').split(/[\s,]+/u).filter(Boolean);
+      return handlers.onDemo({
+        workspace: value('workspace'),
+        user: value('user'),
+        ...(value('name') ? { name: value('name') } : {}),
+        ...(teams.length > 0 ? { teams } : {}),
+      });
+    });
+  }
+
+  const tokenForm = h(
+    'form',
+    { 'aria-label': 'Sign in with a token', 'data-testid': 'token-sign-in' },
+    h('label', {}, h('span', {}, 'Token ', h('small', {}, '(from npm run token or your identity provider)')), h('textarea', { name: 'token', required: true, spellcheck: 'false', 'data-testid': 'sign-in-token' })),
+    h('button', { type: 'submit' }, 'Sign in with token'),
+  ) as HTMLFormElement;
+  submitWith(tokenForm, () => handlers.onToken((tokenForm.elements.namedItem('token') as HTMLTextAreaElement).value));
+
+  root.replaceChildren(
+    h(
+      'section',
+      { class: 'sign-in', 'aria-labelledby': 'sign-in-title' },
+      h('h1', { id: 'sign-in-title' }, 'Team presence'),
+      h('p', { class: 'lead' }, handlers.devTokens ? 'Sign in as a demo agent of a workspace.' : 'Paste a token to sign in.'),
+      error,
+      demoForm,
+      demoForm ? h('details', {}, h('summary', {}, 'Paste a token instead'), tokenForm) : tokenForm,
+    ),
+  );
+  (root.querySelector<HTMLElement>('input[name="user"]') ?? root.querySelector<HTMLElement>('textarea'))?.focus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The signed-in page
+
+export interface AppHandlers {
+  workspace: string;
+  userId: string;
+  name: string;
+  onStatus(status: ChosenStatus): void;
+  onLogout(): void;
+}
+
+export interface AppView {
+  update(roster: ReadonlyMap<string, RosterEntry>, state: ConnectionState): void;
+  /** A short-lived message (server errors). */
+  toast(message: string): void;
+}
+
+export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
+  const picker = h(
+    'select',
+    { id: 'status-picker', name: 'status', 'data-testid': 'status-picker' },
+    h('option', { value: 'online' }, 'Online'),
+    h('option', { value: 'away' }, 'Away'),
+  ) as HTMLSelectElement;
+  picker.addEventListener('change', () => handlers.onStatus(picker.value as ChosenStatus));
+
+  const logout = h('button', { type: 'button', 'data-testid': 'logout' }, 'Log out');
+  logout.addEventListener('click', () => handlers.onLogout());
+
+  const me = h('div', { class: 'me', 'data-testid': 'self-indicator' });
+  const banner = h('div', { class: 'banner', role: 'status', 'aria-live': 'polite', 'data-testid': 'offline-banner' });
+  const toastRegion = h('div', { class: 'toast', role: 'alert', 'data-testid': 'toast' });
+  const summary = h('p', { class: 'summary', 'data-testid': 'roster-summary' });
+  const list = h('ul', { class: 'roster', 'aria-labelledby': 'roster-title', 'data-testid': 'roster' });
+
+  root.replaceChildren(
+    h(
+      'header',
+      { class: 'topbar' },
+      h('div', { class: 'brand' }, 'Team presence', h('span', { class: 'workspace' }, handlers.workspace)),
+      h('div', { class: 'spacer' }),
+      h('label', { for: 'status-picker' }, 'Status'),
+      picker,
+      logout,
+      me,
+    ),
+    banner,
+    h('main', {}, h('h2', { id: 'roster-title' }, 'Team'), summary, list),
+    toastRegion,
+  );
+
+  let chosen: ChosenStatus = 'online';
+  let everOpen = false;
+  let toastTimer: ReturnType<typeof setTimeout> | undefined;
+
+  return {
+    update(roster, state) {
+      if (state === 'open') everOpen = true;
+      const self = roster.get(handlers.userId);
+      if (self && self.status !== 'offline') chosen = self.status;
+      picker.value = chosen;
+      picker.disabled = state !== 'open';
+
+      // The user's own indicator, top right.
+      const selfStatus: Status = state === 'open' ? (self?.status ?? 'online') : 'offline';
+      const selfName = self?.name ?? handlers.name;
+      me.dataset.status = selfStatus;
+      me.replaceChildren(
+        h('span', { class: 'me-name' }, selfName),
+        avatar({ userId: handlers.userId, name: selfName, status: selfStatus }, `Your status: ${STATUS_LABEL[selfStatus]}`, 'self-dot'),
+      );
+
+      // The banner: only when this user is offline, with the reason.
+      let bannerText = '';
+      if (everOpen && state !== 'open') bannerText = 'You are offline: disconnected. Reconnecting…';
+      else if (state === 'open' && self?.status === 'offline') {
+        const reason = offlineReason(self.reason);
+        bannerText = `You are offline${reason ? `: ${reason}` : ''}.`;
+        if (self.reason === 'idle') bannerText += ' Move the mouse or press a key to come back.';
+      }
+      if (banner.textContent !== bannerText) banner.textContent = bannerText;
+
+      // The roster.
+      const entries = sortRoster(roster.values());
+      const count = (status: Status) => entries.filter((entry) => entry.status === status).length;
+      const counts = `${entries.length} ${entries.length === 1 ? 'person' : 'people'}: ${count('online')} online, ${count('away')} away, ${count('offline')} offline`;
+      if (entries.length === 0) summary.textContent = state === 'open' ? 'Loading the roster…' : 'Connecting…';
+      else summary.textContent = state === 'open' ? counts : `Last known, while reconnecting: ${counts}`;
+      // While disconnected the roster is what we last heard, not live: say so and dim it.
+      list.toggleAttribute('data-stale', state !== 'open');
+      list.replaceChildren(...entries.map((entry) => rosterRow(entry, entry.userId === handlers.userId)));
+    },
+    toast(message) {
+      toastRegion.textContent = message;
+      clearTimeout(toastTimer);
+      toastTimer = setTimeout(() => (toastRegion.textContent = ''), 4000);
+    },
+  };
+}
+
+function rosterRow(entry: RosterEntry, isSelf: boolean): HTMLElement {
+  const reason = entry.status === 'offline' ? offlineReason(entry.reason) : undefined;
+  const statusText = reason ? `${STATUS_LABEL[entry.status]} · ${reason}` : STATUS_LABEL[entry.status];
+  return h(
+    'li',
+    { 'data-testid': `roster-row-${entry.userId}`, 'data-status': entry.status, 'data-self': isSelf ? 'true' : undefined },
+    avatar(entry, statusText, `status-dot-${entry.userId}`),
+    h(
+      'div',
+      { class: 'who' },
+      h(
+        'div',
+        { class: 'name' },
+        h('span', { 'data-testid': `roster-name-${entry.userId}` }, entry.name),
+        isSelf ? h('span', { class: 'you' }, '(you)') : null,
+        entry.name !== entry.userId ? h('span', { class: 'user-id' }, entry.userId) : null,
+      ),
+      entry.teams.length > 0
+        ? h('div', { class: 'teams' }, h('span', { class: 'visually-hidden' }, 'Teams: '), ...entry.teams.map((team) => h('span', { class: 'team' }, team)))
+        : null,
+    ),
+    h('span', { class: 'status-text', 'aria-hidden': 'true' }, statusText),
+  );
+}
