@@ -1,0 +1,562 @@
+/**
+ * PresenceClient: one agent's connection to the presence service, for browsers and Node.
+ *
+ * - keeps the workspace roster from a `getPresence` snapshot plus live `presence` messages; an
+ *   entry only changes for news at least as new as what it holds, so an old message or a
+ *   snapshot taken before a change never brings back a stale status;
+ * - heartbeats every interval with `active` = activity since the previous beat (DOM listeners in
+ *   browsers, `markActive()` elsewhere), with a Worker timer that background tabs do not slow down;
+ * - reconnects with capped exponential backoff and full jitter, asking for a fresh token each time;
+ * - hands over to a new connection before API Gateway's 2-hour cut, overlapping the two, so the
+ *   agent never goes offline for it;
+ * - stops for good on `logout()` (every tab of the user gets `loggedOut`) and `close()`.
+ * No runtime dependency: pass `ws` as `WebSocket` on Node 20.
+ */
+import {
+  type ChosenStatus,
+  type PresenceEvent,
+  parseServerMessage,
+  type RosterEntry,
+  type ServerMessage,
+  type SnapshotMessage,
+} from './protocol.ts';
+
+export type { ChosenStatus, PresenceEvent, Reason, RosterEntry, Status } from './protocol.ts';
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+export type Roster = ReadonlyMap<string, Readonly<RosterEntry>>;
+
+/** The WHATWG WebSocket surface the client uses; browsers' WebSocket and `ws` both provide it. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+/** Any WebSocket class: the browser's, or `ws` on Node (its event types differ slightly). */
+export type WebSocketConstructor = new (url: string) => object;
+
+export interface PresenceClientOptions {
+  /** The WebSocket URL without the token, e.g. `wss://abc.execute-api.eu-west-1.amazonaws.com/prod`. */
+  url: string;
+  /** Called on every connect and reconnect, so tokens can be refreshed. */
+  token: () => string | Promise<string>;
+  /** Defaults to `globalThis.WebSocket`; pass `ws` on Node 20. */
+  WebSocket?: WebSocketConstructor;
+  heartbeatIntervalMs?: number;
+  /** `auto`: DOM activity listeners (browsers); `manual`: call `markActive()`. */
+  activity?: 'auto' | 'manual';
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  /** Hand over to a new connection after this long (API Gateway closes at 2 hours). */
+  maxConnectionAgeMs?: number;
+  /** How long `setStatus` and `connect` wait for the server. */
+  requestTimeoutMs?: number;
+  /** For tests: the jitter source. */
+  random?: () => number;
+}
+
+export type PresenceClientErrorCode =
+  | 'invalid_status'
+  | 'invalid_json'
+  | 'unknown_action'
+  | 'invalid_message'
+  | 'rate_limited'
+  | 'not_connected'
+  | 'closed'
+  | 'timeout'
+  | 'connection_failed'
+  | 'token_failed'
+  | (string & {});
+
+/** Every error the client reports: the server's error codes and the client's own. */
+export class PresenceClientError extends Error {
+  override readonly name = 'PresenceClientError';
+  constructor(
+    readonly code: PresenceClientErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+interface Events {
+  roster: (roster: Roster) => void;
+  presence: (event: PresenceEvent) => void;
+  connection: (state: ConnectionState) => void;
+  error: (error: PresenceClientError) => void;
+}
+
+const OPEN = 1;
+const DEFAULT_HEARTBEAT_MS = 30_000;
+const DEFAULT_MAX_AGE_MS = 2 * 3_600_000 - 10 * 60_000;
+/** Immediate heartbeats (activity while offline, tab shown) are at most this frequent. */
+const PROMPT_BEAT_SPACING_MS = 1000;
+
+/** Full jitter: a uniform delay in [0, min(max, min * 2^attempt)). */
+export function backoffDelay(attempt: number, minDelayMs: number, maxDelayMs: number, random: () => number): number {
+  const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(attempt, 30));
+  return Math.floor(random() * ceiling);
+}
+
+/** The `sub` claim of a JWT, read without verifying (the server verifies). */
+function subjectOf(token: string): string | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const bytes = Uint8Array.from(binary, (char) => char.charCodeAt(0));
+    const json = JSON.parse(new TextDecoder().decode(bytes)) as { sub?: unknown };
+    return typeof json.sub === 'string' ? json.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One socket and what was learnt on it. */
+interface Link {
+  socket: WebSocketLike;
+  opened: boolean;
+  synced: boolean;
+  openedAt: number;
+  handover?: ReturnType<typeof setTimeout>;
+}
+
+type Waiter = { match: (message: ServerMessage) => boolean; settle: (message: ServerMessage) => void };
+
+export class PresenceClient {
+  private readonly options: Required<Omit<PresenceClientOptions, 'WebSocket' | 'reconnect'>> & {
+    WebSocket: WebSocketConstructor;
+    minDelayMs: number;
+    maxDelayMs: number;
+  };
+  private readonly listeners: { [K in keyof Events]: Set<Events[K]> } = {
+    roster: new Set(),
+    presence: new Set(),
+    connection: new Set(),
+    error: new Set(),
+  };
+  private entries = new Map<string, RosterEntry>();
+  /** The link heartbeats and requests go on. */
+  private current: Link | undefined;
+  /** A link being opened: the first one, a reconnect, or a handover. */
+  private incoming: Link | undefined;
+  private state: ConnectionState = 'closed';
+  private stopped = true;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private activeSinceBeat = false;
+  private lastPromptBeat = 0;
+  private promptBeatTimer: ReturnType<typeof setTimeout> | undefined;
+  private ticker: { stop(): void } | undefined;
+  private detachActivity: (() => void) | undefined;
+  private waiters: Waiter[] = [];
+  private userId: string | undefined;
+  private readyWaiters: Array<{ resolve: () => void; reject: (error: PresenceClientError) => void }> = [];
+
+  constructor(options: PresenceClientOptions) {
+    const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WebSocketImpl) throw new PresenceClientError('not_connected', 'no WebSocket implementation: pass one (e.g. `ws`) as options.WebSocket');
+    this.options = {
+      url: options.url,
+      token: options.token,
+      WebSocket: WebSocketImpl,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS,
+      activity: options.activity ?? 'auto',
+      minDelayMs: options.reconnect?.minDelayMs ?? 500,
+      maxDelayMs: options.reconnect?.maxDelayMs ?? 30_000,
+      maxConnectionAgeMs: options.maxConnectionAgeMs ?? DEFAULT_MAX_AGE_MS,
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+      random: options.random ?? Math.random,
+    };
+  }
+
+  // ---------- public API ----------
+
+  on<K extends keyof Events>(event: K, listener: Events[K]): () => void {
+    this.listeners[event].add(listener);
+    return () => this.listeners[event].delete(listener);
+  }
+
+  /** The current roster: every user of the workspace the server knows. */
+  get roster(): Roster {
+    return this.entries;
+  }
+
+  get connectionState(): ConnectionState {
+    return this.state;
+  }
+
+  /** This client's own entry, once the first snapshot arrived. */
+  get me(): Readonly<RosterEntry> | undefined {
+    return this.userId === undefined ? undefined : this.entries.get(this.userId);
+  }
+
+  /**
+   * Opens the connection; resolves once the roster is loaded. Keeps retrying through failures
+   * (each reported as an `error` event); rejects only if `close()` or `logout()` ends it first.
+   */
+  connect(): Promise<void> {
+    if (!this.stopped) return this.whenReady();
+    this.stopped = false;
+    this.attempt = 0;
+    this.setState('connecting');
+    this.startHeartbeats();
+    if (this.options.activity === 'auto') this.detachActivity = attachActivity(this);
+    const ready = this.whenReady();
+    void this.openLink();
+    return ready;
+  }
+
+  /** Records activity; the next heartbeat reports it. Offline agents are sent one at once. */
+  markActive(): void {
+    this.activeSinceBeat = true;
+    if (this.me?.status === 'offline') this.promptBeat();
+  }
+
+  /** Resolves once the server applied it; rejects with `invalid_status` for anything but online/away. */
+  async setStatus(status: ChosenStatus): Promise<void> {
+    if (status !== 'online' && status !== 'away') {
+      throw new PresenceClientError('invalid_status', 'status must be online or away');
+    }
+    const link = this.current;
+    if (!link?.synced || link.socket.readyState !== OPEN) {
+      throw new PresenceClientError('not_connected', 'setStatus needs an open connection');
+    }
+    this.activeSinceBeat = false; // setStatus counts as activity on the server
+    const confirmed = this.me?.status === status ? undefined : this.waitFor(
+      (message) =>
+        (message.type === 'presence' && message.userId === this.userId && message.reason === 'manual' && message.status === status) ||
+        message.type === 'error',
+    );
+    link.socket.send(JSON.stringify({ action: 'setStatus', status }));
+    if (!confirmed) return; // already in effect: the server publishes nothing, there is nothing to wait for
+    const reply = await confirmed;
+    if (reply.type === 'error') throw new PresenceClientError(reply.code, reply.message);
+  }
+
+  /** Offline on every device; every connection of the user is closed and nothing reconnects. */
+  async logout(): Promise<void> {
+    const link = this.current;
+    if (!link || link.socket.readyState !== OPEN) {
+      this.close();
+      throw new PresenceClientError('not_connected', 'logout needs an open connection');
+    }
+    const done = this.waitFor((message) => message.type === 'loggedOut');
+    link.socket.send(JSON.stringify({ action: 'logout' }));
+    try {
+      await done;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the connection; nothing reconnects until `connect()` is called again. */
+  close(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.promptBeatTimer);
+    this.ticker?.stop();
+    this.ticker = undefined;
+    this.detachActivity?.();
+    this.detachActivity = undefined;
+    for (const link of [this.current, this.incoming]) if (link) this.dropLink(link, 1000);
+    this.current = undefined;
+    this.incoming = undefined;
+    const error = new PresenceClientError('closed', 'the client was closed');
+    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error);
+    for (const waiter of this.waiters.splice(0)) waiter.settle({ type: 'error', code: 'closed', message: error.message });
+    this.setState('closed');
+  }
+
+  // ---------- connections ----------
+
+  private async openLink(handover = false): Promise<void> {
+    let token: string;
+    try {
+      token = await this.options.token();
+    } catch (error) {
+      this.report(new PresenceClientError('token_failed', 'the token callback failed', { cause: error }));
+      if (!handover) this.scheduleRetry();
+      return;
+    }
+    if (this.stopped) return;
+    this.userId = subjectOf(token) ?? this.userId;
+    const separator = this.options.url.includes('?') ? '&' : '?';
+    let socket: WebSocketLike;
+    try {
+      socket = new this.options.WebSocket(`${this.options.url}${separator}token=${encodeURIComponent(token)}`) as WebSocketLike;
+    } catch (error) {
+      this.report(new PresenceClientError('connection_failed', 'could not open the WebSocket', { cause: error }));
+      if (!handover) this.scheduleRetry();
+      return;
+    }
+    const link: Link = { socket, opened: false, synced: false, openedAt: 0 };
+    this.incoming = link;
+    socket.onopen = () => {
+      link.opened = true;
+      link.openedAt = Date.now();
+      socket.send(JSON.stringify({ action: 'getPresence' }));
+    };
+    socket.onmessage = (event) => {
+      const message = parseServerMessage(event.data);
+      if (message) this.onMessage(link, message);
+    };
+    socket.onerror = () => {
+      // The close event follows with the details a browser may give.
+    };
+    socket.onclose = (event) => this.onClose(link, event.code, event.reason);
+  }
+
+  private onMessage(link: Link, message: ServerMessage): void {
+    if (message.type === 'snapshot') {
+      this.applySnapshot(message);
+      if (!link.synced) this.promote(link);
+    } else if (message.type === 'presence') {
+      this.applyPresence(message);
+    } else if (message.type === 'loggedOut') {
+      // Logged out here or on another device: never reconnect.
+      this.settleWaiters(message);
+      this.close();
+      return;
+    } else if (message.type === 'error') {
+      if (!this.settleWaiters(message)) this.report(new PresenceClientError(message.code, message.message));
+      return;
+    }
+    this.settleWaiters(message);
+  }
+
+  /** A link with its snapshot becomes the current one; a previous one is closed (the handover). */
+  private promote(link: Link): void {
+    link.synced = true;
+    const previous = this.current;
+    this.current = link;
+    if (this.incoming === link) this.incoming = undefined;
+    if (previous && previous !== link) this.dropLink(previous, 1000);
+    this.attempt = 0;
+    link.handover = setTimeout(() => this.handover(link), this.options.maxConnectionAgeMs);
+    this.setState('open');
+    for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
+  }
+
+  /** Opens the next connection while this one still works; promote() closes the old one. */
+  private handover(link: Link): void {
+    if (this.stopped || this.current !== link || this.incoming) return;
+    void this.openLink(true);
+  }
+
+  private onClose(link: Link, code: number, reason: string): void {
+    clearTimeout(link.handover);
+    if (this.incoming === link) this.incoming = undefined;
+    if (this.stopped) return;
+    if (this.current === link) {
+      this.current = undefined;
+    } else if (this.current) {
+      // A handover attempt failed while the current connection still works: try again later.
+      link.handover = undefined;
+      const current = this.current;
+      clearTimeout(current.handover);
+      current.handover = setTimeout(() => this.handover(current), backoffDelay(this.attempt++, this.options.minDelayMs, this.options.maxDelayMs, this.options.random));
+      return;
+    }
+    const detail = link.opened ? `the connection closed (${code}${reason ? `: ${reason}` : ''})` : 'the connection could not be opened (refused or unreachable)';
+    this.report(new PresenceClientError('connection_failed', detail));
+    this.setState('reconnecting');
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    const delay = backoffDelay(this.attempt++, this.options.minDelayMs, this.options.maxDelayMs, this.options.random);
+    this.retryTimer = setTimeout(() => void this.openLink(), delay);
+  }
+
+  private dropLink(link: Link, code: number): void {
+    clearTimeout(link.handover);
+    const socket = link.socket;
+    socket.onopen = null;
+    socket.onmessage = null;
+    socket.onclose = null;
+    try {
+      socket.close(code);
+    } catch {
+      // already closed
+    }
+  }
+
+  // ---------- roster ----------
+
+  private applySnapshot(snapshot: SnapshotMessage): void {
+    const next = new Map<string, RosterEntry>();
+    for (const user of snapshot.users) {
+      const known = this.entries.get(user.userId);
+      // A presence message newer than the snapshot wins over it.
+      next.set(user.userId, known && known.since > snapshot.at ? known : { ...user, teams: [...user.teams] });
+    }
+    for (const [userId, known] of this.entries) {
+      if (!next.has(userId) && known.since > snapshot.at) next.set(userId, known);
+    }
+    this.entries = next;
+    this.emit('roster', this.entries);
+  }
+
+  private applyPresence(message: PresenceEvent): void {
+    const known = this.entries.get(message.userId);
+    // Both connections deliver during a handover, and a message can be older than the snapshot.
+    if (known && message.at < known.since) return;
+    if (known && message.at === known.since && known.status === message.status) return;
+    const activity = message.reason === 'active' || message.reason === 'manual';
+    this.entries = new Map(this.entries).set(message.userId, {
+      userId: message.userId,
+      name: message.name,
+      teams: [...message.teams],
+      status: message.status,
+      since: message.at,
+      lastActiveAt: activity ? Math.max(message.at, known?.lastActiveAt ?? 0) : (known?.lastActiveAt ?? message.at),
+    });
+    this.emit('presence', message);
+    this.emit('roster', this.entries);
+  }
+
+  // ---------- heartbeats ----------
+
+  private startHeartbeats(): void {
+    this.ticker?.stop();
+    this.ticker = startTicker(this.options.heartbeatIntervalMs, () => this.beat());
+  }
+
+  private beat(): void {
+    const link = this.current;
+    if (!link || link.socket.readyState !== OPEN) return;
+    const active = this.activeSinceBeat;
+    this.activeSinceBeat = false;
+    link.socket.send(JSON.stringify({ action: 'heartbeat', active }));
+  }
+
+  /** A heartbeat now (activity while offline, the tab shown again), at most one a second. */
+  promptBeat(): void {
+    if (this.stopped || this.promptBeatTimer) return;
+    const wait = this.lastPromptBeat + PROMPT_BEAT_SPACING_MS - Date.now();
+    const send = () => {
+      this.promptBeatTimer = undefined;
+      this.lastPromptBeat = Date.now();
+      this.beat();
+    };
+    if (wait <= 0) send();
+    else this.promptBeatTimer = setTimeout(send, wait);
+  }
+
+  // ---------- plumbing ----------
+
+  private whenReady(): Promise<void> {
+    if (this.current?.synced) return Promise.resolve();
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  private waitFor(match: (message: ServerMessage) => boolean): Promise<ServerMessage> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((waiter) => waiter !== entry);
+        reject(new PresenceClientError('timeout', `no answer from the server within ${this.options.requestTimeoutMs} ms`));
+      }, this.options.requestTimeoutMs);
+      const entry: Waiter = {
+        match,
+        settle: (message) => {
+          clearTimeout(timer);
+          if (message.type === 'error' && message.code === 'closed') reject(new PresenceClientError('closed', message.message));
+          else resolve(message);
+        },
+      };
+      this.waiters.push(entry);
+    });
+  }
+
+  /** Settles the oldest waiter the message answers; true if one did. */
+  private settleWaiters(message: ServerMessage): boolean {
+    const index = this.waiters.findIndex((waiter) => waiter.match(message));
+    if (index < 0) return false;
+    const [waiter] = this.waiters.splice(index, 1);
+    waiter?.settle(message);
+    return true;
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('connection', state);
+  }
+
+  private report(error: PresenceClientError): void {
+    this.emit('error', error);
+  }
+
+  private emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
+    for (const listener of this.listeners[event]) {
+      try {
+        (listener as (...values: Parameters<Events[K]>) => void)(...args);
+      } catch (error) {
+        // A listener's bug must not break the connection; surface it where it can be seen.
+        setTimeout(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
+
+// ---------- browser helpers ----------
+
+/**
+ * A repeating timer. In browsers a Worker's timer keeps its pace in background tabs, where the
+ * page's own timers are slowed to once a minute or less; elsewhere setInterval.
+ */
+function startTicker(intervalMs: number, tick: () => void): { stop(): void } {
+  const scope = globalThis as { Worker?: typeof Worker; Blob?: typeof Blob; URL?: typeof URL; document?: unknown };
+  if (scope.Worker && scope.Blob && scope.URL?.createObjectURL && scope.document) {
+    try {
+      const source = `let t;onmessage=(e)=>{clearInterval(t);if(e.data>0)t=setInterval(()=>postMessage(0),e.data)}`;
+      const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+      const worker = new Worker(url);
+      URL.revokeObjectURL(url);
+      worker.onmessage = () => tick();
+      worker.postMessage(intervalMs);
+      return { stop: () => worker.terminate() };
+    } catch {
+      // A Content-Security-Policy without blob: workers: fall back to the page's timer.
+    }
+  }
+  const timer = setInterval(tick, intervalMs);
+  return { stop: () => clearInterval(timer) };
+}
+
+const ACTIVITY_EVENTS = ['pointerdown', 'pointermove', 'keydown', 'touchstart', 'wheel', 'focus'] as const;
+
+/** DOM activity listeners (throttled to one mark a second) and a prompt beat when the tab is shown. */
+function attachActivity(client: PresenceClient): (() => void) | undefined {
+  const scope = globalThis as { addEventListener?: typeof addEventListener; document?: Document };
+  if (!scope.addEventListener || !scope.document) return undefined;
+  const document = scope.document;
+  let last = 0;
+  const onActivity = () => {
+    const now = Date.now();
+    if (now - last < 1000) return;
+    last = now;
+    client.markActive();
+  };
+  const onVisibility = () => {
+    if (document.visibilityState !== 'visible') return;
+    client.markActive();
+    client.promptBeat();
+  };
+  for (const name of ACTIVITY_EVENTS) scope.addEventListener(name, onActivity, { passive: true, capture: true });
+  document.addEventListener('visibilitychange', onVisibility);
+  return () => {
+    for (const name of ACTIVITY_EVENTS) globalThis.removeEventListener(name, onActivity, { capture: true });
+    document.removeEventListener('visibilitychange', onVisibility);
+  };
+}
