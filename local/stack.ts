@@ -183,7 +183,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     } catch (error) {
       throw new LocalStackError((error as Error).message);
     }
-    const deps = { ports };
+    const deps = { ports, limiter: composition.limiter() };
     try {
       emulator = await WebSocketEmulator.start({
         port: wsPort,

@@ -104,6 +104,8 @@ export class WebSocketEmulator {
   dropDisconnect: boolean;
   /** Connections ended so far, however they ended (tests wait on it). */
   closedConnections = 0;
+  /** Messages received from clients so far (tests wait on it). */
+  messagesReceived = 0;
   private readonly clients = new Map<string, Client>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly wss: WebSocketServer;
@@ -300,6 +302,7 @@ export class WebSocketEmulator {
 
   private onMessage(client: Client, data: Buffer | Buffer[], isBinary: boolean): void {
     if (client.closing) return;
+    this.messagesReceived++;
     client.lastActiveAt = this.clock.now();
     this.resetIdle(client);
     const bytes = Array.isArray(data) ? Buffer.concat(data) : data;

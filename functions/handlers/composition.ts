@@ -13,6 +13,7 @@ import { EventBridgePublisher } from '#adapters/eventbridge.ts';
 import { type JwtSettings, makeJwtVerifier } from '#adapters/jwt.ts';
 import { presenceConfigFromEnv, readNumber, requireEnv } from '#app/config.ts';
 import { ConfigurationError } from '#app/errors.ts';
+import { ConnectionRateLimiter, type RateLimitConfig } from '#app/rate-limit.ts';
 import type { ConnectionGateway, EventPublisher, Logger as LoggerPort, Ports } from '#app/ports.ts';
 import type { TokenVerifier } from '#app/principal.ts';
 
@@ -51,6 +52,15 @@ export interface Composition {
   /** Built on first use, so a function only needs the settings of the parts it uses. */
   ports(): Ports;
   verifier(): TokenVerifier;
+  /** Per-connection message budgets of this instance; undefined when turned off (burst 0). */
+  limiter(): ConnectionRateLimiter | undefined;
+}
+
+export function rateLimitFromEnv(env: Env): RateLimitConfig {
+  return {
+    burst: readNumber(env, 'PRESENCE_RATE_LIMIT_BURST', 20, 0),
+    perSecond: readNumber(env, 'PRESENCE_RATE_LIMIT_PER_SECOND', 2, 0.01),
+  };
 }
 
 function once<T>(build: () => T): () => T {
@@ -83,7 +93,11 @@ export function compose(env: Env, overrides: CompositionOverrides = {}): Composi
       logger,
     };
   });
-  return { ports, verifier: once(() => makeJwtVerifier(jwtSettingsFromEnv(env))) };
+  const limiter = once(() => {
+    const config = rateLimitFromEnv(env);
+    return config.burst > 0 ? new ConnectionRateLimiter(config) : undefined;
+  });
+  return { ports, verifier: once(() => makeJwtVerifier(jwtSettingsFromEnv(env))), limiter };
 }
 
 /** The management endpoint comes from configuration (the stage's callback URL), never from events. */

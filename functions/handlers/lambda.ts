@@ -32,7 +32,7 @@ function lazy<A extends unknown[], R>(build: () => (...args: A) => Promise<R>): 
 
 let ports: ReturnType<typeof composition.ports> | undefined;
 const measured = () => (ports ??= measuredPorts(composition.ports(), metrics));
-const withPorts = () => ({ ports: measured() });
+const withPorts = () => ({ ports: measured(), limiter: composition.limiter() });
 
 export const authorizer = lazy(() =>
   measuredAuthorizer(makeAuthorizerHandler({ verifier: composition.verifier() }), metrics),

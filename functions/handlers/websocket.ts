@@ -3,7 +3,15 @@
  * `$default`. Each is a factory over its dependencies; composition.ts wires the real ones.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { InvalidJsonError, InvalidMessageError, InvalidStatusError, UnauthorizedError, UnknownActionError } from '#app/errors.ts';
+import {
+  InvalidJsonError,
+  InvalidMessageError,
+  InvalidStatusError,
+  RateLimitedError,
+  UnauthorizedError,
+  UnknownActionError,
+} from '#app/errors.ts';
+import type { ConnectionRateLimiter } from '#app/rate-limit.ts';
 import type { Ports } from '#app/ports.ts';
 import type { Principal, TokenVerifier } from '#app/principal.ts';
 import * as presence from '#app/presence.ts';
@@ -107,8 +115,9 @@ export function makeConnectHandler(deps: { ports: Ports }): WebSocketHandler {
   };
 }
 
-export function makeDisconnectHandler(deps: { ports: Ports }): WebSocketHandler {
+export function makeDisconnectHandler(deps: MessageDeps): WebSocketHandler {
   return async (event) => {
+    deps.limiter?.forget(event.requestContext.connectionId);
     try {
       await presence.disconnect(deps.ports, connectionContext(event));
     } catch (error) {
@@ -137,14 +146,27 @@ function parseWith<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   return parsed.data;
 }
 
-/** Parse, run, and on any error reply to the sender with an `error` message; never a failed invocation. */
+/** What the message routes need; without a limiter nothing is rate limited (unit tests). */
+export interface MessageDeps {
+  ports: Ports;
+  limiter?: ConnectionRateLimiter | undefined;
+}
+
+/**
+ * Budget, parse, run, and on any error reply to the sender with an `error` message; never a
+ * failed invocation. A connection over its budget is refused before any read, write or fan-out.
+ */
 function makeMessageHandler(
-  deps: { ports: Ports },
+  deps: MessageDeps,
+  action: string,
   run: (ports: Ports, context: ConnectionContext, body: unknown) => Promise<void>,
 ): WebSocketHandler {
   return async (event) => {
     const connectionId = event.requestContext.connectionId;
     try {
+      const budget = deps.limiter?.take(connectionId, action, deps.ports.clock.now()) ?? 'allow';
+      if (budget === 'refuse-silently') return { statusCode: 200 };
+      if (budget === 'refuse') throw new RateLimitedError('too many messages on this connection; slow down');
       const context = connectionContext(event);
       await run(deps.ports, context, parseBody(event));
     } catch (error) {
@@ -158,15 +180,15 @@ function makeMessageHandler(
   };
 }
 
-export function makeHeartbeatHandler(deps: { ports: Ports }): WebSocketHandler {
-  return makeMessageHandler(deps, async (ports, context, body) => {
+export function makeHeartbeatHandler(deps: MessageDeps): WebSocketHandler {
+  return makeMessageHandler(deps, 'heartbeat', async (ports, context, body) => {
     const message = parseWith(heartbeatMessage, body);
     await presence.heartbeat(ports, context, message.active ?? false);
   });
 }
 
-export function makeSetStatusHandler(deps: { ports: Ports }): WebSocketHandler {
-  return makeMessageHandler(deps, async (ports, context, body) => {
+export function makeSetStatusHandler(deps: MessageDeps): WebSocketHandler {
+  return makeMessageHandler(deps, 'setStatus', async (ports, context, body) => {
     const message = parseWith(setStatusMessage, body);
     const status = chosenStatusSchema.safeParse(message.status);
     if (!status.success) throw new InvalidStatusError();
@@ -174,23 +196,23 @@ export function makeSetStatusHandler(deps: { ports: Ports }): WebSocketHandler {
   });
 }
 
-export function makeGetPresenceHandler(deps: { ports: Ports }): WebSocketHandler {
-  return makeMessageHandler(deps, async (ports, context, body) => {
+export function makeGetPresenceHandler(deps: MessageDeps): WebSocketHandler {
+  return makeMessageHandler(deps, 'getPresence', async (ports, context, body) => {
     parseWith(bareActionMessage('getPresence'), body);
     await presence.getPresence(ports, context);
   });
 }
 
-export function makeLogoutHandler(deps: { ports: Ports }): WebSocketHandler {
-  return makeMessageHandler(deps, async (ports, context, body) => {
+export function makeLogoutHandler(deps: MessageDeps): WebSocketHandler {
+  return makeMessageHandler(deps, 'logout', async (ports, context, body) => {
     parseWith(bareActionMessage('logout'), body);
     await presence.logout(ports, context);
   });
 }
 
 /** `$default`: anything route selection did not match. */
-export function makeDefaultHandler(deps: { ports: Ports }): WebSocketHandler {
-  return makeMessageHandler(deps, async (_ports, _context, body) => {
+export function makeDefaultHandler(deps: MessageDeps): WebSocketHandler {
+  return makeMessageHandler(deps, '$default', async (_ports, _context, body) => {
     const action = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { action?: unknown }).action : undefined;
     if (typeof action === 'string' && (KNOWN_ACTIONS as readonly string[]).includes(action)) {
       // Route selection sends known actions to their own routes; only a misconfigured API gets here.
