@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { SignJWT } from 'jose';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
 import { makeJwtVerifier } from '#adapters/jwt.ts';
 import { ConnectionGoneError } from '#app/errors.ts';
@@ -87,6 +87,8 @@ export interface Harness {
   gateway: RecordingGateway;
   events: RecordingPublisher;
   store: DynamoDbPresenceStore;
+  /** The store's DocumentClient: fault-injection tests add middleware to it. */
+  client: DynamoDBDocumentClient;
   tableName: string;
   /** Every item of the harness's table, sorted: to assert that bad input changed nothing. */
   scanTable(): Promise<Record<string, unknown>[]>;
@@ -114,7 +116,7 @@ export async function makeHarness(config: Partial<PresenceConfig> = {}, pageSize
     const { Items = [] } = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
     return Items.sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
   };
-  return { ports, clock, gateway, events, store, tableName, scanTable };
+  return { ports, clock, gateway, events, store, client, tableName, scanTable };
 }
 
 export const verifier = makeJwtVerifier({ mode: 'secret', secret: JWT_SECRET });
