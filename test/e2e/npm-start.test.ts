@@ -125,6 +125,36 @@ describe('npm start', () => {
     expect(secondTree.filter(alive)).toEqual([]);
   });
 
+  it('killed outright (SIGKILL), it leaves no process behind and loses no acknowledged change', async () => {
+    const env = { ...(await ports()), PRESENCE_DATA_DIR: join(dataDir, 'killed') };
+    const first = run('local/main.ts', [], env);
+    await ready(first);
+    const token = await mint(['--workspace', 'acme', '--user', 'bob']);
+    const wsUrl = `ws://127.0.0.1:${env.PRESENCE_WS_PORT}/`;
+    const bob = await Client.open(wsUrl, token);
+    bob.send({ action: 'setStatus', status: 'away' });
+    await bob.next('presence', (m) => m.reason === 'manual');
+
+    const tree = descendants(first.child.pid ?? 0);
+    // The server itself is the node process under tsx's launcher.
+    const server = tree.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node');
+    expect(server).toBeDefined();
+    process.kill(server ?? 0, 'SIGKILL');
+    await first.exited;
+    await bob.closed;
+    // DynamoDB Local's watchdog sees our pipe close and takes the JVM down with it.
+    const deadline = Date.now() + 15_000;
+    while (tree.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(tree.filter(alive)).toEqual([]);
+
+    const second = run('local/main.ts', [], env);
+    await ready(second);
+    const again = await Client.open(wsUrl, token);
+    expect((await again.snapshot()).users.find((user) => user.userId === 'bob')?.status).toBe('away');
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
   it('says in one sentence when a port is taken, and leaves nothing running', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

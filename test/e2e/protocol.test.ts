@@ -304,4 +304,43 @@ describe('restart', () => {
       await second.stop();
     }
   });
+  it('a crash (no $disconnect at all) leaves no ghost online, and chosen statuses survive', async () => {
+    const workspace = uniqueWorkspace();
+    const table = { PRESENCE_TABLE_NAME: `crash-${workspace}` };
+    const first = await startTestStack({ env: table });
+    const alice = await first.connect({ workspace, user: 'alice' });
+    const bob = await first.connect({ workspace, user: 'bob' });
+    await first.deliver(bob, { action: 'setStatus', status: 'away' });
+    first.emulator.dropDisconnect = true; // the process dies: nobody runs $disconnect
+    await first.stop();
+    await Promise.all([alice.closed, bob.closed]);
+
+    const second = await startTestStack({ env: table });
+    try {
+      second.clock.advance(LEASE_MS + 1000);
+      const service = await second.token({ workspace, user: 'assigner', role: 'service' });
+      const ask = async (status: string) =>
+        (((await (await fetch(`${second.httpUrl}/workspaces/${workspace}/agents?status=${status}`, { headers: { authorization: `Bearer ${service}` } })).json()) as {
+          agents: { userId: string }[];
+        }).agents.map((agent) => agent.userId));
+      // Before any sweep: the leases have passed, so nobody is online or away.
+      expect(await ask('online')).toEqual([]);
+      expect(await ask('away')).toEqual([]);
+      expect(await ask('offline')).toEqual(['alice', 'bob']);
+      // The first connection's fan-out finds the dead connections gone (410) and settles them;
+      // the sweep after it has nothing left to publish.
+      const observer = await second.connect({ workspace, user: 'observer' });
+      const snapshot = await observer.snapshot();
+      expect(snapshot.users.map(({ userId, status }) => `${userId}:${status}`)).toEqual(['alice:offline', 'bob:offline', 'observer:online']);
+      await second.sweep();
+      await barrier(observer);
+      expect(observer.messages.filter((m) => m.type === 'presence')).toEqual([]);
+      const back = await second.connect({ workspace, user: 'bob' });
+      expect(await observer.next('presence', (m) => m.userId === 'bob' && m.reason === 'connect')).toMatchObject({ status: 'away' });
+      back.socket.close();
+      observer.socket.close();
+    } finally {
+      await second.stop();
+    }
+  });
 });
