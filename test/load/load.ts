@@ -1,0 +1,286 @@
+/**
+ * Load with an observer: many agents on the local stack change status, reload and drop, each as
+ * a sequence whose notifications are known in advance (the model: one per transition, in order,
+ * with the right reason, status and previous). One observer per workspace records what really
+ * arrived; at the end both are compared per user: nothing lost, nothing duplicated, no errors.
+ *
+ * CLI: `npm run load -- --clients 1000 --seconds 300 [--workspaces 20] [--seed 7]`
+ * (30 seconds of it run in `npm test`: test/e2e/load.test.ts).
+ */
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import type { Logger } from '#app/ports.ts';
+import { startLocalStack } from '#local/stack.ts';
+import { mintToken, type SigningSettings } from '#local/tokens.ts';
+
+export interface LoadOptions {
+  clients: number;
+  seconds: number;
+  workspaces: number;
+  seed: number;
+  /** An existing DynamoDB (Local) endpoint; unset: the stack starts its own, in memory. */
+  dynamoEndpoint?: string;
+  tableName?: string;
+  log?: (line: string) => void;
+}
+
+export interface LoadReport {
+  clients: number;
+  seconds: number;
+  actions: number;
+  notificationsExpected: number;
+  notificationsSeen: number;
+  lost: number;
+  duplicated: number;
+  /** Users whose stream differed from the model (at most 10, for the log). */
+  mismatches: Array<{ workspace: string; userId: string; expected: string[]; seen: string[] }>;
+  /** `error` messages to clients, integration failures, and errors the stack logged. */
+  errors: string[];
+}
+
+interface Message {
+  type: string;
+  userId?: string;
+  status?: string;
+  previous?: string;
+  reason?: string;
+  code?: string;
+  message?: string;
+}
+
+/** A small deterministic generator, so a run can be repeated with its seed. */
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4_294_967_296;
+  };
+}
+
+class Socket {
+  readonly messages: Message[] = [];
+  private waiters: Array<{ match: (m: Message) => boolean; resolve: () => void }> = [];
+  readonly closed: Promise<void>;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as Message;
+      this.messages.push(message);
+      this.waiters = this.waiters.filter((waiter) => !(waiter.match(message) && (waiter.resolve(), true)));
+    });
+    this.closed = new Promise((resolve) => ws.on('close', () => resolve()));
+  }
+
+  static open(url: string): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.once('open', () => resolve(new Socket(ws)));
+      ws.once('error', reject);
+    });
+  }
+
+  send(message: object): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  /** Resolves on the first message from index `since` on that matches. */
+  wait(match: (m: Message) => boolean, since: number, what: string, timeoutMs = 30_000): Promise<void> {
+    if (this.messages.slice(since).some(match)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+      this.waiters.push({
+        match,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+}
+
+const describe = (m: { reason?: string; previous?: string; status?: string }) => `${m.reason}:${m.previous}->${m.status}`;
+
+export async function runLoad(options: LoadOptions): Promise<LoadReport> {
+  const log = options.log ?? (() => {});
+  const errors: string[] = [];
+  const logger: Logger = {
+    info() {},
+    warn() {},
+    error: (message, ...extra) => errors.push(`stack: ${message} ${JSON.stringify(extra).slice(0, 200)}`),
+  };
+  const stack = await startLocalStack({
+    httpPort: 0,
+    wsPort: 0,
+    logger,
+    env: {
+      PRESENCE_JWT_SECRET: 'load-test-secret-0123456789abcdef-0123',
+      PRESENCE_DATA_DIR: ':memory:',
+      PRESENCE_RECONNECT_GRACE_SECONDS: '2',
+      PRESENCE_SWEEP_INTERVAL_SECONDS: '1',
+      ...(options.dynamoEndpoint ? { PRESENCE_DYNAMODB_ENDPOINT: options.dynamoEndpoint } : {}),
+      PRESENCE_TABLE_NAME: options.tableName ?? `load-${Date.now()}`,
+    },
+  });
+  const signing: SigningSettings = stack.signing;
+  const run = Date.now().toString(36);
+  const workspaces = Array.from({ length: options.workspaces }, (_, i) => `load-${run}-${i}`);
+  const url = async (workspace: string, user: string) =>
+    `${stack.wsUrl}?token=${await mintToken({ workspace, user }, signing)}`;
+  const actions = { count: 0 };
+  const expected = new Map<string, string[]>(); // `${ws}/${user}` → notifications, in order
+
+  try {
+    // One observer per workspace sees every notification of its users.
+    const observers = new Map<string, Socket>();
+    for (const workspace of workspaces) observers.set(workspace, await Socket.open(await url(workspace, 'observer')));
+    const beat = setInterval(() => {
+      for (const observer of observers.values()) observer.send({ action: 'heartbeat', active: true });
+    }, 5000);
+
+    const deadline = Date.now() + options.seconds * 1000;
+    const rng = random(options.seed);
+    const users = Array.from({ length: options.clients }, (_, i) => ({
+      workspace: workspaces[i % workspaces.length] ?? '',
+      userId: `agent-${i}`,
+      seed: Math.floor(rng() * 2 ** 31),
+    }));
+
+    const actor = async ({ workspace, userId, seed }: (typeof users)[number]) => {
+      const next = random(seed);
+      const model: string[] = [];
+      expected.set(`${workspace}/${userId}`, model);
+      const observer = observers.get(workspace) as Socket;
+      const seen = (reason: string, since: number) =>
+        observer.wait((m) => m.type === 'presence' && m.userId === userId && m.reason === reason, since, `${userId} ${reason}`);
+      let status = 'offline';
+      let chosen = 'online';
+      const connect = async (): Promise<Socket> => {
+        const since = observer.messages.length;
+        const socket = await Socket.open(await url(workspace, userId));
+        if (status === 'offline') {
+          model.push(describe({ reason: 'connect', previous: 'offline', status: chosen }));
+          await seen('connect', since);
+          status = chosen;
+        }
+        return socket;
+      };
+      // Spread the arrivals over the first seconds, as a team logging in.
+      await new Promise((resolve) => setTimeout(resolve, next() * 3000));
+      let socket = await connect();
+      const heartbeat = setInterval(() => socket.send({ action: 'heartbeat', active: next() < 0.5 }), 5000);
+      try {
+        while (Date.now() < deadline) {
+          const roll = next();
+          actions.count++;
+          if (roll < 0.6) {
+            const target = chosen === 'online' ? 'away' : 'online';
+            const since = observer.messages.length;
+            socket.send({ action: 'setStatus', status: target });
+            model.push(describe({ reason: 'manual', previous: status, status: target }));
+            await seen('manual', since);
+            chosen = status = target;
+          } else if (roll < 0.85) {
+            // A reload: the new connection arrives within the reconnect grace, so nothing is sent.
+            socket.ws.close(1001);
+            await socket.closed;
+            socket = await connect();
+          } else {
+            // The network drops: the last connection ends, the grace passes, the user is offline.
+            const since = observer.messages.length;
+            socket.ws.terminate();
+            model.push(describe({ reason: 'disconnect', previous: status, status: 'offline' }));
+            await seen('disconnect', since);
+            status = 'offline';
+            socket = await connect();
+          }
+          // Pacing between one agent's actions.
+          await new Promise((resolve) => setTimeout(resolve, 200 + next() * 800));
+        }
+      } finally {
+        clearInterval(heartbeat);
+      }
+      return socket;
+    };
+
+    log(`load: ${options.clients} agents in ${options.workspaces} workspaces for ${options.seconds} s`);
+    const sockets = await Promise.all(users.map(actor));
+    clearInterval(beat);
+    await stack.emulator.settled();
+    // Everything sent to an observer before its own snapshot has arrived with it.
+    for (const observer of observers.values()) {
+      const since = observer.messages.length;
+      observer.send({ action: 'getPresence' });
+      await observer.wait((m) => m.type === 'snapshot', since, 'the final snapshot');
+    }
+
+    const report: LoadReport = {
+      clients: options.clients,
+      seconds: options.seconds,
+      actions: actions.count,
+      notificationsExpected: 0,
+      notificationsSeen: 0,
+      lost: 0,
+      duplicated: 0,
+      mismatches: [],
+      errors,
+    };
+    for (const [workspace, observer] of observers) {
+      for (const message of observer.messages) {
+        if (message.type === 'error') errors.push(`observer: ${message.code} ${message.message}`);
+      }
+      for (const { userId } of users.filter((user) => user.workspace === workspace)) {
+        const model = expected.get(`${workspace}/${userId}`) ?? [];
+        const seen = observer.messages.filter((m) => m.type === 'presence' && m.userId === userId).map(describe);
+        report.notificationsExpected += model.length;
+        report.notificationsSeen += seen.length;
+        const same = model.length === seen.length && model.every((entry, i) => entry === seen[i]);
+        if (!same) {
+          report.lost += Math.max(0, model.length - seen.length);
+          report.duplicated += Math.max(0, seen.length - model.length);
+          if (report.mismatches.length < 10) report.mismatches.push({ workspace, userId, expected: model, seen });
+        }
+      }
+    }
+    for (const socket of sockets) {
+      for (const message of socket.messages) {
+        if (message.type === 'error' || message.message === 'Internal server error') {
+          errors.push(`client: ${message.code ?? ''} ${message.message ?? ''}`);
+        }
+      }
+      socket.ws.close();
+    }
+    for (const observer of observers.values()) observer.ws.close();
+    return report;
+  } finally {
+    await stack.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      clients: { type: 'string', default: '1000' },
+      seconds: { type: 'string', default: '300' },
+      workspaces: { type: 'string', default: '20' },
+      seed: { type: 'string', default: String(Date.now() % 100_000) },
+    },
+  });
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const report = await runLoad({
+    clients: Number(values.clients),
+    seconds: Number(values.seconds),
+    workspaces: Number(values.workspaces),
+    seed: Number(values.seed),
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  const { mismatches, errors, ...numbers } = report;
+  process.stdout.write(`| ${Object.keys(numbers).join(' | ')} | errors |\n|${' --- |'.repeat(Object.keys(numbers).length + 1)}\n`);
+  process.stdout.write(`| ${Object.values(numbers).join(' | ')} | ${errors.length} |\n`);
+  for (const mismatch of mismatches) process.stdout.write(`mismatch ${JSON.stringify(mismatch)}\n`);
+  for (const error of errors.slice(0, 20)) process.stdout.write(`error ${error}\n`);
+  process.stdout.write(`seed ${values.seed}\n`);
+  process.exit(report.lost === 0 && report.duplicated === 0 && mismatches.length === 0 && errors.length === 0 ? 0 : 1);
+}
