@@ -1,10 +1,11 @@
 /**
  * The team presence page of the local stack: sign in, then the workspace roster pushed live.
- * Wiring only: the connection (connection.ts), activity (activity.ts), sign-in (session.ts) and
- * rendering (view.ts) live in their own modules.
+ * Wiring only: the connection, heartbeats and activity are the client SDK's (`PresenceClient`,
+ * with its DOM activity listeners and Worker timer); sign-in is session.ts, the roster's reasons
+ * and order roster.ts, rendering view.ts.
  */
-import { watchActivity } from '#local/page/activity.ts';
-import { type ConnectionState, PresenceConnection, type Roster } from '#local/page/connection.ts';
+import { type ConnectionState, PresenceClient, type PresenceClientError } from '../../client/index.ts';
+import { type HeardPresence, hear, withReasons } from '#local/page/roster.ts';
 import {
   forgetSession,
   loadConfig,
@@ -20,10 +21,14 @@ import { renderApp, renderSignIn } from '#local/page/view.ts';
 
 /** How long to wait for `loggedOut` before leaving anyway (the socket may be gone). */
 const LOGOUT_WAIT_MS = 3000;
+/** The page's reconnect backoff: capped lower than the SDK's default, it is a local demo. */
+const RECONNECT = { minDelayMs: 500, maxDelayMs: 15_000 };
+/** The client's own errors about the connection: the banner shows those, not a toast. */
+const CONNECTION_ERRORS = new Set<string>(['connection_failed', 'token_failed']);
 
 const root = document.getElementById('app')!;
 let config: PageConfig;
-let current: { connection: PresenceConnection; stopWatching: () => void } | undefined;
+let current: { client: PresenceClient } | undefined;
 
 function showSignIn(message?: string): void {
   renderSignIn(root, {
@@ -35,63 +40,86 @@ function showSignIn(message?: string): void {
 }
 
 function endSession(message?: string): void {
-  current?.connection.stop();
-  current?.stopWatching();
+  const ending = current;
   current = undefined;
+  ending?.client.close();
   forgetSession();
   showSignIn(message);
 }
 
 function startSession(session: Session): void {
   rememberSession(session);
-  let roster: Roster = new Map();
+  const client = new PresenceClient({
+    url: config.wsUrl,
+    token: () => session.token,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    activity: 'auto',
+    reconnect: RECONNECT,
+  });
+  const isCurrent = () => current?.client === client;
+  const heard = new Map<string, HeardPresence>();
   let state: ConnectionState = 'connecting';
+  const render = () => view.update(withReasons(client.roster, heard), state);
   const view = renderApp(root, {
     workspace: session.workspace,
     userId: session.userId,
     name: session.name,
-    onStatus: (status) => connection.setStatus(status),
+    onStatus: (status) => {
+      client.setStatus(status).catch((error: unknown) => {
+        view.toast(error instanceof Error ? error.message : String(error));
+        // A refused setStatus leaves the picker on what the server still has.
+        render();
+      });
+    },
     onLogout: () => {
-      if (!connection.logout()) return endSession('You have logged out.');
+      // The client closes itself on `loggedOut` (or when it cannot send): the 'closed' state below.
+      client.logout().catch(() => {});
       setTimeout(() => {
-        if (current?.connection === connection) endSession('You have logged out.');
+        if (isCurrent()) endSession('You have logged out.');
       }, LOGOUT_WAIT_MS);
     },
   });
-  const connection: PresenceConnection = new PresenceConnection({
-    wsUrl: config.wsUrl,
-    token: session.token,
-    userId: session.userId,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    onHandshakeFailed: async () => {
+
+  /**
+   * A socket closed before it opened. A browser cannot see the handshake's HTTP status, so ask the
+   * HTTP API: a refused token ends the session with the reason; otherwise the client keeps retrying.
+   */
+  let askingWhy = false;
+  const checkRefusal = async () => {
+    if (askingWhy) return;
+    askingWhy = true;
+    try {
       const refusal = await whyRefused(session);
-      if (refusal === null) return 'retry';
-      if (current?.connection === connection) endSession(refusal);
-      return 'stop';
-    },
-    onRoster: (next) => {
-      roster = next;
-      view.update(roster, state);
-    },
-    onState: (next) => {
-      state = next;
-      view.update(roster, state);
-    },
-    onServerError: (error) => {
-      view.toast(error.message);
-      // A refused setStatus leaves the picker on what the server still has.
-      view.update(roster, state);
-    },
-    onLoggedOut: () => {
-      if (current?.connection === connection) endSession('You have logged out.');
-    },
-  });
-  current = {
-    connection,
-    stopWatching: watchActivity({ onActivity: () => connection.noteActivity(), onVisible: () => connection.wake() }),
+      if (refusal !== null && isCurrent()) endSession(refusal);
+    } finally {
+      askingWhy = false;
+    }
   };
-  view.update(roster, state);
-  connection.start();
+
+  // The client emits `presence` before the `roster` it changed, so the reason is there to render.
+  client.on('presence', (event) => hear(heard, event));
+  client.on('roster', render);
+  client.on('connection', (next) => {
+    if (!isCurrent()) return;
+    // Only the page closes its client otherwise: 'closed' means this user logged out, here or elsewhere.
+    if (next === 'closed') return endSession('You have logged out.');
+    state = next;
+    render();
+  });
+  client.on('error', (error: PresenceClientError) => {
+    if (!isCurrent()) return;
+    if (CONNECTION_ERRORS.has(error.code)) {
+      // Reported before the state moves on: not 'open' means this attempt never got through.
+      if (error.code === 'connection_failed' && client.connectionState !== 'open') void checkRefusal();
+      return;
+    }
+    view.toast(error.message);
+    render();
+  });
+  current = { client };
+  render();
+  // Rejects only when the session ends before the first snapshot; the events above cover that.
+  client.connect().catch(() => {});
 }
 
 async function main(): Promise<void> {

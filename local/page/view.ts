@@ -2,7 +2,8 @@
  * Rendering of the team page. Every piece of data (names, ids, teams, server messages) goes in
  * through textContent or attribute values, never as markup.
  */
-import { type ChosenStatus, type ConnectionState, type Reason, type RosterEntry, type Status, sortRoster } from '#local/page/connection.ts';
+import type { ChosenStatus, ConnectionState, Reason, Status } from '../../client/index.ts';
+import { type PageEntry, sortRoster } from '#local/page/roster.ts';
 import type { DemoSignIn } from '#local/page/session.ts';
 
 type Child = Node | string | null | undefined | false;
@@ -151,7 +152,7 @@ export interface AppHandlers {
 }
 
 export interface AppView {
-  update(roster: ReadonlyMap<string, RosterEntry>, state: ConnectionState): void;
+  update(roster: ReadonlyMap<string, PageEntry>, state: ConnectionState): void;
   /** A short-lived message (server errors). */
   toast(message: string): void;
 }
@@ -239,7 +240,7 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
   };
 }
 
-function rosterRow(entry: RosterEntry, isSelf: boolean): HTMLElement {
+function rosterRow(entry: PageEntry, isSelf: boolean): HTMLElement {
   const reason = entry.status === 'offline' ? offlineReason(entry.reason) : undefined;
   const statusText = reason ? `${STATUS_LABEL[entry.status]} · ${reason}` : STATUS_LABEL[entry.status];
   return h(

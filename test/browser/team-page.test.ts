@@ -116,6 +116,31 @@ describe('team page', () => {
     await pageB.screenshot({ path: SCREENSHOT });
   });
 
+  it('reconnects both pages when the server drops their connections, and stays live', async () => {
+    // Prepare
+    const before = stack.emulator.connectionIds();
+    expect(before).toHaveLength(2);
+
+    // Act: the management API closes every connection, as API Gateway may.
+    await Promise.all(before.map((id) => fetch(`${stack.emulator.managementUrl}/@connections/${id}`, { method: 'DELETE' })));
+
+    // Assess: two new connections (the pages' clients reconnected), each with its snapshot.
+    while (stack.emulator.connectionIds().filter((id) => !before.includes(id)).length < 2) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all([
+      pageA.locator('[data-testid="status-picker"]:enabled').waitFor(),
+      pageB.locator('[data-testid="status-picker"]:enabled').waitFor(),
+    ]);
+    await pageA.locator('[data-testid="offline-banner"]:empty').waitFor({ state: 'attached' });
+    // Live again both ways: A's changes reach B (and A ends away, as it was).
+    await pageA.getByLabel('Status', { exact: true }).selectOption('online');
+    await waitForStatus(pageB, 'alice', 'online');
+    await pageA.getByLabel('Status', { exact: true }).selectOption('away');
+    await waitForStatus(pageB, 'alice', 'away');
+    await waitForStatus(pageA, 'bob', 'online');
+  });
+
   it('shows the idle banner and clears it when the user is active again', async () => {
     // Prepare: every agent's last activity is older than the idle timeout.
     stack.clock.advance(31_000);

@@ -1,21 +1,21 @@
-/** The team page's pure parts: roster updates and order, backoff, initials, token reading. */
+/** The team page's pure parts: reasons kept with the SDK's roster, roster order, initials, token reading. */
 import { describe, expect, it } from 'vitest';
-import type { PresenceMessage, SnapshotMessage } from '#app/messages.ts';
-import { applyPresence, applySnapshot, backoffDelay, type RosterEntry, sortRoster } from '#local/page/connection.ts';
+import type { PresenceEvent, RosterEntry } from '../../client/index.ts';
+import { type HeardPresence, hear, sortRoster, withReasons } from '#local/page/roster.ts';
 import { decodeToken, SignInError, sessionFromToken } from '#local/page/session.ts';
 import { initials } from '#local/page/view.ts';
 
 const T = 1_764_000_000_000;
 
-function snapshot(at: number, users: Array<Partial<RosterEntry> & { userId: string }>): SnapshotMessage {
-  return {
-    type: 'snapshot',
-    at,
-    users: users.map((user) => ({ name: user.userId, teams: [], status: 'online', since: at - 1000, lastActiveAt: at - 1000, ...user })),
-  };
+function entry(userId: string, fields: Partial<RosterEntry> = {}): RosterEntry {
+  return { userId, name: userId, teams: [], status: 'online', since: T, lastActiveAt: T, ...fields };
 }
 
-function presence(userId: string, status: PresenceMessage['status'], at: number, reason: PresenceMessage['reason'] = 'manual'): PresenceMessage {
+function roster(...entries: RosterEntry[]): Map<string, RosterEntry> {
+  return new Map(entries.map((value) => [value.userId, value]));
+}
+
+function presence(userId: string, status: PresenceEvent['status'], at: number, reason: PresenceEvent['reason']): PresenceEvent {
   return { type: 'presence', userId, name: userId, teams: [], status, previous: 'online', reason, at };
 }
 
@@ -25,45 +25,37 @@ function token(claims: object): string {
 }
 
 describe('roster', () => {
-  it('orders online, then away, then offline, by name within each', () => {
-    const roster = applySnapshot(
-      new Map(),
-      snapshot(T, [
-        { userId: 'z', name: 'zoe', status: 'offline' },
-        { userId: 'b', name: 'Bob', status: 'away' },
-        { userId: 'c', name: 'carla', status: 'online' },
-        { userId: 'a', name: 'Anna', status: 'online' },
-      ]),
-    );
-    expect(sortRoster(roster.values()).map((entry) => entry.userId)).toEqual(['a', 'c', 'b', 'z']);
+  it('orders online, then away, then offline, by name within each, user id breaking ties', () => {
+    const entries = [
+      entry('z', { name: 'zoe', status: 'offline' }),
+      entry('b', { name: 'Bob', status: 'away' }),
+      entry('c2', { name: 'Carla', status: 'online' }),
+      entry('c1', { name: 'carla', status: 'online' }),
+      entry('a', { name: 'Anna', status: 'online' }),
+    ];
+    expect(sortRoster(entries).map((value) => value.userId)).toEqual(['a', 'c1', 'c2', 'b', 'z']);
   });
 
-  it('applies presence messages, and never lets older news overwrite newer', () => {
-    const start = applySnapshot(new Map(), snapshot(T, [{ userId: 'alice' }]));
-    const away = applyPresence(start, presence('alice', 'away', T + 10));
-    expect(away.get('alice')).toMatchObject({ status: 'away', reason: 'manual', since: T + 10 });
-    expect(applyPresence(away, presence('alice', 'online', T + 5)).get('alice')?.status).toBe('away');
-    expect(applyPresence(away, presence('bob', 'online', T + 11, 'connect')).get('bob')?.status).toBe('online');
+  it('gives an entry the reason of the presence message that made it what it is', () => {
+    const heard = new Map<string, HeardPresence>();
+    hear(heard, presence('alice', 'offline', T + 10, 'idle'));
+    hear(heard, presence('bob', 'away', T + 20, 'manual'));
+    const shown = withReasons(roster(entry('alice', { status: 'offline', since: T + 10 }), entry('bob', { status: 'away', since: T + 20 }), entry('carol')), heard);
+    expect(shown.get('alice')).toMatchObject({ userId: 'alice', status: 'offline', reason: 'idle' });
+    expect(shown.get('bob')?.reason).toBe('manual');
+    // Only a snapshot told us about carol: no reason.
+    expect(shown.get('carol')?.reason).toBeNull();
   });
 
-  it('keeps what a presence message said after an older snapshot arrives', () => {
-    const roster = applyPresence(new Map(), presence('alice', 'away', T + 10));
-    const next = applySnapshot(roster, snapshot(T, [{ userId: 'alice', status: 'online' }, { userId: 'bob' }]));
-    expect(next.get('alice')?.status).toBe('away');
-    expect(next.get('bob')?.status).toBe('online');
-  });
-
-  it('keeps the offline reason when a later snapshot agrees with it', () => {
-    const roster = applyPresence(new Map(), presence('alice', 'offline', T, 'idle'));
-    expect(applySnapshot(roster, snapshot(T + 1, [{ userId: 'alice', status: 'offline' }])).get('alice')?.reason).toBe('idle');
-    expect(applySnapshot(roster, snapshot(T + 1, [{ userId: 'alice', status: 'online' }])).get('alice')?.reason).toBeNull();
-  });
-});
-
-describe('reconnect backoff', () => {
-  it('doubles from 500 ms and is capped at 15 s, with jitter down to half', () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 20].map((attempt) => backoffDelay(attempt, () => 1))).toEqual([500, 1000, 2000, 4000, 8000, 15_000, 15_000, 15_000]);
-    expect(backoffDelay(0, () => 0)).toBe(250);
+  it('drops a reason once the entry holds a change the page did not hear', () => {
+    // Heard: alice went idle. While reconnecting she came back and logged out; the snapshot says offline since later.
+    const heard = new Map<string, HeardPresence>();
+    hear(heard, presence('alice', 'offline', T, 'idle'));
+    expect(withReasons(roster(entry('alice', { status: 'offline', since: T + 50 })), heard).get('alice')?.reason).toBeNull();
+    expect(withReasons(roster(entry('alice', { status: 'online', since: T + 50 })), heard).get('alice')?.reason).toBeNull();
+    // A later message replaces the earlier one.
+    hear(heard, presence('alice', 'offline', T + 50, 'logout'));
+    expect(withReasons(roster(entry('alice', { status: 'offline', since: T + 50 })), heard).get('alice')?.reason).toBe('logout');
   });
 });
 
