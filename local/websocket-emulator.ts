@@ -410,7 +410,9 @@ export class WebSocketEmulator {
       if (body === null) {
         return reply(response, 413, { message: 'Message too long' }, 'PayloadTooLargeException');
       }
-      await new Promise<void>((resolve, reject) => client.socket.send(body, { binary: false }, (error) => (error ? reject(error) : resolve())));
+      const sent = await new Promise<boolean>((resolve) => client.socket.send(body, { binary: false }, (error) => resolve(!error)));
+      // The connection closed while the message was on its way: as API Gateway, it is gone.
+      if (!sent) return reply(response, 410, { message: 'Gone' }, 'GoneException');
       response.writeHead(200).end();
       return;
     }

@@ -9,10 +9,21 @@ import type { ConnectionRecord, Ports } from '#app/ports.ts';
 /** Gone connections can take their user offline, which is fanned out again; this bounds the chain. */
 const MAX_ROUNDS = 4;
 
+/**
+ * API Gateway answers 410 for a connection whose `$connect` has not returned yet, exactly as for
+ * a gone one. Its record is stored during `$connect`, so another user's fan-out can find it in
+ * that window: a 410 for a connection younger than API Gateway's integration timeout (29 s) is
+ * not proof it is gone. It is skipped, not forgotten: its client starts from a getPresence
+ * snapshot taken after the upgrade, and if it never opened, its lease ends it.
+ */
+export const OPENING_WINDOW_MS = 30_000;
+
 export interface FanoutReport {
   posted: number;
   gone: number;
   failed: number;
+  /** 410s from connections that may still be in `$connect`. */
+  opening: number;
 }
 
 /**
@@ -26,7 +37,7 @@ export async function deliver(
   transitions: Transition[],
   options: { opening?: string } = {},
 ): Promise<FanoutReport> {
-  const report: FanoutReport = { posted: 0, gone: 0, failed: 0 };
+  const report: FanoutReport = { posted: 0, gone: 0, failed: 0, opening: 0 };
   let pending = transitions;
   for (let round = 0; pending.length > 0 && round < MAX_ROUNDS; round++) {
     let connections: ConnectionRecord[];
@@ -50,7 +61,9 @@ export async function deliver(
           await ports.gateway.post(connection.connectionId, message);
           report.posted++;
         } catch (error) {
-          if (error instanceof ConnectionGoneError) {
+          if (error instanceof ConnectionGoneError && ports.clock.now() - connection.connectedAt < OPENING_WINDOW_MS) {
+            report.opening++;
+          } else if (error instanceof ConnectionGoneError) {
             gone.set(connection.connectionId, connection);
             report.gone++;
           } else {

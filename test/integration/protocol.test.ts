@@ -266,6 +266,9 @@ describe('gone connections', () => {
     const ghost = await TestConnection.open(service, { workspace, sub: 'ghost' });
     harness.gateway.gone.add(ghost.id); // it vanished and $disconnect never came
     harness.gateway.failing.add('someone-else'); // unrelated failures do not matter
+    clock.advance(31 * SECOND); // past the window in which a 410 may mean "still in $connect"
+    await watcher.heartbeat(true);
+    await ghost.heartbeat(false); // its lease is fresh: only the 410 can end it
 
     await TestConnection.open(service, { workspace, sub: 'carol' });
     clock.advance(11 * SECOND);
@@ -273,6 +276,22 @@ describe('gone connections', () => {
 
     expect((await harness.store.listConnections(workspace)).map((c) => c.connectionId)).not.toContain(ghost.id);
     expect(watcher.presence().at(-1)).toMatchObject({ userId: 'ghost', status: 'offline', reason: 'disconnect' });
+  });
+
+  it('a 410 from a connection still in its $connect does not end it', async () => {
+    const { service, workspace, harness, events } = await setup();
+    const watcher = await TestConnection.open(service, { workspace, sub: 'watcher' });
+    const opening = await TestConnection.open(service, { workspace, sub: 'newcomer' });
+    // API Gateway answers 410 until $connect returns; another user's change fans out meanwhile.
+    harness.gateway.gone.add(opening.id);
+    await TestConnection.open(service, { workspace, sub: 'carol' });
+    harness.gateway.gone.delete(opening.id);
+
+    expect((await harness.store.listConnections(workspace)).map((c) => c.connectionId)).toContain(opening.id);
+    harness.clock.advance(11 * SECOND);
+    await service.sweep();
+    expect(events.events.filter((e) => e.userId === 'newcomer').map((e) => e.reason)).toEqual(['connect']);
+    expect(watcher.presence().filter((m) => m.userId === 'newcomer').map((m) => m.reason)).toEqual(['connect']);
   });
 
   it('one failing post does not stop the others or the transition', async () => {

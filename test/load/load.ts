@@ -28,6 +28,8 @@ export interface LoadReport {
   clients: number;
   seconds: number;
   actions: number;
+  /** The longest reload (close, then a new connection open): past the grace it is a disconnect. */
+  slowestReloadMs: number;
   notificationsExpected: number;
   notificationsSeen: number;
   lost: number;
@@ -118,7 +120,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     env: {
       PRESENCE_JWT_SECRET: 'load-test-secret-0123456789abcdef-0123',
       PRESENCE_DATA_DIR: ':memory:',
-      PRESENCE_RECONNECT_GRACE_SECONDS: '2',
       PRESENCE_SWEEP_INTERVAL_SECONDS: '1',
       ...(options.dynamoEndpoint ? { PRESENCE_DYNAMODB_ENDPOINT: options.dynamoEndpoint } : {}),
       PRESENCE_TABLE_NAME: options.tableName ?? `load-${Date.now()}`,
@@ -130,6 +131,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const url = async (workspace: string, user: string) =>
     `${stack.wsUrl}?token=${await mintToken({ workspace, user }, signing)}`;
   const actions = { count: 0 };
+  const slowest = { reloadMs: 0 };
   const expected = new Map<string, string[]>(); // `${ws}/${user}` → notifications, in order
 
   try {
@@ -178,15 +180,25 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           if (roll < 0.6) {
             const target = chosen === 'online' ? 'away' : 'online';
             const since = observer.messages.length;
+            const mine = socket.messages.length;
             socket.send({ action: 'setStatus', status: target });
             model.push(describe({ reason: 'manual', previous: status, status: target }));
-            await seen('manual', since);
+            // An error reply (rate_limited, internal) ends the run at once instead of a timeout.
+            await Promise.race([
+              seen('manual', since),
+              socket.wait((m) => m.type === 'error', mine, 'an error', 60_000).then(() => {
+                const error = socket.messages.slice(mine).find((m) => m.type === 'error');
+                throw new Error(`${userId}: setStatus refused with ${error?.code}: ${error?.message}`);
+              }),
+            ]);
             chosen = status = target;
           } else if (roll < 0.85) {
             // A reload: the new connection arrives within the reconnect grace, so nothing is sent.
+            const started = Date.now();
             socket.ws.close(1001);
             await socket.closed;
             socket = await connect();
+            slowest.reloadMs = Math.max(slowest.reloadMs, Date.now() - started);
           } else {
             // The network drops: the last connection ends, the grace passes, the user is offline.
             const since = observer.messages.length;
@@ -196,8 +208,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             status = 'offline';
             socket = await connect();
           }
-          // Pacing between one agent's actions.
-          await new Promise((resolve) => setTimeout(resolve, 200 + next() * 800));
+          // An agent acts every 1.5 to 3.5 s: busy, but within the per-connection rate limit.
+          await new Promise((resolve) => setTimeout(resolve, 1500 + next() * 2000));
         }
       } finally {
         clearInterval(heartbeat);
@@ -220,6 +232,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       clients: options.clients,
       seconds: options.seconds,
       actions: actions.count,
+      slowestReloadMs: slowest.reloadMs,
       notificationsExpected: 0,
       notificationsSeen: 0,
       lost: 0,
