@@ -164,14 +164,14 @@ export interface DetectionResult {
 }
 
 /**
- * The local stack with its sweeper timer at the default 5 s interval and short deadlines (6 s
- * lease, 8 s idle timeout). Clients die with no close frame and no `$disconnect`; others stop
+ * The local stack with its sweeper timer at the default 5 s interval and short deadlines (12 s
+ * lease, 15 s idle timeout). Clients die with no close frame and no `$disconnect`; others stop
  * being active. A teammate records when it sees `timeout` or `idle`; the lag is the time past the
  * deadline the message carries (`at` is the deadline itself).
  */
 export async function detectionScenario(dynamoEndpoint: string, samples: number): Promise<DetectionResult> {
-  const lease = 6;
-  const idle = 8;
+  const lease = 12;
+  const idle = 15;
   const stack = await startLocalStack({
     httpPort: 0,
     wsPort: 0,
@@ -186,8 +186,8 @@ export async function detectionScenario(dynamoEndpoint: string, samples: number)
       PRESENCE_MIN_IDLE_TIMEOUT_SECONDS: '1',
     },
   });
-  const workspace = `detect-${randomUUID().slice(0, 6)}`;
-  const open = async (user: string): Promise<WebSocket> => {
+  const run = randomUUID().slice(0, 6);
+  const open = async (workspace: string, user: string): Promise<WebSocket> => {
     const token = await mintToken({ workspace, user }, stack.signing);
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(`${stack.wsUrl}?token=${encodeURIComponent(token)}`);
@@ -198,34 +198,41 @@ export async function detectionScenario(dynamoEndpoint: string, samples: number)
   const received: Received[] = [];
   const timers: NodeJS.Timeout[] = [];
   const sockets: WebSocket[] = [];
-  try {
-    const watcher = await open('watcher');
+  // A teammate that stays live and active and records every offline it sees.
+  const watch = async (workspace: string) => {
+    const watcher = await open(workspace, 'watcher');
     sockets.push(watcher);
     watcher.on('message', (data) => {
       const message = JSON.parse(String(data)) as Received & { type: string };
       if (message.type === 'presence' && message.status === 'offline') received.push({ ...message, receivedAt: Date.now() });
     });
-    // The watcher itself stays live and active.
     timers.push(setInterval(() => watcher.send(JSON.stringify({ action: 'heartbeat', active: true })), 1000));
-    const victims = Array.from({ length: samples }, (_, i) => i);
+  };
+  try {
+    // One workspace per victim: a fan-out in the victim's workspace would post to the dead
+    // connection, get 410 and take the user offline as `disconnect` before its lease ends.
     await Promise.all(
-      victims.map(async (i) => {
+      Array.from({ length: samples }, async (_, i) => {
         // Spread over one sweep interval so the victims meet the sweeper at different phases.
         await new Promise((resolve) => setTimeout(resolve, (i * 5000) / samples));
-        const dying = await open(`dies-${i}`);
-        const idler = await open(`idles-${i}`);
+        await watch(`dies-${run}-${i}`);
+        await watch(`idles-${run}-${i}`);
+        const dying = await open(`dies-${run}-${i}`, `dies-${i}`);
+        const idler = await open(`idles-${run}-${i}`, `idles-${i}`);
         sockets.push(idler);
         dying.send(JSON.stringify({ action: 'heartbeat', active: true }));
         // Dies with no close frame; $disconnect is dropped, as AWS may.
         setTimeout(() => dying.terminate(), 500);
         // Keeps its connection alive but is never active again.
-        timers.push(setInterval(() => idler.send(JSON.stringify({ action: 'heartbeat', active: false })), 1500));
+        // Beats every 6 s, rarer than sweeps as in production (30 s), so the sweeper usually sees the
+        // deadline first and a beat sometimes does.
+        timers.push(setInterval(() => idler.send(JSON.stringify({ action: 'heartbeat', active: false })), 6000));
       }),
     );
     const deadline = Date.now() + (lease + idle + 20) * 1000;
     while (Date.now() < deadline) {
-      const timeouts = received.filter((m) => m.userId.startsWith('dies-') && m.reason === 'timeout').length;
-      const idles = received.filter((m) => m.userId.startsWith('idles-') && m.reason === 'idle').length;
+      const timeouts = received.filter((m) => m.userId.startsWith('dies-')).length;
+      const idles = received.filter((m) => m.userId.startsWith('idles-')).length;
       if (timeouts >= samples && idles >= samples) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -234,6 +241,8 @@ export async function detectionScenario(dynamoEndpoint: string, samples: number)
     for (const socket of sockets) socket.terminate();
     await stack.stop();
   }
+  const unexpected = received.filter((m) => (m.userId.startsWith('dies-') && m.reason !== 'timeout') || (m.userId.startsWith('idles-') && m.reason !== 'idle'));
+  if (unexpected.length > 0) process.stderr.write(`bench: detection saw unexpected reasons: ${unexpected.map((m) => `${m.userId}:${m.reason}`).join(' ')}\n`);
   const lags = (prefix: string, reason: string) =>
     received
       .filter((m) => m.userId.startsWith(prefix) && m.reason === reason)
