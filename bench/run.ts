@@ -1,0 +1,148 @@
+/**
+ * `npm run bench [-- --quick]`: every scenario of the benchmark issue, one markdown table on
+ * stdout, bench/results/latest.json. Measures and reports; asserts nothing.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { startDynamoDbLocal } from '#local/dynamodb-local.ts';
+import { costPer1000AgentHours, loadPrices, PRICES_FILE, worstCaseDetectionSeconds } from './cost.ts';
+import { machine, round } from './lib.ts';
+import { detectionScenario, fanoutScenario, heartbeatScenario, readyScenario } from './live.ts';
+import { queryScenario, sweepScenario } from './scale.ts';
+import { type HourResult, simulateHour } from './units.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const quick = process.argv.includes('--quick');
+const sizes = quick
+  ? { fanout: [100, 500], changes: 50, agents: 10_000, due: 100, online: 100, beatSeconds: 4, detection: 4 }
+  : { fanout: [100, 500, 1000], changes: 60, agents: 100_000, due: 1_000, online: 1_000, beatSeconds: 10, detection: 10 };
+
+const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+const startedAt = performance.now();
+const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(0)} s`;
+
+const db = await startDynamoDbLocal();
+try {
+  const prices = loadPrices();
+
+  log(`agent-hours at 30/60/120 s heartbeats (${elapsed()})`);
+  const hours: Record<string, { connected: HourResult; active: HourResult }> = {};
+  for (const beat of [30, 60, 120]) {
+    // Three beats per lease, as the local stack and the page configure clients.
+    const lease = beat * 3;
+    hours[beat] = {
+      connected: await simulateHour(db.endpoint, { heartbeatSeconds: beat, leaseSeconds: lease, active: false }),
+      active: await simulateHour(db.endpoint, { heartbeatSeconds: beat, leaseSeconds: lease, active: true }),
+    };
+  }
+  const costs = Object.fromEntries(
+    Object.entries(hours).map(([beat, h]) => [beat, { connected: costPer1000AgentHours(h.connected, prices), active: costPer1000AgentHours(h.active, prices) }]),
+  );
+
+  log(`sweep over ${sizes.agents} agents (${elapsed()})`);
+  const sweep = await sweepScenario(db.endpoint, sizes.agents, sizes.due);
+  log(`query over ${sizes.agents} agents (${elapsed()})`);
+  const query = await queryScenario(db.endpoint, sizes.agents, sizes.online);
+  log(`fan-out ${sizes.fanout.join('/')} clients (${elapsed()})`);
+  const fanout = await fanoutScenario(db.endpoint, sizes.fanout, sizes.changes);
+  log(`heartbeats (${elapsed()})`);
+  const heartbeat = await heartbeatScenario(db.endpoint, [1, 8, 32], sizes.beatSeconds);
+  log(`detection (${elapsed()})`);
+  const detection = await detectionScenario(db.endpoint, sizes.detection);
+  log(`npm start (${elapsed()})`);
+  const ready = await readyScenario();
+
+  const largest = fanout[fanout.length - 1];
+  const at500 = fanout.find((run) => run.clients === 500);
+  const best = [...heartbeat].sort((a, b) => b.perSecond - a.perSecond)[0];
+  const h30 = hours['30'];
+  if (!largest || !best || !h30) throw new Error('a scenario returned nothing');
+  const cost = (beat: number) => round(costs[beat]?.connected.total ?? Number.NaN, 4);
+
+  const results = {
+    machine: machine(),
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    fanout: { clients: largest.clients, p50Ms: largest.p50Ms, p95Ms: largest.p95Ms, p99Ms: largest.p99Ms, runs: fanout },
+    heartbeat: { perSecond: best.perSecond, p99Ms: best.p99Ms, concurrency: best.concurrency, runs: heartbeat },
+    detection: {
+      ...detection,
+      timeoutLagMs: detection.timeoutLagMs.max,
+      idleLagMs: detection.idleLagMs.max,
+      timeoutLagP50Ms: detection.timeoutLagMs.p50,
+      idleLagP50Ms: detection.idleLagMs.p50,
+    },
+    dynamodb: {
+      wruPerConnectedAgentHour: h30.connected.wru,
+      wruPerActiveAgentHour: h30.active.wru,
+      rruPerConnectedAgentHour: h30.connected.rru,
+      rruPerActiveAgentHour: h30.active.rru,
+      wruByTarget: { connected: h30.connected.wruByTarget, active: h30.active.wruByTarget },
+      capacitySource: h30.active.capacitySource,
+      hours,
+    },
+    costUsdPer1000AgentHours: { 30: cost(30), 60: cost(60), 120: cost(120) },
+    costUsdPer1000ActiveAgentHours: Object.fromEntries([30, 60, 120].map((b) => [b, round(costs[b]?.active.total ?? Number.NaN, 4)])),
+    costBreakdown: costs,
+    worstCaseTimeoutDetectionSeconds: Object.fromEntries([30, 60, 120].map((b) => [b, worstCaseDetectionSeconds(b * 3, 5)])),
+    prices: { file: PRICES_FILE, asOf: prices.asOf, region: prices.region },
+    sweep: {
+      ...sweep,
+      agents: sweep.agents,
+      due: sweep.due,
+      itemsReadPerTransition: sweep.itemsReadPerTransition,
+      baselineItemsReadPerTransition: sweep.baselineItemsReadPerTransition,
+    },
+    query: { ...query, agents: query.agents, online: query.online, itemsReadPerAgent: query.itemsReadPerAgent },
+    readyMs: ready.readyMs,
+    readyReportedSeconds: ready.reportedSeconds,
+  };
+
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('./results/latest.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+
+  const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
+  const rows: string[][] = [
+    [
+      'fan-out p50 / p95 / p99 (time until every client has it)',
+      fanout.map((r) => `${r.clients} clients: ${r.p50Ms} / ${r.p95Ms} / ${r.p99Ms} ms`).join('; '),
+      'p99 at 500 <= 100 ms',
+      at500 ? mark(at500.p99Ms <= 100) : 'not run',
+    ],
+    ['heartbeats (handler, best of c=1/8/32)', `${heartbeat.map((r) => `c=${r.concurrency}: ${r.perSecond}/s p99 ${r.p99Ms} ms`).join('; ')} (${Math.round(best.writeShare * 100)}% write)`, '>= 2,000/s', mark(best.perSecond >= 2000)],
+    ['timeout lag past lease (p50 / max)', `${detection.timeoutLagMs.p50} / ${detection.timeoutLagMs.max} ms (${detection.samples} samples)`, '<= 5 s', mark(detection.timeoutLagMs.max <= 5000)],
+    ['idle lag past deadline (p50 / max)', `${detection.idleLagMs.p50} / ${detection.idleLagMs.max} ms`, '<= 6 s', mark(detection.idleLagMs.max <= 6000)],
+    ['WRU per connected (never active) agent-hour, 30 s beats', `${h30.connected.wru} (${fmtTargets(h30.connected.wruByTarget)})`, '<= 90', mark(h30.connected.wru <= 90)],
+    ['WRU per active agent-hour, 30 s beats', `${h30.active.wru} (${fmtTargets(h30.active.wruByTarget)})`, '<= 90', mark(h30.active.wru <= 90)],
+    ['RRU per connected / active agent-hour', `${h30.connected.rru} / ${h30.active.rru}`, '', ''],
+    ...[30, 60, 120].map((b) => [
+      `USD per 1,000 agent-hours, ${b} s beats, ${b * 3} s lease (connected / active)`,
+      `$${cost(b)} / $${round(costs[b]?.active.total ?? Number.NaN, 4)}; worst-case timeout detection ${worstCaseDetectionSeconds(b * 3, 5)} s`,
+      b === 30 ? '<= $0.20' : '',
+      b === 30 ? `${mark(cost(30) <= 0.2)} / ${mark((costs[30]?.active.total ?? Infinity) <= 0.2)}` : '',
+    ]),
+    ['sweep items read per transition (Scan baseline)', `${sweep.itemsReadPerTransition} (${sweep.baselineItemsReadPerTransition}) at ${sweep.agents} agents, ${sweep.due} due; pass ${sweep.passMs} ms (${sweep.baselinePassMs} ms)`, '<= 1.2', mark(sweep.itemsReadPerTransition <= 1.2)],
+    ['query items read per agent returned', `${query.itemsReadPerAgent} (${query.returned} of ${query.agents}, ${query.queryMs} ms)`, '<= 1.5', mark(query.itemsReadPerAgent <= 1.5)],
+    ['npm start to ready', `${ready.readyMs} ms`, '<= 5 s', mark(ready.readyMs <= 5000)],
+  ];
+  const table = [
+    `Benchmark (${results.mode}), ${results.date.slice(0, 10)}, ${results.machine}; DynamoDB Local; prices ${prices.region} as of ${prices.asOf}`,
+    '',
+    '| scenario | measured | target | |',
+    '| --- | --- | --- | --- |',
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+    '',
+    `DynamoDB units: ${h30.active.capacitySource}.`,
+  ].join('\n');
+  process.stdout.write(`${table}\n`);
+  log(`done in ${elapsed()}; wrote bench/results/latest.json`);
+} finally {
+  await db.stop();
+}
+
+function fmtTargets(byTarget: Record<string, number>): string {
+  return Object.entries(byTarget)
+    .map(([name, units]) => `${name} ${units}`)
+    .join(', ');
+}
