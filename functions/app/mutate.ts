@@ -4,7 +4,17 @@ import { ContentionError } from '#app/errors.ts';
 import type { Ports, StoredAgent } from '#app/ports.ts';
 import { workspacePolicy } from '#app/policy.ts';
 
-const MAX_ATTEMPTS = 6;
+const MAX_ATTEMPTS = 8;
+
+/**
+ * Between lost races: a short random pause (full jitter, 5 ms doubling), so writers that collided
+ * (ten tabs opening at once) spread out instead of colliding again. Real time, not the clock
+ * port: it paces I/O and decides nothing.
+ */
+function pause(attempt: number): Promise<void> {
+  const ms = Math.random() * 5 * 2 ** attempt;
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 export type Decide = (stored: StoredAgent | undefined, now: number, policy: Policy) => Decision | null;
 
@@ -27,6 +37,7 @@ export async function mutateAgent(
   first?: { agent: StoredAgent; policy: Policy },
 ): Promise<Mutation> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (attempt > 1) await pause(attempt);
     const [stored, policy] =
       attempt === 0 && first
         ? [first.agent, first.policy]
