@@ -119,3 +119,110 @@ describe('the model itself', () => {
     await expect(runSequence(memoryStores, commands, OPTIONS)).resolves.toBeUndefined();
   });
 });
+
+/**
+ * Findings: minimal sequences where the implementation disagrees with PROTOCOL.md / the README.
+ * Each runs the model with one deviation or avoidance switched off and must fail with the expected
+ * mismatch. When the implementation is fixed (or PROTOCOL.md changed and the model with it), the
+ * `it.fails` turns red: make it an `it` and drop the switch from the default options.
+ */
+describe('findings (the model without one of its allowances)', () => {
+  const finding = (name: keyof RunOptions['avoid'] | keyof RunOptions['deviations']): RunOptions => ({
+    deviations: { ...OPTIONS.deviations, ...(name in OPTIONS.deviations ? { [name]: false } : {}) },
+    avoid: { ...OPTIONS.avoid, ...(name in OPTIONS.avoid ? { [name]: false } : {}) },
+  });
+  /** Fails (as it.fails wants) only with the expected mismatch; any other outcome passes and so shows. */
+  async function reproduce(commands: Command[], options: RunOptions, expected: RegExp): Promise<void> {
+    try {
+      await runSequence(memoryStores, commands, options);
+    } catch (error) {
+      if (error instanceof Error && expected.test(error.message)) {
+        if (env.MODEL_SHOW_FINDINGS === '1') console.log(error.message);
+        throw error;
+      }
+      console.error('finding reproduced a different failure', error);
+      return;
+    }
+  }
+
+  it.fails('1. a heartbeat renews the lease only past its half: a connection dies 30 s after connect despite a heartbeat at 15 s', async () => {
+    await reproduce(
+      [
+        { k: 'settings', ws: 0, seconds: 90, admin: true },
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 15_000 },
+        { k: 'heartbeat', conn: 0, active: false },
+        { k: 'advance', ms: 15_000 },
+      ],
+      finding('halfLeaseRenewal'),
+      /after command #4 .*readers of a see another state/s,
+    );
+  });
+
+  it.fails('2. lowering the idle timeout publishes `idle` at a past instant when readers still saw the user online', async () => {
+    await reproduce(
+      [
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 10_001 },
+        { k: 'settings', ws: 0, seconds: 10, admin: true },
+      ],
+      finding('retroactiveIdleAt'),
+      /after command #2 .*PresenceChanged events of .* differ/s,
+    );
+  });
+
+  it.fails('3a. a settings change re-judges a lease end that passed but was not swept: `timeout` at +30 s is published as `idle` at +20 s', async () => {
+    await reproduce(
+      [
+        { k: 'settings', ws: 0, seconds: 90, admin: true },
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 900_000 },
+        { k: 'settings', ws: 0, seconds: 20, admin: true },
+      ],
+      finding('settingsRejudgingDeadlines'),
+      /after command #3 .*PresenceChanged events of .* differ/s,
+    );
+  });
+
+  it.fails('3b. raising the idle timeout before a sweep un-idles a user readers already saw idle-offline, with no notification either way', async () => {
+    await reproduce(
+      [
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 16_000 },
+        { k: 'heartbeat', conn: 0, active: false },
+        { k: 'advance', ms: 6_000 },
+        { k: 'settings', ws: 0, seconds: 90, admin: true },
+      ],
+      finding('settingsRejudgingDeadlines'),
+      /after command #4 .*(readers of a see another state|PresenceChanged events)/s,
+    );
+  });
+
+  it.fails('4. a connection revived while idle is not latched: raising the timeout shows the user online with no notification', async () => {
+    await reproduce(
+      [
+        { k: 'settings', ws: 0, seconds: 40, admin: true },
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 45_000 },
+        { k: 'sweep' },
+        { k: 'heartbeat', conn: 0, active: false },
+        { k: 'settings', ws: 0, seconds: 90, admin: true },
+      ],
+      finding('settingsRejudgingDeadlines'),
+      /after command #5 .*readers of a see another state/s,
+    );
+  });
+
+  it.fails('5. logout does not reach a tab whose lease had passed when another tab connected: no `loggedOut`, not closed', async () => {
+    await reproduce(
+      [
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 30_000 },
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'logout', conn: 1 },
+      ],
+      finding('logoutWithGivenUpConnection'),
+      /after command #3 .*got replies \[\], expected \["loggedOut"\]/s,
+    );
+  });
+});
