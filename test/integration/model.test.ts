@@ -7,7 +7,7 @@
  *
  * Environment (npm run test:model -- --runs 10000 sets these):
  *   MODEL_RUNS=1000            sequences on the in-memory store
- *   MODEL_DYNAMODB_RUNS=25     sequences on the real DynamoDbPresenceStore on DynamoDB Local
+ *   MODEL_DYNAMODB_RUNS=20     sequences on the real DynamoDbPresenceStore on DynamoDB Local
  *   MODEL_MAX_COMMANDS=40      commands per sequence at most
  *   MODEL_SEED=… MODEL_PATH=…  replay a failure (both are printed when a run fails)
  *   MODEL_STORE=memory|dynamodb  run only one of the two properties
@@ -27,7 +27,7 @@ import { type Command, commandArb, type RunOptions, runSequence, type StoreFacto
 const env = process.env;
 const int = (name: string, fallback: number) => (env[name] ? Number.parseInt(env[name]!, 10) : fallback);
 const RUNS = int('MODEL_RUNS', 1000);
-const DYNAMODB_RUNS = int('MODEL_DYNAMODB_RUNS', 25);
+const DYNAMODB_RUNS = int('MODEL_DYNAMODB_RUNS', 20);
 const MAX_COMMANDS = int('MODEL_MAX_COMMANDS', 40);
 /** MODEL_STRICT=1: all of them; or a comma list of the names below. */
 const STRICT_MODE = env.MODEL_STRICT ?? '';
@@ -71,7 +71,7 @@ async function dynamoDbStores(): Promise<StoreFactory> {
   };
 }
 
-async function checkProperty(factory: StoreFactory, numRuns: number): Promise<void> {
+async function checkProperty(store: 'memory' | 'dynamodb', factory: StoreFactory, numRuns: number): Promise<void> {
   const seed = env.MODEL_SEED ? Number.parseInt(env.MODEL_SEED, 10) : undefined;
   const path = env.MODEL_PATH;
   const property = fc.asyncProperty(fc.array(commandArb, { minLength: 1, maxLength: MAX_COMMANDS, size: 'max' }), async (commands: Command[]) => {
@@ -84,7 +84,7 @@ async function checkProperty(factory: StoreFactory, numRuns: number): Promise<vo
   });
   if (env.MODEL_STATS === '1') console.log(JSON.stringify(stats));
   if (details.failed) {
-    const replay = `MODEL_SEED=${details.seed} MODEL_PATH=${details.counterexamplePath}${STRICT_MODE ? ` MODEL_STRICT=${STRICT_MODE}` : ''}`;
+    const replay = `MODEL_STORE=${store} MODEL_SEED=${details.seed} MODEL_PATH=${details.counterexamplePath}${STRICT_MODE ? ` MODEL_STRICT=${STRICT_MODE}` : ''}`;
     const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     throw new Error(
       `model property failed after ${details.numRuns} runs (${details.numShrinks} shrinks)\n` +
@@ -96,11 +96,11 @@ async function checkProperty(factory: StoreFactory, numRuns: number): Promise<vo
 
 describe('the service against the reference model', () => {
   it.skipIf(ONLY === 'dynamodb')(`${RUNS} random sequences on the in-memory store`, { timeout: 3_600_000 }, async () => {
-    await checkProperty(memoryStores, RUNS);
+    await checkProperty('memory', memoryStores, RUNS);
   });
 
   it.skipIf(ONLY === 'memory')(`${DYNAMODB_RUNS} random sequences on DynamoDB Local`, { timeout: 3_600_000 }, async () => {
-    await checkProperty(await dynamoDbStores(), DYNAMODB_RUNS);
+    await checkProperty('dynamodb', await dynamoDbStores(), DYNAMODB_RUNS);
   });
 });
 
