@@ -74,7 +74,17 @@ async function dynamoDbStores(): Promise<StoreFactory> {
 async function checkProperty(store: 'memory' | 'dynamodb', factory: StoreFactory, numRuns: number): Promise<void> {
   const seed = env.MODEL_SEED ? Number.parseInt(env.MODEL_SEED, 10) : undefined;
   const path = env.MODEL_PATH;
-  const property = fc.asyncProperty(fc.array(commandArb, { minLength: 1, maxLength: MAX_COMMANDS, size: 'max' }), async (commands: Command[]) => {
+  // Each workspace starts with the default idle timeout (20 s, below the 30 s lease) or a longer one
+  // (so that leases end before idleness), set by an admin as the first commands.
+  const initialIdle = fc.constantFrom(20, 40, 90);
+  const sequence = fc
+    .tuple(initialIdle, initialIdle, fc.array(commandArb, { minLength: 1, maxLength: MAX_COMMANDS, size: 'max' }))
+    .map(([a, b, rest]): Command[] => [
+      ...(a === 20 ? [] : [{ k: 'settings' as const, ws: 0, seconds: a, admin: true }]),
+      ...(b === 20 ? [] : [{ k: 'settings' as const, ws: 1, seconds: b, admin: true }]),
+      ...rest,
+    ]);
+  const property = fc.asyncProperty(sequence, async (commands: Command[]) => {
     await runSequence(factory, commands, OPTIONS);
   });
   const details = await fc.check(property, {

@@ -38,6 +38,8 @@ export type Command =
   | { k: 'connect'; ws: number; user: number }
   | { k: 'close'; conn: number }
   | { k: 'drop'; conn: number }
+  /** API Gateway's $disconnect for a dropped connection arrives late. */
+  | { k: 'lateDisconnect'; conn: number }
   | { k: 'heartbeat'; conn: number; active: boolean }
   | { k: 'setStatus'; conn: number; status: string }
   | { k: 'logout'; conn: number }
@@ -59,6 +61,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ k: fc.constant('connect' as const), ws: fc.nat({ max: WORKSPACES - 1 }), user: fc.nat({ max: USERS.length - 1 }) }), weight: 4 },
   { arbitrary: fc.record({ k: fc.constant('close' as const), conn }), weight: 2 },
   { arbitrary: fc.record({ k: fc.constant('drop' as const), conn }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('lateDisconnect' as const), conn }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('heartbeat' as const), conn, active: fc.boolean() }), weight: 6 },
   {
     arbitrary: fc.record({ k: fc.constant('setStatus' as const), conn, status: fc.constantFrom('online', 'away', 'away', 'offline', 'busy', '') }),
@@ -186,7 +189,8 @@ function pick<T>(list: T[], index: number): T | undefined {
 /** Applies the command to both sides; false when it does not apply (no open connection). */
 async function apply(sut: Sut, model: PresenceModel, command: Command, options: RunOptions): Promise<boolean> {
   const open = model.openConns();
-  const target = 'conn' in command ? pick(open, command.conn) : undefined;
+  const dropped = [...model.conns.values()].filter((c) => c.state === 'dropped');
+  const target = 'conn' in command ? pick(command.k === 'lateDisconnect' ? dropped : open, command.conn) : undefined;
   const connection = target ? sut.connections.get(target.id) : undefined;
   if ('conn' in command && (!target || !connection)) return false;
   switch (command.k) {
@@ -205,6 +209,10 @@ async function apply(sut: Sut, model: PresenceModel, command: Command, options: 
     case 'drop':
       // The client vanished without a close: API Gateway still holds the socket, no $disconnect yet.
       model.drop(target!.id);
+      return true;
+    case 'lateDisconnect':
+      await connection!.close();
+      model.close(target!.id);
       return true;
     case 'heartbeat':
       await connection!.heartbeat(command.active);
