@@ -19,8 +19,8 @@
  *   Connecting and setStatus count as activity.
  * - a deadline that passed before it is published is published with `at` = the deadline.
  * - a new connection does not receive the transitions published during its own `$connect`.
- * - the service may record activity late by less than its granularity (min(60 s, idle / 10)):
- *   the model reads the recorded value back and checks that bound (see `fuzzyActivity`).
+ * - (deviation) the service may record activity early by less than its granularity
+ *   (min(60 s, idle / 10)): the model reads the recorded value back and checks that bound.
  *
  * `Deviations` are choices of the implementation that PROTOCOL.md does not make; each is reported.
  */
@@ -58,10 +58,16 @@ export interface Deviations {
    * saw the user online then), rather than at the moment of the change.
    */
   retroactiveIdleAt: boolean;
+  /**
+   * An active heartbeat within min(60 s, idle / 10) of the recorded activity is not recorded (to
+   * save writes), so the user may go idle that much early. PROTOCOL.md: idle = no activity for
+   * the idle timeout. With the switch on, the model reads the recorded value back and checks the bound.
+   */
+  activityGranularity: boolean;
 }
 
-export const STRICT: Deviations = { halfLeaseRenewal: false, retroactiveIdleAt: false };
-export const IMPLEMENTATION: Deviations = { halfLeaseRenewal: true, retroactiveIdleAt: true };
+export const STRICT: Deviations = { halfLeaseRenewal: false, retroactiveIdleAt: false, activityGranularity: false };
+export const IMPLEMENTATION: Deviations = { halfLeaseRenewal: true, retroactiveIdleAt: true, activityGranularity: true };
 
 export type ConnState = 'opening' | 'open' | 'dropped' | 'closed';
 
@@ -329,7 +335,7 @@ export class PresenceModel {
     this.publishPending(user);
     const revived = this.touch(user, connId);
     if (active) {
-      if (this.isIdle(user)) {
+      if (this.isIdle(user) || !this.deviations.activityGranularity) {
         this.recordActivityExactly(user);
       } else {
         user.fuzzyActivity = { at: this.now, floor: user.lastActive, granularity: this.granularityMs(user.ws) };
