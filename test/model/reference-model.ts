@@ -69,13 +69,22 @@ export interface Deviations {
 export const STRICT: Deviations = { halfLeaseRenewal: false, retroactiveIdleAt: false, activityGranularity: false };
 export const IMPLEMENTATION: Deviations = { halfLeaseRenewal: true, retroactiveIdleAt: true, activityGranularity: true };
 
-export type ConnState = 'opening' | 'open' | 'dropped' | 'closed';
+/**
+ * `dropped`: the client vanished and API Gateway has not noticed (posts still succeed);
+ * `gone`: API Gateway knows (posts answer 410), but no `$disconnect` reached the service.
+ */
+export type ConnState = 'opening' | 'open' | 'dropped' | 'gone' | 'closed';
 
 export interface Conn {
   id: string;
   ws: string;
   userId: string;
   state: ConnState;
+  /**
+   * The service's connection item, which fan-out posts to. Only needed to know when a `gone`
+   * connection is noticed: when a transition of its workspace is posted to it (answer 410).
+   */
+  item: boolean;
 }
 
 export interface User {
@@ -104,6 +113,8 @@ export interface User {
   idle: boolean;
   /** Offline because idle when a connection was revived (for the latch findings). */
   idleSinceRevival: boolean;
+  /** Connections given up on at the lease end whose items the service deletes at its next write. */
+  stale: Set<string>;
 }
 
 /** What one connection should receive from one publication. */
@@ -140,6 +151,7 @@ export class PresenceModel {
   takeOutput(): StepOutput {
     const out = this.out;
     this.out = PresenceModel.emptyOutput();
+    this.groupStart = 0;
     for (const conn of this.conns.values()) if (conn.state === 'opening') conn.state = 'open';
     return out;
   }
@@ -174,6 +186,7 @@ export class PresenceModel {
         fuzzyActivity: null,
         idle: false,
         idleSinceRevival: false,
+        stale: new Set(),
       };
       this.users.set(key, user);
     }
@@ -204,6 +217,7 @@ export class PresenceModel {
       if (!next) break;
       const { user, at, kind } = next;
       if (kind === 'lease') {
+        for (const id of user.conns) user.stale.add(id);
         user.conns.clear();
         if (user.status !== 'offline') this.happen(user, 'offline', 'timeout', at);
       } else if (kind === 'grace') {
@@ -224,6 +238,44 @@ export class PresenceModel {
     user.status = status;
     user.since = at;
     user.reason = reason;
+  }
+
+  /** The service writes this user: what passed is published, items of dead connections go. */
+  private settle(user: User): void {
+    for (const id of user.stale) {
+      const conn = this.conns.get(id);
+      if (conn) conn.item = false;
+    }
+    user.stale.clear();
+    this.publishPending(user);
+  }
+
+  /** Publications of one fan-out (one `deliver` call), and what its 410s set off. */
+  private group: User[] = [];
+
+  /**
+   * Ends one fan-out in `ws`: every `gone` connection with an item was posted to and answered 410,
+   * so its item is deleted and it is disconnected (as by `$disconnect`), which may publish what
+   * had passed for its user, in a further round (at most four rounds, the last deletes items only).
+   */
+  private deliverGroup(ws: string, round = 0): void {
+    if (this.out.published.length === this.groupStart) return;
+    this.groupStart = this.out.published.length;
+    const gone = [...this.conns.values()].filter((conn) => conn.ws === ws && conn.state === 'gone' && conn.item);
+    for (const conn of gone) conn.item = false;
+    if (round === 3) return;
+    for (const conn of gone) {
+      const user = this.user(conn.ws, conn.userId);
+      this.settle(user);
+      this.removeConn(user, conn.id);
+    }
+    this.deliverGroup(ws, round + 1);
+  }
+
+  private groupStart = 0;
+
+  private removeConn(user: User, connId: string): void {
+    if (user.conns.delete(connId) && user.conns.size === 0) user.graceUntil = this.now + this.timings.graceMs;
   }
 
   private publishPending(user: User): void {
@@ -253,7 +305,7 @@ export class PresenceModel {
         const owner = this.user(conn.ws, conn.userId);
         const live = !owner.loggedOut && owner.conns.has(conn.id);
         expect = live ? 'must' : 'may';
-      } else if (conn.state === 'dropped') {
+      } else if (conn.state === 'dropped' || conn.state === 'gone') {
         expect = 'may';
       } else {
         expect = null; // opening (API Gateway answers 410) or closed
@@ -286,33 +338,38 @@ export class PresenceModel {
 
   connect(ws: string, userId: string, connId: string): void {
     const user = this.user(ws, userId);
-    this.publishPending(user);
+    this.settle(user);
     if (!user.known) {
       user.known = true;
       user.since = this.now;
       user.lastActive = this.now;
     }
-    this.conns.set(connId, { id: connId, ws, userId, state: 'opening' });
+    this.conns.set(connId, { id: connId, ws, userId, state: 'opening', item: true });
     user.conns.add(connId);
     user.leaseUntil = this.now + this.timings.leaseMs;
     user.graceUntil = null;
     user.loggedOut = false;
     this.recordActivityExactly(user);
     if (user.status === 'offline') this.change(user, user.chosen, 'connect');
+    this.deliverGroup(ws);
   }
 
   close(connId: string): void {
     const conn = this.mustConn(connId);
     conn.state = 'closed';
+    conn.item = false;
     const user = this.user(conn.ws, conn.userId);
-    this.publishPending(user);
-    if (user.conns.delete(connId) && user.conns.size === 0) {
-      user.graceUntil = this.now + this.timings.graceMs;
-    }
+    this.settle(user);
+    this.removeConn(user, connId);
+    this.deliverGroup(conn.ws);
   }
 
   drop(connId: string): void {
     this.mustConn(connId).state = 'dropped';
+  }
+
+  gone(connId: string): void {
+    this.mustConn(connId).state = 'gone';
   }
 
   /** A message on a connection: revives it when its lease had passed, renews the lease. */
@@ -320,6 +377,7 @@ export class PresenceModel {
     const revived = !user.conns.has(connId);
     if (revived) {
       user.conns.add(connId);
+      this.mustConn(connId).item = true;
       user.leaseUntil = this.now + this.timings.leaseMs;
       user.graceUntil = null;
     } else if (!this.deviations.halfLeaseRenewal || user.leaseUntil - this.now < this.timings.leaseMs / 2) {
@@ -332,7 +390,7 @@ export class PresenceModel {
     const conn = this.mustConn(connId);
     const user = this.user(conn.ws, conn.userId);
     if (user.loggedOut) return;
-    this.publishPending(user);
+    this.settle(user);
     const revived = this.touch(user, connId);
     if (active) {
       if (this.isIdle(user) || !this.deviations.activityGranularity) {
@@ -348,6 +406,7 @@ export class PresenceModel {
     }
     const next: Status = user.idle ? 'offline' : user.chosen;
     if (next !== user.status) this.change(user, next, revived ? 'connect' : 'active');
+    this.deliverGroup(conn.ws);
   }
 
   setStatus(connId: string, value: string): void {
@@ -358,24 +417,27 @@ export class PresenceModel {
     }
     const user = this.user(conn.ws, conn.userId);
     if (user.loggedOut) return;
-    this.publishPending(user);
+    this.settle(user);
     this.touch(user, connId);
     user.chosen = value;
     this.recordActivityExactly(user);
     if (user.status !== value) this.change(user, value, 'manual');
+    this.deliverGroup(conn.ws);
   }
 
   logout(connId: string): void {
     const conn = this.mustConn(connId);
     const user = this.user(conn.ws, conn.userId);
-    this.publishPending(user);
+    this.settle(user);
     if (user.status !== 'offline') this.change(user, 'offline', 'logout');
+    this.deliverGroup(conn.ws);
     for (const other of this.conns.values()) {
       if (other.ws === user.ws && other.userId === user.userId && other.state === 'open') {
         this.reply(other.id, 'loggedOut');
         other.state = 'closed';
       }
     }
+    for (const other of this.conns.values()) if (other.ws === user.ws && other.userId === user.userId) other.item = false;
     user.conns.clear();
     user.graceUntil = null;
     user.loggedOut = true;
@@ -384,21 +446,26 @@ export class PresenceModel {
   }
 
   sweep(): void {
-    for (const user of this.users.values()) this.publishPending(user);
+    for (const user of this.users.values()) {
+      if (!user.pending) continue; // only agents with a due deadline are read
+      this.settle(user);
+      this.deliverGroup(user.ws);
+    }
   }
 
   /** A valid change of the idle timeout by an admin. */
   setIdleTimeout(ws: string, seconds: number): void {
     // The service re-examines the agents it published as present: their pending deadline goes out.
-    for (const user of this.usersOf(ws)) if (user.published !== 'offline') this.publishPending(user);
     this.idleSeconds.set(ws, seconds);
     for (const user of this.usersOf(ws)) {
-      if (user.status === 'offline') continue;
+      if (user.published === 'offline') continue;
+      this.settle(user);
       const deadline = user.lastActive + this.idleMs(ws);
-      if (this.now >= deadline) {
+      if (user.status !== 'offline' && this.now >= deadline) {
         user.idle = true;
         this.change(user, 'offline', 'idle', this.deviations.retroactiveIdleAt ? Math.max(user.since, deadline) : this.now);
       }
+      this.deliverGroup(ws);
     }
   }
 

@@ -38,6 +38,8 @@ export type Command =
   | { k: 'connect'; ws: number; user: number }
   | { k: 'close'; conn: number }
   | { k: 'drop'; conn: number }
+  /** The client vanished and API Gateway knows (posts answer 410), but no $disconnect arrives. */
+  | { k: 'gone'; conn: number }
   /** API Gateway's $disconnect for a dropped connection arrives late. */
   | { k: 'lateDisconnect'; conn: number }
   | { k: 'heartbeat'; conn: number; active: boolean }
@@ -61,6 +63,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ k: fc.constant('connect' as const), ws: fc.nat({ max: WORKSPACES - 1 }), user: fc.nat({ max: USERS.length - 1 }) }), weight: 4 },
   { arbitrary: fc.record({ k: fc.constant('close' as const), conn }), weight: 2 },
   { arbitrary: fc.record({ k: fc.constant('drop' as const), conn }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('gone' as const), conn }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('lateDisconnect' as const), conn }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('heartbeat' as const), conn, active: fc.boolean() }), weight: 6 },
   {
@@ -189,7 +192,7 @@ function pick<T>(list: T[], index: number): T | undefined {
 /** Applies the command to both sides; false when it does not apply (no open connection). */
 async function apply(sut: Sut, model: PresenceModel, command: Command, options: RunOptions): Promise<boolean> {
   const open = model.openConns();
-  const dropped = [...model.conns.values()].filter((c) => c.state === 'dropped');
+  const dropped = [...model.conns.values()].filter((c) => c.state === 'dropped' || c.state === 'gone');
   const target = 'conn' in command ? pick(command.k === 'lateDisconnect' ? dropped : open, command.conn) : undefined;
   const connection = target ? sut.connections.get(target.id) : undefined;
   if ('conn' in command && (!target || !connection)) return false;
@@ -209,6 +212,10 @@ async function apply(sut: Sut, model: PresenceModel, command: Command, options: 
     case 'drop':
       // The client vanished without a close: API Gateway still holds the socket, no $disconnect yet.
       model.drop(target!.id);
+      return true;
+    case 'gone':
+      sut.gateway.gone.add(target!.id);
+      model.gone(target!.id);
       return true;
     case 'lateDisconnect':
       await connection!.close();
@@ -330,7 +337,7 @@ async function compare(sut: Sut, model: PresenceModel): Promise<void> {
       const missed = expected.slice(i).filter((entry) => entry.expect === 'must');
       if (missed.length > 0) fail(`live connection ${conn.id} (${conn.userId}) missed notifications`, { missed: missed.map((e) => e.notice), got });
     }
-    if (conn.state !== 'dropped') {
+    if (conn.state !== 'dropped' && conn.state !== 'gone') {
       const replies = messages.flatMap((message) =>
         message.type === 'error' ? [`error:${message.code}`] : message.type === 'loggedOut' ? ['loggedOut'] : message.type === 'snapshot' ? ['snapshot'] : [],
       );
