@@ -250,9 +250,6 @@ export class PresenceModel {
     this.publishPending(user);
   }
 
-  /** Publications of one fan-out (one `deliver` call), and what its 410s set off. */
-  private group: User[] = [];
-
   /**
    * Ends one fan-out in `ws`: every `gone` connection with an item was posted to and answered 410,
    * so its item is deleted and it is disconnected (as by `$disconnect`), which may publish what
@@ -272,6 +269,7 @@ export class PresenceModel {
     this.deliverGroup(ws, round + 1);
   }
 
+  /** Where the current fan-out's publications start in `out.published`. */
   private groupStart = 0;
 
   private removeConn(user: User, connId: string): void {
