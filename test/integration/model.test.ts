@@ -1,6 +1,7 @@
 /**
- * Model-based property tests: random sequences of connect, close, drop, heartbeat, setStatus,
- * logout, settings changes, sweeps and clock jumps over three users in each of two workspaces,
+ * Model-based property tests: random sequences of connect, close, drop, gone, late $disconnect,
+ * heartbeat, setStatus, logout, settings changes, sweeps and clock jumps over three users in each
+ * of two workspaces,
  * run against the real handlers and use cases and compared after every command with the reference
  * model in test/model/reference-model.ts (statuses, since, the online/away query, every
  * notification per connection, every PresenceChanged event).
@@ -95,7 +96,10 @@ async function checkProperty(store: 'memory' | 'dynamodb', factory: StoreFactory
   });
   if (env.MODEL_STATS === '1') console.log(JSON.stringify(stats));
   if (details.failed) {
-    const replay = `MODEL_STORE=${store} MODEL_SEED=${details.seed} MODEL_PATH=${details.counterexamplePath}${STRICT_MODE ? ` MODEL_STRICT=${STRICT_MODE}` : ''}`;
+    const replay =
+      `MODEL_STORE=${store} MODEL_SEED=${details.seed} MODEL_PATH=${details.counterexamplePath}` +
+      (env.MODEL_MAX_COMMANDS ? ` MODEL_MAX_COMMANDS=${MAX_COMMANDS}` : '') +
+      (STRICT_MODE ? ` MODEL_STRICT=${STRICT_MODE}` : '');
     const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
     throw new Error(
       `model property failed after ${details.numRuns} runs (${details.numShrinks} shrinks)\n` +
