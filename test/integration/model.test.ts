@@ -1,14 +1,13 @@
 /**
  * Model-based property tests: random sequences of connect, close, drop, gone, late $disconnect,
  * heartbeat, setStatus, logout, settings changes, sweeps and clock jumps over three users in each
- * of two workspaces,
- * run against the real handlers and use cases and compared after every command with the reference
- * model in test/model/reference-model.ts (statuses, since, the online/away query, every
- * notification per connection, every PresenceChanged event).
+ * of two workspaces, run against the real handlers and use cases and compared after every command
+ * with the reference model in test/model/reference-model.ts (statuses, since, the online/away
+ * query, every notification per connection, every PresenceChanged event). See test/model/README.md.
  *
  * Environment (npm run test:model -- --runs 10000 sets these):
  *   MODEL_RUNS=1000            sequences on the in-memory store
- *   MODEL_DYNAMODB_RUNS=40     sequences on the real DynamoDbPresenceStore on DynamoDB Local
+ *   MODEL_DYNAMODB_RUNS=30     sequences on the real DynamoDbPresenceStore on DynamoDB Local
  *   MODEL_MAX_COMMANDS=40      commands per sequence at most
  *   MODEL_SEED=… MODEL_PATH=…  replay a failure (both are printed when a run fails)
  *   MODEL_STORE=memory|dynamodb  run only one of the two properties
@@ -28,7 +27,7 @@ import { type Command, commandArb, type RunOptions, runSequence, type StoreFacto
 const env = process.env;
 const int = (name: string, fallback: number) => (env[name] ? Number.parseInt(env[name]!, 10) : fallback);
 const RUNS = int('MODEL_RUNS', 1000);
-const DYNAMODB_RUNS = int('MODEL_DYNAMODB_RUNS', 40);
+const DYNAMODB_RUNS = int('MODEL_DYNAMODB_RUNS', 30);
 const MAX_COMMANDS = int('MODEL_MAX_COMMANDS', 40);
 /** MODEL_STRICT=1: all of them; or a comma list of the names below. */
 const STRICT_MODE = env.MODEL_STRICT ?? '';

@@ -372,6 +372,11 @@ async function compare(sut: Sut, model: PresenceModel): Promise<void> {
       const gotIds = body.agents.map((agent) => agent.userId);
       const wantIds = wantNow.filter((user) => user.status === status).map((user) => user.userId);
       if (!same(gotIds, wantIds)) fail(`GET agents?status=${status} in ${ws.slice(-1)} returned ${JSON.stringify(gotIds)}, expected ${JSON.stringify(wantIds)}`);
+      // Every reader agrees: the HTTP query, the online-agents function and the snapshot.
+      const fromSnapshot = snap.users.filter((user) => user.status === status);
+      if (!same(body.agents, fromSnapshot)) fail(`GET agents?status=${status} and the snapshot disagree`, { http: body.agents, snapshot: fromSnapshot });
+      const direct = await sut.service.onlineAgents({ workspaceId: ws, status });
+      if (!same(direct, body)) fail(`the online-agents function and GET agents?status=${status} disagree`, { direct, http: body });
     }
   }
 }
