@@ -1,0 +1,255 @@
+/**
+ * Model-based property tests: random sequences of connect, close, drop, gone, late $disconnect,
+ * heartbeat, setStatus, logout, settings changes, sweeps and clock jumps over three users in each
+ * of two workspaces, run against the real handlers and use cases and compared after every command
+ * with the reference model in test/model/reference-model.ts (statuses, since, the online/away
+ * query, every notification per connection, every PresenceChanged event). See test/model/README.md.
+ *
+ * Environment (npm run test:model -- --runs 10000 sets these):
+ *   MODEL_RUNS=1000            sequences on the in-memory store
+ *   MODEL_DYNAMODB_RUNS=30     sequences on the real DynamoDbPresenceStore on DynamoDB Local
+ *   MODEL_MAX_COMMANDS=40      commands per sequence at most
+ *   MODEL_SEED=… MODEL_PATH=…  replay a failure (both are printed when a run fails)
+ *   MODEL_STORE=memory|dynamodb  run only one of the two properties
+ *   MODEL_STRICT=1             the model without the implementation's deviations (shows findings)
+ */
+import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import fc from 'fast-check';
+import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
+import { makeDocumentClient } from '#handlers/composition.ts';
+import { ManualClock, TEST_CONFIG, uniqueWorkspace } from '#test/support/harness.ts';
+import { MemoryPresenceStore } from '#test/support/memory-store.ts';
+import { createTable } from '#test/support/table.ts';
+import { IMPLEMENTATION } from '#test/model/reference-model.ts';
+import { type Command, commandArb, type RunOptions, runSequence, type StoreFactory, stats } from '#test/model/run-model.ts';
+
+const env = process.env;
+const int = (name: string, fallback: number) => (env[name] ? Number.parseInt(env[name]!, 10) : fallback);
+const RUNS = int('MODEL_RUNS', 1000);
+const DYNAMODB_RUNS = int('MODEL_DYNAMODB_RUNS', 30);
+const MAX_COMMANDS = int('MODEL_MAX_COMMANDS', 40);
+/** MODEL_STRICT=1: all of them; or a comma list of the names below. */
+const STRICT_MODE = env.MODEL_STRICT ?? '';
+const strict = (name: string) => STRICT_MODE === '1' || STRICT_MODE.split(',').includes(name);
+const ONLY = env.MODEL_STORE;
+const OPTIONS: RunOptions = {
+  deviations: {
+    halfLeaseRenewal: IMPLEMENTATION.halfLeaseRenewal && !strict('halfLeaseRenewal'),
+    retroactiveIdleAt: IMPLEMENTATION.retroactiveIdleAt && !strict('retroactiveIdleAt'),
+    activityGranularity: IMPLEMENTATION.activityGranularity && !strict('activityGranularity'),
+  },
+  avoid: {
+    logoutWithGivenUpConnection: !strict('logoutWithGivenUpConnection'),
+    settingsRejudgingDeadlines: !strict('settingsRejudgingDeadlines'),
+  },
+};
+
+const memoryStores: StoreFactory = {
+  async forSequence() {
+    return { store: new MemoryPresenceStore(), clock: new ManualClock() };
+  },
+};
+
+/** One table for the whole property: sequences use fresh workspace ids and a clock that only moves on. */
+async function dynamoDbStores(): Promise<StoreFactory> {
+  const tableName = `model-${uniqueWorkspace('t')}`.slice(0, 200);
+  await createTable(inject('dynamoEndpoint'), tableName);
+  const store = new DynamoDbPresenceStore({
+    client: makeDocumentClient({ PRESENCE_DYNAMODB_ENDPOINT: inject('dynamoEndpoint') }),
+    tableName,
+    agentRetentionMs: TEST_CONFIG.agentRetentionMs,
+    deadlineShards: 2,
+  });
+  const clock = new ManualClock();
+  return {
+    async forSequence() {
+      // A day later: what earlier sequences left behind is long past its deadlines; a sweep
+      // settles it, posting only to their connections and publishing only their workspaces.
+      clock.advance(86_400_000);
+      return { store, clock };
+    },
+  };
+}
+
+async function checkProperty(store: 'memory' | 'dynamodb', factory: StoreFactory, numRuns: number): Promise<void> {
+  const seed = env.MODEL_SEED ? Number.parseInt(env.MODEL_SEED, 10) : undefined;
+  const path = env.MODEL_PATH;
+  // Each workspace starts with the default idle timeout (20 s, below the 30 s lease) or a longer one
+  // (so that leases end before idleness), set by an admin as the first commands.
+  const initialIdle = fc.constantFrom(20, 40, 90);
+  const sequence = fc
+    .tuple(initialIdle, initialIdle, fc.array(commandArb, { minLength: 1, maxLength: MAX_COMMANDS, size: 'max' }))
+    .map(([a, b, rest]): Command[] => [
+      ...(a === 20 ? [] : [{ k: 'settings' as const, ws: 0, seconds: a, admin: true }]),
+      ...(b === 20 ? [] : [{ k: 'settings' as const, ws: 1, seconds: b, admin: true }]),
+      ...rest,
+    ]);
+  const property = fc.asyncProperty(sequence, async (commands: Command[]) => {
+    await runSequence(factory, commands, OPTIONS);
+  });
+  const details = await fc.check(property, {
+    numRuns: path ? 1 : numRuns,
+    ...(seed !== undefined ? { seed } : {}),
+    ...(path ? { path, endOnFailure: true } : {}),
+  });
+  if (env.MODEL_STATS === '1') console.log(JSON.stringify(stats));
+  if (details.failed) {
+    const replay =
+      `MODEL_STORE=${store} MODEL_SEED=${details.seed} MODEL_PATH=${details.counterexamplePath}` +
+      (env.MODEL_MAX_COMMANDS ? ` MODEL_MAX_COMMANDS=${MAX_COMMANDS}` : '') +
+      (STRICT_MODE ? ` MODEL_STRICT=${STRICT_MODE}` : '');
+    const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    throw new Error(
+      `model property failed after ${details.numRuns} runs (${details.numShrinks} shrinks)\n` +
+        `replay: ${replay} npm run test:model\n` +
+        `counterexample: ${JSON.stringify(details.counterexample?.[0])}\n${error}`,
+    );
+  }
+}
+
+describe('the service against the reference model', () => {
+  it.skipIf(ONLY === 'dynamodb')(`${RUNS} random sequences on the in-memory store`, { timeout: 3_600_000 }, async () => {
+    await checkProperty('memory', memoryStores, RUNS);
+  });
+
+  it.skipIf(ONLY === 'memory')(`${DYNAMODB_RUNS} random sequences on DynamoDB Local`, { timeout: 3_600_000 }, async () => {
+    await checkProperty('dynamodb', await dynamoDbStores(), DYNAMODB_RUNS);
+  });
+});
+
+describe('the model itself', () => {
+  it('replays a hand-written sequence: reload within grace is silent, lease end is a timeout', async () => {
+    const commands: Command[] = [
+      { k: 'connect', ws: 0, user: 0 },
+      { k: 'connect', ws: 0, user: 1 },
+      { k: 'close', conn: 0 },
+      { k: 'advance', ms: 4_999 },
+      { k: 'connect', ws: 0, user: 0 },
+      { k: 'advance', ms: 30_000 },
+      { k: 'sweep' },
+      { k: 'setStatus', conn: 0, status: 'busy' },
+    ];
+    await expect(runSequence(memoryStores, commands, OPTIONS)).resolves.toBeUndefined();
+  });
+});
+
+/**
+ * Findings: minimal sequences where the implementation disagrees with PROTOCOL.md / the README.
+ * Each runs the model with one deviation or avoidance switched off and must fail with the expected
+ * mismatch. When the implementation is fixed (or PROTOCOL.md changed and the model with it), the
+ * `it.fails` turns red: make it an `it` and drop the switch from the default options.
+ */
+describe('findings (the model without one of its allowances)', () => {
+  const finding = (name: keyof RunOptions['avoid'] | keyof RunOptions['deviations']): RunOptions => ({
+    deviations: { ...OPTIONS.deviations, ...(name in OPTIONS.deviations ? { [name]: false } : {}) },
+    avoid: { ...OPTIONS.avoid, ...(name in OPTIONS.avoid ? { [name]: false } : {}) },
+  });
+  /** Fails (as it.fails wants) only with the expected mismatch; any other outcome passes and so shows. */
+  async function reproduce(commands: Command[], options: RunOptions, expected: RegExp): Promise<void> {
+    try {
+      await runSequence(memoryStores, commands, options);
+    } catch (error) {
+      if (error instanceof Error && expected.test(error.message)) {
+        if (env.MODEL_SHOW_FINDINGS === '1') console.log(error.message);
+        throw error;
+      }
+      console.error('finding reproduced a different failure', error);
+      return;
+    }
+  }
+
+  it.fails('1. a heartbeat renews the lease only past its half: a connection dies 30 s after connect despite a heartbeat at 15 s', async () => {
+    await reproduce(
+      [
+        { k: 'settings', ws: 0, seconds: 90, admin: true },
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 15_000 },
+        { k: 'heartbeat', conn: 0, active: false },
+        { k: 'advance', ms: 15_000 },
+      ],
+      finding('halfLeaseRenewal'),
+      /after command #4 .*readers of a see another state/s,
+    );
+  });
+
+  it.fails('2. lowering the idle timeout publishes `idle` at a past instant when readers still saw the user online', async () => {
+    await reproduce(
+      [
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 10_001 },
+        { k: 'settings', ws: 0, seconds: 10, admin: true },
+      ],
+      finding('retroactiveIdleAt'),
+      /after command #2 .*PresenceChanged events of .* differ/s,
+    );
+  });
+
+  it.fails('3a. a settings change re-judges a lease end that passed but was not swept: `timeout` at +30 s is published as `idle` at +20 s', async () => {
+    await reproduce(
+      [
+        { k: 'settings', ws: 0, seconds: 90, admin: true },
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 900_000 },
+        { k: 'settings', ws: 0, seconds: 20, admin: true },
+      ],
+      finding('settingsRejudgingDeadlines'),
+      /after command #3 .*PresenceChanged events of .* differ/s,
+    );
+  });
+
+  it.fails('3b. raising the idle timeout before a sweep un-idles a user readers already saw idle-offline, with no notification either way', async () => {
+    await reproduce(
+      [
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 16_000 },
+        { k: 'heartbeat', conn: 0, active: false },
+        { k: 'advance', ms: 6_000 },
+        { k: 'settings', ws: 0, seconds: 90, admin: true },
+      ],
+      finding('settingsRejudgingDeadlines'),
+      /after command #4 .*(readers of a see another state|PresenceChanged events)/s,
+    );
+  });
+
+  it.fails('4. a connection revived while idle is not latched: raising the timeout shows the user online with no notification', async () => {
+    await reproduce(
+      [
+        { k: 'settings', ws: 0, seconds: 40, admin: true },
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 45_000 },
+        { k: 'sweep' },
+        { k: 'heartbeat', conn: 0, active: false },
+        { k: 'settings', ws: 0, seconds: 90, admin: true },
+      ],
+      finding('settingsRejudgingDeadlines'),
+      /after command #5 .*readers of a see another state/s,
+    );
+  });
+
+  it.fails('5. activity within idle / 10 of the recorded one is not recorded: the user goes idle up to that much early', async () => {
+    await reproduce(
+      [
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 1_000 },
+        { k: 'heartbeat', conn: 0, active: true },
+        { k: 'advance', ms: 19_500 },
+      ],
+      finding('activityGranularity'),
+      /after command #2 .*readers of a see another state/s,
+    );
+  });
+
+  it.fails('6. logout does not reach a tab whose lease had passed when another tab connected: no `loggedOut`, not closed', async () => {
+    await reproduce(
+      [
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'advance', ms: 30_000 },
+        { k: 'connect', ws: 0, user: 0 },
+        { k: 'logout', conn: 1 },
+      ],
+      finding('logoutWithGivenUpConnection'),
+      /after command #3 .*got replies \[\], expected \["loggedOut"\]/s,
+    );
+  });
+});

@@ -1,0 +1,52 @@
+/**
+ * npm run test:model -- [--runs 10000] [--dynamodb-runs 250] [--store memory|dynamodb]
+ *                       [--max-commands 40] [--seed S --path P] [--strict 1|name,…] [--stats]
+ * Runs the model-based property tests (test/integration/model.test.ts) with more sequences, or
+ * replays a failure with the seed and path it printed. Options map to MODEL_* env vars.
+ */
+import { spawnSync } from 'node:child_process';
+
+const options: Record<string, string> = {
+  runs: 'MODEL_RUNS',
+  'dynamodb-runs': 'MODEL_DYNAMODB_RUNS',
+  store: 'MODEL_STORE',
+  'max-commands': 'MODEL_MAX_COMMANDS',
+  seed: 'MODEL_SEED',
+  path: 'MODEL_PATH',
+  strict: 'MODEL_STRICT',
+};
+const env: Record<string, string | undefined> = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i]!;
+  const [flag, inline] = arg.replace(/^--/, '').split('=', 2) as [string, string | undefined];
+  if (flag === 'stats') {
+    env.MODEL_STATS = '1';
+    continue;
+  }
+  const name = options[flag];
+  if (!arg.startsWith('--') || !name) {
+    console.error(`unknown option ${arg}; known: ${Object.keys(options).map((o) => `--${o}`).join(' ')} --stats`);
+    process.exit(2);
+  }
+  const value = inline ?? args[++i];
+  if (value === undefined) {
+    console.error(`${arg} needs a value`);
+    process.exit(2);
+  }
+  env[name] = value;
+}
+// More sequences on the in-memory store, and a fortieth of them (at least 25) on DynamoDB Local.
+if (env.MODEL_RUNS && !env.MODEL_DYNAMODB_RUNS) {
+  env.MODEL_DYNAMODB_RUNS = String(Math.max(25, Math.ceil(Number(env.MODEL_RUNS) / 40)));
+}
+if (env.MODEL_STORE === 'dynamodb' && env.MODEL_RUNS && !args.some((a) => a.startsWith('--dynamodb-runs'))) {
+  env.MODEL_DYNAMODB_RUNS = env.MODEL_RUNS;
+}
+// A replay runs only the property that failed (MODEL_STORE, printed with the seed).
+const result = spawnSync(
+  'npx',
+  ['vitest', 'run', '--project', 'integration', 'test/integration/model.test.ts', ...(env.MODEL_SEED ? ['-t', 'random sequences'] : [])],
+  { stdio: 'inherit', env },
+);
+process.exit(result.status ?? 1);

@@ -1,0 +1,382 @@
+/**
+ * Drives the real handlers (test/support/service.ts) and the reference model side by side, one
+ * command at a time, and compares them after every command. Used by test/integration/model.test.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { snapshot } from '#app/presence.ts';
+import type { ServerMessage } from '#app/messages.ts';
+import type { PresenceChanged, PresenceConfig, PresenceStore } from '#app/ports.ts';
+import {
+  type Harness,
+  ManualClock,
+  RecordingGateway,
+  RecordingPublisher,
+  silentLogger,
+  TEST_CONFIG,
+  token,
+} from '#test/support/harness.ts';
+import { httpEvent, makeService, type Service, TestConnection } from '#test/support/service.ts';
+import { type Deviations, type Notice, PresenceModel, type Status } from '#test/model/reference-model.ts';
+
+// ---------- timings: short, so that jumps cross lease, grace and idle boundaries ----------
+
+export const MODEL_CONFIG: Partial<PresenceConfig> = {
+  leaseMs: 30_000,
+  graceMs: 5_000,
+  defaultIdleTimeoutSeconds: 20,
+  minIdleTimeoutSeconds: 10,
+  maxIdleTimeoutSeconds: 86_400,
+};
+
+const WORKSPACES = 2;
+const USERS = ['u0', 'u1', 'u2'] as const;
+
+// ---------- commands ----------
+
+export type Command =
+  | { k: 'connect'; ws: number; user: number }
+  | { k: 'close'; conn: number }
+  | { k: 'drop'; conn: number }
+  /** The client vanished and API Gateway knows (posts answer 410), but no $disconnect arrives. */
+  | { k: 'gone'; conn: number }
+  /** API Gateway's $disconnect for a dropped connection arrives late. */
+  | { k: 'lateDisconnect'; conn: number }
+  | { k: 'heartbeat'; conn: number; active: boolean }
+  | { k: 'setStatus'; conn: number; status: string }
+  | { k: 'logout'; conn: number }
+  | { k: 'settings'; ws: number; seconds: number; admin: boolean }
+  | { k: 'sweep' }
+  | { k: 'advance'; ms: number };
+
+const conn = fc.nat({ max: 7 });
+/**
+ * Around the boundaries: lease 30 s (renewed past its half, 15 s), grace 5 s, idle 10 to 90 s
+ * (20 s by default), activity granularity idle / 10.
+ */
+const jump = fc.oneof(
+  fc.constantFrom(1, 999, 1_000, 1_999, 2_000, 4_999, 5_000, 5_001, 10_000, 14_999, 15_000, 15_001, 19_999, 20_000, 29_999, 30_000, 30_001, 60_000, 900_000),
+  fc.integer({ min: 1, max: 35_000 }),
+);
+
+export const commandArb: fc.Arbitrary<Command> = fc.oneof(
+  { arbitrary: fc.record({ k: fc.constant('connect' as const), ws: fc.nat({ max: WORKSPACES - 1 }), user: fc.nat({ max: USERS.length - 1 }) }), weight: 4 },
+  { arbitrary: fc.record({ k: fc.constant('close' as const), conn }), weight: 2 },
+  { arbitrary: fc.record({ k: fc.constant('drop' as const), conn }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('gone' as const), conn }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('lateDisconnect' as const), conn }), weight: 1 },
+  { arbitrary: fc.record({ k: fc.constant('heartbeat' as const), conn, active: fc.boolean() }), weight: 6 },
+  {
+    arbitrary: fc.record({ k: fc.constant('setStatus' as const), conn, status: fc.constantFrom('online', 'away', 'away', 'offline', 'busy', '') }),
+    weight: 2,
+  },
+  { arbitrary: fc.record({ k: fc.constant('logout' as const), conn }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('settings' as const),
+      ws: fc.nat({ max: WORKSPACES - 1 }),
+      seconds: fc.constantFrom(5, 10, 15, 20, 25, 40, 90, 86_401),
+      admin: fc.boolean(),
+    }),
+    weight: 1,
+  },
+  { arbitrary: fc.constant({ k: 'sweep' as const }), weight: 2 },
+  { arbitrary: fc.record({ k: fc.constant('advance' as const), ms: jump }), weight: 5 },
+);
+
+// ---------- the system under test ----------
+
+export interface StoreFactory {
+  /** A store and a clock for one sequence; the clock must never go back on a shared store. */
+  forSequence(): Promise<{ store: PresenceStore; clock: ManualClock }>;
+}
+
+interface Sut {
+  service: Service;
+  gateway: RecordingGateway;
+  events: RecordingPublisher;
+  clock: ManualClock;
+  workspaces: string[];
+  /** Tokens per workspace and user; admin and agent tokens for HTTP. */
+  tokens: Map<string, string>;
+  connections: Map<string, TestConnection>;
+  postsSeen: number;
+  eventsSeen: number;
+}
+
+async function makeSut(factory: StoreFactory): Promise<Sut> {
+  const { store, clock } = await factory.forSequence();
+  const gateway = new RecordingGateway();
+  const events = new RecordingPublisher();
+  const ports = { store, gateway, events, clock, config: { ...TEST_CONFIG, ...MODEL_CONFIG }, logger: silentLogger };
+  // makeService needs only ports, clock and gateway of a harness.
+  const harness = { ports, clock, gateway, events } as unknown as Harness;
+  const service = makeService(harness);
+  const id = randomUUID();
+  const workspaces = Array.from({ length: WORKSPACES }, (_, i) => `model-${id}-${'ab'[i]}`);
+  const tokens = new Map<string, string>();
+  for (const ws of workspaces) {
+    for (const user of USERS) tokens.set(`${ws}/${user}`, await token({ workspace: ws, sub: user, name: displayName(ws, user) }));
+    tokens.set(`${ws}/admin`, await token({ workspace: ws, sub: 'boss', role: 'admin' }));
+    tokens.set(`${ws}/agent`, await token({ workspace: ws, sub: 'reader' }));
+  }
+  return { service, gateway, events, clock, workspaces, tokens, connections: new Map(), postsSeen: 0, eventsSeen: 0 };
+}
+
+/** The display name says which workspace a user belongs to: a message crossing workspaces shows. */
+function displayName(ws: string, user: string): string {
+  return `${user} of ${ws.slice(-1)}`;
+}
+
+function tokenOf(sut: Sut, key: string): string {
+  const value = sut.tokens.get(key);
+  if (!value) throw new Error(`no token ${key}`);
+  return value;
+}
+
+class Mismatch extends Error {
+  override readonly name = 'Mismatch';
+}
+
+function fail(message: string, detail?: unknown): never {
+  throw new Mismatch(detail === undefined ? message : `${message}\n${JSON.stringify(detail, null, 1)}`);
+}
+
+// ---------- one sequence ----------
+
+export interface RunOptions {
+  deviations: Deviations;
+  /**
+   * In default runs, settings changes that would reach the reported idle-latch findings are
+   * skipped (see the report in model.test.ts); strict runs keep them.
+   */
+  avoid: { logoutWithGivenUpConnection: boolean; settingsRejudgingDeadlines: boolean };
+}
+
+/** Counts of what the runs exercised (printed with MODEL_STATS=1). */
+export const stats = { sequences: 0, applied: {} as Record<string, number>, skipped: 0, reasons: {} as Record<string, number>, mustDeliveries: 0 };
+
+export async function runSequence(factory: StoreFactory, commands: Command[], options: RunOptions): Promise<void> {
+  const sut = await makeSut(factory);
+  stats.sequences++;
+  const model = new PresenceModel(sut.clock.now(), {
+    leaseMs: MODEL_CONFIG.leaseMs!,
+    graceMs: MODEL_CONFIG.graceMs!,
+    defaultIdleSeconds: MODEL_CONFIG.defaultIdleTimeoutSeconds!,
+    minIdleSeconds: MODEL_CONFIG.minIdleTimeoutSeconds!,
+    maxIdleSeconds: MODEL_CONFIG.maxIdleTimeoutSeconds!,
+  }, options.deviations);
+  const start = model.now;
+  for (const [index, command] of commands.entries()) {
+    const applied = await apply(sut, model, command, options);
+    if (!applied) {
+      stats.skipped++;
+      continue;
+    }
+    stats.applied[command.k] = (stats.applied[command.k] ?? 0) + 1;
+    try {
+      await compare(sut, model);
+    } catch (error) {
+      if (error instanceof Mismatch) {
+        error.message = `after command #${index} ${JSON.stringify(command)} at t=+${model.now - start}ms: ${error.message}`;
+      }
+      throw error;
+    }
+  }
+}
+
+function pick<T>(list: T[], index: number): T | undefined {
+  return list.length === 0 ? undefined : list[index % list.length];
+}
+
+/** Applies the command to both sides; false when it does not apply (no open connection). */
+async function apply(sut: Sut, model: PresenceModel, command: Command, options: RunOptions): Promise<boolean> {
+  const open = model.openConns();
+  const dropped = [...model.conns.values()].filter((c) => c.state === 'dropped' || c.state === 'gone');
+  const target = 'conn' in command ? pick(command.k === 'lateDisconnect' ? dropped : open, command.conn) : undefined;
+  const connection = target ? sut.connections.get(target.id) : undefined;
+  if ('conn' in command && (!target || !connection)) return false;
+  switch (command.k) {
+    case 'connect': {
+      const ws = sut.workspaces[command.ws]!;
+      const user = USERS[command.user]!;
+      const opened = await TestConnection.open(sut.service, { rawToken: tokenOf(sut, `${ws}/${user}`) });
+      sut.connections.set(opened.id, opened);
+      model.connect(ws, user, opened.id);
+      return true;
+    }
+    case 'close':
+      await connection!.close();
+      model.close(target!.id);
+      return true;
+    case 'drop':
+      // The client vanished without a close: API Gateway still holds the socket, no $disconnect yet.
+      model.drop(target!.id);
+      return true;
+    case 'gone':
+      sut.gateway.gone.add(target!.id);
+      model.gone(target!.id);
+      return true;
+    case 'lateDisconnect':
+      await connection!.close();
+      model.close(target!.id);
+      return true;
+    case 'heartbeat':
+      await connection!.heartbeat(command.active);
+      model.heartbeat(target!.id, command.active);
+      return true;
+    case 'setStatus':
+      await connection!.setStatus(command.status);
+      model.setStatus(target!.id, command.status);
+      return true;
+    case 'logout': {
+      if (options.avoid.logoutWithGivenUpConnection) {
+        // Finding: a connection the service gave up on (lease passed, then settled) is not closed.
+        const user = model.user(target!.ws, target!.userId);
+        if (open.some((c) => c.ws === target!.ws && c.userId === target!.userId && !user.conns.has(c.id))) return false;
+      }
+      await connection!.logout();
+      model.logout(target!.id);
+      return true;
+    }
+    case 'settings': {
+      const ws = sut.workspaces[command.ws]!;
+      const valid = model.validIdleTimeout(command.seconds);
+      if (options.avoid.settingsRejudgingDeadlines && command.admin && valid) {
+        // Finding: a changed timeout re-judges deadlines that passed but are not published yet,
+        // and does not latch a user revived while idle. Publish first; skip the second case.
+        if (model.usersOf(ws).some((user) => user.idleSinceRevival)) return false;
+        await sut.service.sweep();
+        model.sweep();
+        await compare(sut, model);
+      }
+      const response = await sut.service.http(
+        httpEvent('PUT', `/workspaces/${ws}/settings`, {
+          token: tokenOf(sut, `${ws}/${command.admin ? 'admin' : 'agent'}`),
+          body: JSON.stringify({ idleTimeoutSeconds: command.seconds }),
+        }),
+      );
+      const expected = !command.admin ? 403 : valid ? 200 : 400;
+      if (response.statusCode !== expected) fail(`PUT settings answered ${response.statusCode}, expected ${expected}`, response.body);
+      if (expected === 200) model.setIdleTimeout(ws, command.seconds);
+      return true;
+    }
+    case 'sweep':
+      await sut.service.sweep();
+      model.sweep();
+      return true;
+    case 'advance':
+      sut.clock.advance(command.ms);
+      model.advanceTo(sut.clock.now());
+      return true;
+  }
+}
+
+// ---------- comparison ----------
+
+function noticeOfEvent(event: PresenceChanged): Notice {
+  return { ws: event.workspaceId, userId: event.userId, status: event.status, previous: event.previous, reason: event.reason, at: event.at };
+}
+
+function groupByUser(notices: Notice[]): Map<string, Notice[]> {
+  const groups = new Map<string, Notice[]>();
+  for (const notice of notices) {
+    const key = `${notice.ws}/${notice.userId}`;
+    groups.set(key, [...(groups.get(key) ?? []), notice]);
+  }
+  return groups;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+async function compare(sut: Sut, model: PresenceModel): Promise<void> {
+  const out = model.takeOutput();
+  for (const notice of out.published) stats.reasons[notice.reason] = (stats.reasons[notice.reason] ?? 0) + 1;
+  for (const list of out.deliveries.values()) stats.mustDeliveries += list.filter((entry) => entry.expect === 'must').length;
+
+  // 1. Domain events: exactly one per transition, in order per user.
+  const ours = new Set(sut.workspaces);
+  const events = sut.events.events.slice(sut.eventsSeen).filter((event) => ours.has(event.workspaceId)).map(noticeOfEvent);
+  sut.eventsSeen = sut.events.events.length;
+  const gotEvents = groupByUser(events);
+  const wantEvents = groupByUser(out.published);
+  for (const key of new Set([...gotEvents.keys(), ...wantEvents.keys()])) {
+    if (!same(gotEvents.get(key) ?? [], wantEvents.get(key) ?? [])) {
+      fail(`PresenceChanged events of ${key} differ`, { got: gotEvents.get(key) ?? [], want: wantEvents.get(key) ?? [] });
+    }
+  }
+
+  // 2. What each connection received.
+  const posts = sut.gateway.posts.slice(sut.postsSeen);
+  sut.postsSeen = sut.gateway.posts.length;
+  const received = new Map<string, ServerMessage[]>();
+  for (const post of posts) received.set(post.connectionId, [...(received.get(post.connectionId) ?? []), post.message]);
+  for (const conn of model.conns.values()) {
+    const messages = received.get(conn.id) ?? [];
+    const presence = messages.flatMap((message) => (message.type === 'presence' ? [message] : []));
+    // Order is promised per user (a sweep publishes users in its own order).
+    const expectedAll = out.deliveries.get(conn.id) ?? [];
+    const gotAll: Notice[] = [];
+    for (const message of presence) {
+      const ws = sut.workspaces.find((candidate) => displayName(candidate, message.userId) === message.name);
+      if (ws !== conn.ws) fail(`connection ${conn.id} of ${conn.ws} received a message about another workspace`, message);
+      gotAll.push({ ws, userId: message.userId, status: message.status, previous: message.previous, reason: message.reason, at: message.at });
+    }
+    for (const userId of new Set([...expectedAll.map((e) => e.notice.userId), ...gotAll.map((n) => n.userId)])) {
+      const expected = expectedAll.filter((entry) => entry.notice.userId === userId);
+      const got = gotAll.filter((notice) => notice.userId === userId);
+      let i = 0;
+      for (const notice of got) {
+        while (i < expected.length && !same(expected[i]!.notice, notice)) {
+          if (expected[i]!.expect === 'must') fail(`live connection ${conn.id} (${conn.userId}) missed a notification`, { missed: expected[i]!.notice, got });
+          i++;
+        }
+        if (i === expected.length) fail(`connection ${conn.id} (${conn.userId}, ${conn.state}) received an unexpected notification`, { unexpected: notice, expected, got });
+        i++;
+      }
+      const missed = expected.slice(i).filter((entry) => entry.expect === 'must');
+      if (missed.length > 0) fail(`live connection ${conn.id} (${conn.userId}) missed notifications`, { missed: missed.map((e) => e.notice), got });
+    }
+    if (conn.state !== 'dropped' && conn.state !== 'gone') {
+      const replies = messages.flatMap((message) =>
+        message.type === 'error' ? [`error:${message.code}`] : message.type === 'loggedOut' ? ['loggedOut'] : message.type === 'snapshot' ? ['snapshot'] : [],
+      );
+      const wanted = out.replies.get(conn.id) ?? [];
+      if (!same(replies, wanted)) fail(`connection ${conn.id} (${conn.userId}, ${conn.state}) got replies ${JSON.stringify(replies)}, expected ${JSON.stringify(wanted)}`);
+    }
+  }
+
+  // 3. What readers see: every user's status (snapshot, as getPresence sends it) and the HTTP query.
+  for (const ws of sut.workspaces) {
+    const snap = await snapshot(sut.service.harness.ports, ws);
+    const want = model.readers(ws);
+    const got = snap.users.map((user) => ({ userId: user.userId, status: user.status, since: user.since, lastActive: user.lastActiveAt }));
+    for (const user of model.usersOf(ws)) {
+      const fuzzy = user.fuzzyActivity;
+      if (!fuzzy) continue;
+      const observed = got.find((entry) => entry.userId === user.userId)?.lastActive;
+      if (observed === undefined || observed > fuzzy.at || observed < fuzzy.floor || fuzzy.at - observed >= fuzzy.granularity) {
+        fail(`recorded activity of ${user.userId} is ${observed}, expected within ${fuzzy.granularity} ms before ${fuzzy.at}`);
+      }
+      user.lastActive = observed;
+      user.fuzzyActivity = null;
+    }
+    const wantNow = model.readers(ws);
+    if (!same(got, wantNow)) fail(`readers of ${ws.slice(-1)} see another state`, { got, want: wantNow, before: want });
+    for (const status of ['online', 'away'] as const satisfies Status[]) {
+      const response = await sut.service.http(
+        httpEvent('GET', `/workspaces/${ws}/agents`, { token: tokenOf(sut, `${ws}/agent`), query: { status } }),
+      );
+      if (response.statusCode !== 200) fail(`GET agents?status=${status} answered ${response.statusCode}`, response.body);
+      const body = JSON.parse(response.body ?? '{}') as { agents: { userId: string; status: Status }[] };
+      const gotIds = body.agents.map((agent) => agent.userId);
+      const wantIds = wantNow.filter((user) => user.status === status).map((user) => user.userId);
+      if (!same(gotIds, wantIds)) fail(`GET agents?status=${status} in ${ws.slice(-1)} returned ${JSON.stringify(gotIds)}, expected ${JSON.stringify(wantIds)}`);
+      // Every reader agrees: the HTTP query, the online-agents function and the snapshot.
+      const fromSnapshot = snap.users.filter((user) => user.status === status);
+      if (!same(body.agents, fromSnapshot)) fail(`GET agents?status=${status} and the snapshot disagree`, { http: body.agents, snapshot: fromSnapshot });
+      const direct = await sut.service.onlineAgents({ workspaceId: ws, status });
+      if (!same(direct, body)) fail(`the online-agents function and GET agents?status=${status} disagree`, { direct, http: body });
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * An in-memory PresenceStore with the semantics the use cases rely on from DynamoDB: consistent
+ * reads, a conditional put on `version`, the sparse status and deadline indexes, and connection
+ * items per workspace. It is a test double for fast property runs; the same runs go against the
+ * real DynamoDbPresenceStore on DynamoDB Local (see test/integration/model.test.ts).
+ */
+import type { Agent } from '#domain/presence.ts';
+import type { ConnectionRecord, PresenceStore, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
+
+const key = (workspaceId: string, id: string) => `${workspaceId}\u0000${id}`;
+
+export class MemoryPresenceStore implements PresenceStore {
+  readonly deadlineShards = 1;
+  private readonly agents = new Map<string, StoredAgent>();
+  private readonly connections = new Map<string, ConnectionRecord & { workspaceId: string }>();
+  private readonly settings = new Map<string, WorkspaceSettings>();
+
+  async getAgent(workspaceId: string, userId: string): Promise<StoredAgent | undefined> {
+    const agent = this.agents.get(key(workspaceId, userId));
+    return agent ? structuredClone(agent) : undefined;
+  }
+
+  async saveAgent(agent: Agent, dueAt: number | null, _now: number): Promise<boolean> {
+    const k = key(agent.workspaceId, agent.userId);
+    const current = this.agents.get(k);
+    if ((current?.version ?? 0) !== agent.version) return false;
+    this.agents.set(k, { ...structuredClone(agent), version: agent.version + 1, dueAt });
+    return true;
+  }
+
+  private byWorkspace(workspaceId: string): StoredAgent[] {
+    return [...this.agents.values()]
+      .filter((agent) => agent.workspaceId === workspaceId)
+      .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
+      .map((agent) => structuredClone(agent));
+  }
+
+  async listAgents(workspaceId: string): Promise<StoredAgent[]> {
+    return this.byWorkspace(workspaceId);
+  }
+
+  async listByStatus(workspaceId: string, status: 'online' | 'away'): Promise<StoredAgent[]> {
+    return this.byWorkspace(workspaceId).filter((agent) => agent.status === status);
+  }
+
+  async *dueAgents(_shard: number, now: number): AsyncIterable<StoredAgent[]> {
+    const due = [...this.agents.values()]
+      .filter((agent) => agent.dueAt !== null && agent.dueAt <= now)
+      .sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0))
+      .map((agent) => structuredClone(agent));
+    if (due.length > 0) yield due;
+  }
+
+  async putConnection(workspaceId: string, connection: ConnectionRecord): Promise<void> {
+    this.connections.set(key(workspaceId, connection.connectionId), { ...connection, workspaceId });
+  }
+
+  async deleteConnections(workspaceId: string, connectionIds: string[]): Promise<void> {
+    for (const id of connectionIds) this.connections.delete(key(workspaceId, id));
+  }
+
+  async listConnections(workspaceId: string): Promise<ConnectionRecord[]> {
+    return [...this.connections.values()]
+      .filter((connection) => connection.workspaceId === workspaceId)
+      .sort((a, b) => (a.connectionId < b.connectionId ? -1 : 1))
+      .map(({ connectionId, userId, connectedAt }) => ({ connectionId, userId, connectedAt }));
+  }
+
+  async getSettings(workspaceId: string): Promise<WorkspaceSettings | undefined> {
+    const settings = this.settings.get(workspaceId);
+    return settings ? { ...settings } : undefined;
+  }
+
+  async putSettings(workspaceId: string, settings: WorkspaceSettings): Promise<void> {
+    this.settings.set(workspaceId, { ...settings });
+  }
+}
