@@ -85,7 +85,14 @@ export interface Conn {
    * connection is noticed: when a transition of its workspace is posted to it (answer 410).
    */
   item: boolean;
+  connectedAt: number;
 }
+
+/**
+ * API Gateway answers 410 during `$connect` as for a gone connection, so the service takes a 410
+ * as proof only from connections older than its $connect window (API Gateway's 29 s timeout).
+ */
+export const OPENING_WINDOW_MS = 30_000;
 
 export interface User {
   ws: string;
@@ -251,14 +258,17 @@ export class PresenceModel {
   }
 
   /**
-   * Ends one fan-out in `ws`: every `gone` connection with an item was posted to and answered 410,
+   * Ends one fan-out in `ws`: every `gone` connection with an item, past the opening window, was
+   * posted to and answered 410,
    * so its item is deleted and it is disconnected (as by `$disconnect`), which may publish what
    * had passed for its user, in a further round (at most four rounds, the last deletes items only).
    */
   private deliverGroup(ws: string, round = 0): void {
     if (this.out.published.length === this.groupStart) return;
     this.groupStart = this.out.published.length;
-    const gone = [...this.conns.values()].filter((conn) => conn.ws === ws && conn.state === 'gone' && conn.item);
+    const gone = [...this.conns.values()].filter(
+      (conn) => conn.ws === ws && conn.state === 'gone' && conn.item && this.now - conn.connectedAt >= OPENING_WINDOW_MS,
+    );
     for (const conn of gone) conn.item = false;
     if (round === 3) return;
     for (const conn of gone) {
@@ -342,7 +352,7 @@ export class PresenceModel {
       user.since = this.now;
       user.lastActive = this.now;
     }
-    this.conns.set(connId, { id: connId, ws, userId, state: 'opening', item: true });
+    this.conns.set(connId, { id: connId, ws, userId, state: 'opening', item: true, connectedAt: this.now });
     user.conns.add(connId);
     user.leaseUntil = this.now + this.timings.leaseMs;
     user.graceUntil = null;
