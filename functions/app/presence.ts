@@ -23,14 +23,9 @@ function identityOf(principal: Principal): rules.Identity {
 async function settle(ports: Ports, workspaceId: string, mutation: Mutation, opening?: string): Promise<Transition[]> {
   const decision = mutation.decision;
   if (!mutation.written || !decision) return [];
-  if (decision.droppedConnections.length > 0) {
-    try {
-      await ports.store.deleteConnections(workspaceId, decision.droppedConnections);
-    } catch (error) {
-      // Committed already; a stale connection item only costs a post that answers 410 later.
-      ports.logger.warn('could not delete dropped connection items', { workspaceId, error });
-    }
-  }
+  // Connections whose lease passed keep their items: the tab may still be there (a logout must
+  // reach it, and its next message revives it). A dead one costs one post that answers 410,
+  // which removes it; the item's TTL is the backstop.
   await deliver(ports, workspaceId, decision.transitions, opening ? { opening } : {});
   return decision.transitions;
 }

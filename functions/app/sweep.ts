@@ -54,9 +54,8 @@ async function settleAgent(ports: Ports, candidate: StoredAgent, policy: Policy,
       return;
     }
     report.transitions += decision.transitions.length;
-    if (decision.droppedConnections.length > 0) {
-      await ports.store.deleteConnections(candidate.workspaceId, decision.droppedConnections);
-    }
+    // Connections whose lease passed keep their items until a post answers 410 (see settle() in
+    // presence.ts): a logout must still reach a tab that is only slow.
     await deliver(ports, candidate.workspaceId, decision.transitions);
   } catch (error) {
     // One agent's failure must not stop the pass; its deadline stays in the index for the next one.

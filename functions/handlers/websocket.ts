@@ -165,8 +165,10 @@ function makeMessageHandler(
     const connectionId = event.requestContext.connectionId;
     try {
       const budget = deps.limiter?.take(connectionId, action, deps.ports.clock.now()) ?? 'allow';
-      if (budget === 'refuse-silently') return { statusCode: 200 };
-      if (budget === 'refuse') throw new RateLimitedError('too many messages on this connection; slow down');
+      // A client waits for the answer to a request, so every refused request is told; a flood
+      // of heartbeats, which expect no answer, is told at most once a second.
+      if (budget === 'refuse-silently' && action === 'heartbeat') return { statusCode: 200 };
+      if (budget !== 'allow') throw new RateLimitedError('too many messages on this connection; slow down');
       const context = connectionContext(event);
       await run(deps.ports, context, parseBody(event));
     } catch (error) {

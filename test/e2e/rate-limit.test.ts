@@ -1,6 +1,7 @@
 /**
  * Per-connection budgets at the defaults (burst 20, 2 per second; setStatus costs 4, getPresence
- * 5): a flood is refused with one `rate_limited` error instead of DynamoDB work and fan-out.
+ * 5): a flood is refused with `rate_limited` instead of DynamoDB work and fan-out. Every refused
+ * request is told (a client waits for its answer); a heartbeat flood at most once a second.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Client, type TestStack, startTestStack, uniqueWorkspace } from '#test/support/stack.ts';
@@ -24,7 +25,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-it('a status flood changes the status a bounded number of times and is told once', async () => {
+it('a status flood changes the status a bounded number of times and each refusal is told', async () => {
   const workspace = uniqueWorkspace();
   const observer = await stack.connect({ workspace, user: 'observer' });
   const bob = await stack.connect({ workspace, user: 'bob' });
@@ -38,7 +39,9 @@ it('a status flood changes the status a bounded number of times and is told once
   const changes = observer.presenceOf('bob').filter((m) => m.type === 'presence' && m.reason === 'manual').length;
   expect(changes).toBeGreaterThanOrEqual(1);
   expect(changes).toBeLessThanOrEqual(5);
-  expect(bob.messages.filter((m) => m.type === 'error')).toHaveLength(1);
+  const errors = bob.messages.filter((m) => m.type === 'error');
+  expect(errors).toHaveLength(35);
+  expect(new Set(errors.map((m) => m.type === 'error' && m.code))).toEqual(new Set(['rate_limited']));
 
   // Budget regained: a change goes through again.
   const since = observer.mark();
@@ -55,8 +58,9 @@ it('a heartbeat or snapshot flood is refused before it reaches the store', async
   await flood(bob, Array.from({ length: 50 }, () => ({ action: 'heartbeat' })));
   stack.clock.advance(10_000);
   await stack.deliver(bob); // budget regained: this round trip proves every earlier reply arrived
-  // 20 tokens: four snapshots, then refusals (told once in this instant); the fifth is the barrier's.
+  // 20 tokens: four snapshots and six refusals, each told; then the heartbeats are refused
+  // silently (a notice was sent in this instant). The fifth snapshot is the barrier's.
   expect(bob.messages.filter((m) => m.type === 'snapshot')).toHaveLength(5);
-  expect(bob.messages.filter((m) => m.type === 'error')).toHaveLength(1);
+  expect(bob.messages.filter((m) => m.type === 'error')).toHaveLength(6);
   bob.socket.close();
 });

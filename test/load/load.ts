@@ -84,7 +84,8 @@ class Socket {
   }
 
   send(message: object): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.ws.readyState !== WebSocket.OPEN) throw new Error(`the connection is not open (state ${this.ws.readyState})`);
+    this.ws.send(JSON.stringify(message));
   }
 
   /** Resolves on the first message from index `since` on that matches. */
@@ -139,7 +140,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const observers = new Map<string, Socket>();
     for (const workspace of workspaces) observers.set(workspace, await Socket.open(await url(workspace, 'observer')));
     const beat = setInterval(() => {
-      for (const observer of observers.values()) observer.send({ action: 'heartbeat', active: true });
+      for (const observer of observers.values()) {
+        if (observer.ws.readyState === WebSocket.OPEN) observer.send({ action: 'heartbeat', active: true });
+      }
     }, 5000);
 
     const deadline = Date.now() + options.seconds * 1000;
@@ -172,7 +175,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       // Spread the arrivals over the first seconds, as a team logging in.
       await new Promise((resolve) => setTimeout(resolve, next() * 3000));
       let socket = await connect();
-      const heartbeat = setInterval(() => socket.send({ action: 'heartbeat', active: next() < 0.5 }), 5000);
+      const heartbeat = setInterval(() => {
+        if (socket.ws.readyState === WebSocket.OPEN) socket.send({ action: 'heartbeat', active: next() < 0.5 });
+      }, 5000);
       try {
         while (Date.now() < deadline) {
           const roll = next();
@@ -208,8 +213,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             status = 'offline';
             socket = await connect();
           }
-          // An agent acts every 1.5 to 3.5 s: busy, but within the per-connection rate limit.
-          await new Promise((resolve) => setTimeout(resolve, 1500 + next() * 2000));
+          // An agent acts every 2.5 to 4.5 s: busy, but within the per-connection rate limit
+          // (a status change costs 4 of the 2 tokens a second).
+          await new Promise((resolve) => setTimeout(resolve, 2500 + next() * 2000));
         }
       } finally {
         clearInterval(heartbeat);
