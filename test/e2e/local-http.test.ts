@@ -41,7 +41,9 @@ describe('PresenceChanged webhook', () => {
   it('receives each transition in order, in the envelope EventBridge delivers', async () => {
     const workspace = uniqueWorkspace();
     const bob = await stack.connect({ workspace, user: 'bob' });
-    await stack.deliver(bob, { action: 'setStatus', status: 'away' }, { action: 'logout' });
+    await stack.deliver(bob, { action: 'setStatus', status: 'away' });
+    bob.send({ action: 'logout' });
+    await bob.next('loggedOut');
     const events = await deliveredFor(workspace, 3);
     expect(events.map((event) => (event.detail as { reason: string }).reason)).toEqual(['connect', 'manual', 'logout']);
     expect(events[1]).toMatchObject({

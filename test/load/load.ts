@@ -5,7 +5,7 @@
  * arrived; at the end both are compared per user: nothing lost, nothing duplicated, no errors.
  *
  * CLI: `npm run load -- --clients 1000 --seconds 300 [--workspaces 20] [--seed 7]`
- * (30 seconds of it run in `npm test`: test/e2e/load.test.ts).
+ * (30 seconds of it run in `npm test`: test/load/load.test.ts, on its own after the other tests).
  */
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';

