@@ -89,10 +89,11 @@ class Socket {
   }
 
   /** Resolves on the first message from index `since` on that matches. */
-  wait(match: (m: Message) => boolean, since: number, what: string, timeoutMs = 30_000): Promise<void> {
+  /** `timeoutMs` 0 waits for ever (for the losing side of a race, which must not reject later). */
+  wait(match: (m: Message) => boolean, since: number, what: string, timeoutMs = 60_000): Promise<void> {
     if (this.messages.slice(since).some(match)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+      const timer = timeoutMs > 0 ? setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs) : undefined;
       this.waiters.push({
         match,
         resolve: () => {
@@ -172,8 +173,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         }
         return socket;
       };
-      // Spread the arrivals over the first seconds, as a team logging in.
-      await new Promise((resolve) => setTimeout(resolve, next() * 3000));
+      // Spread the arrivals, as a team logging in: 30 agents a second, at least over 3 s.
+      await new Promise((resolve) => setTimeout(resolve, next() * Math.max(3000, (options.clients / 30) * 1000)));
       let socket = await connect();
       const heartbeat = setInterval(() => {
         if (socket.ws.readyState === WebSocket.OPEN) socket.send({ action: 'heartbeat', active: next() < 0.5 });
@@ -191,7 +192,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             // An error reply (rate_limited, internal) ends the run at once instead of a timeout.
             await Promise.race([
               seen('manual', since),
-              socket.wait((m) => m.type === 'error', mine, 'an error', 60_000).then(() => {
+              socket.wait((m) => m.type === 'error', mine, 'an error', 0).then(() => {
                 const error = socket.messages.slice(mine).find((m) => m.type === 'error');
                 throw new Error(`${userId}: setStatus refused with ${error?.code}: ${error?.message}`);
               }),
