@@ -373,7 +373,10 @@ export class PresenceClient {
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
     const delay = backoffDelay(this.attempt++, this.options.minDelayMs, this.options.maxDelayMs, this.options.random);
-    this.retryTimer = setTimeout(() => void this.openLink(), delay);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.openLink();
+    }, delay);
   }
 
   private dropLink(link: Link, code: number): void {
@@ -436,6 +439,17 @@ export class PresenceClient {
     const active = this.activeSinceBeat;
     this.activeSinceBeat = false;
     link.socket.send(JSON.stringify({ action: 'heartbeat', active }));
+  }
+
+  /**
+   * Reconnects now if the client is waiting out a backoff: the SDK calls it when the page becomes
+   * visible or the browser is back online, where waiting up to the maximum delay would be wasted.
+   */
+  wake(): void {
+    if (this.stopped || this.state !== 'reconnecting' || this.incoming || !this.retryTimer) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    void this.openLink();
   }
 
   /** A heartbeat now (activity while offline, the tab shown again), at most one a second. */
@@ -552,11 +566,15 @@ function attachActivity(client: PresenceClient): (() => void) | undefined {
     if (document.visibilityState !== 'visible') return;
     client.markActive();
     client.promptBeat();
+    client.wake();
   };
+  const onOnline = () => client.wake();
   for (const name of ACTIVITY_EVENTS) scope.addEventListener(name, onActivity, { passive: true, capture: true });
   document.addEventListener('visibilitychange', onVisibility);
+  scope.addEventListener('online', onOnline);
   return () => {
     for (const name of ACTIVITY_EVENTS) globalThis.removeEventListener(name, onActivity, { capture: true });
     document.removeEventListener('visibilitychange', onVisibility);
+    globalThis.removeEventListener('online', onOnline);
   };
 }

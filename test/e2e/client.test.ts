@@ -201,6 +201,26 @@ describe('PresenceClient on Node', () => {
     observer.socket.close();
   });
 
+  it('wake() reconnects at once instead of waiting out the backoff', async () => {
+    const workspace = uniqueWorkspace();
+    const ports = { httpPort: await freePort(), wsPort: await freePort() };
+    const table = { PRESENCE_TABLE_NAME: `client-wake-${workspace}` };
+    const first = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
+    // A backoff far longer than the test: only wake() can bring it back in time.
+    const made = make(first, { workspace, user: 'alice' }, { reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 }, random: () => 0.99 });
+    await made.client.connect();
+    await first.stop();
+    await until(made.client, () => made.client.connectionState === 'reconnecting', 'reconnecting');
+    const second = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
+    try {
+      made.client.wake();
+      await until(made.client, () => made.client.connectionState === 'open', 'open again after wake()');
+    } finally {
+      made.client.close();
+      await second.stop();
+    }
+  });
+
   it('retries an unreachable server with a fresh token each time until closed', async () => {
     const port = await freePort();
     const made = make(stack, { workspace: uniqueWorkspace(), user: 'alice' }, { url: `ws://127.0.0.1:${port}/` });

@@ -15,7 +15,12 @@ import { Client } from '#test/support/stack.ts';
 const root = join(import.meta.dirname, '..', '..');
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
 const dataDir = mkdtempSync(join(tmpdir(), 'presence-data-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+/** Every process a test started: a failed test must not leave a stack running. */
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 interface Started {
   child: ChildProcess;
@@ -31,6 +36,7 @@ function run(script: string, args: string[], env: Record<string, string>): Start
     if (!(name in env)) delete childEnv[name];
   }
   const child = spawn(env.TSX ?? tsx, [join(root, script), ...args], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   const started: Started = { child, stdout: [], stderr: [], exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
   const collect = (into: string[]) => (chunk: Buffer) => into.push(...String(chunk).split('\n').filter((line) => line !== ''));
   child.stdout?.on('data', collect(started.stdout));

@@ -77,7 +77,8 @@ class Socket {
 
   static open(url: string): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
+      // A handshake that never completes fails the run instead of stalling it.
+      const ws = new WebSocket(url, { handshakeTimeout: 30_000 });
       ws.once('open', () => resolve(new Socket(ws)));
       ws.once('error', reject);
     });
