@@ -181,6 +181,11 @@ export class WebSocketEmulator {
     return `http://${this.host}:${this.boundPort}`;
   }
 
+  /** Handler invocations and management requests in flight. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
   /** Resolves once no handler or management request is in flight (tests use it as a barrier). */
   async settled(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);

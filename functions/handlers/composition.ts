@@ -36,6 +36,12 @@ export function makeDocumentClient(env: Env): DynamoDBDocumentClient {
   const endpoint = env.PRESENCE_DYNAMODB_ENDPOINT;
   const client = new DynamoDBClient({
     region: env.AWS_REGION ?? 'us-east-1',
+    // A request that never answers is abandoned and retried, instead of holding a handler (or the
+    // sweeper, or a shutdown) until the Lambda timeout: the SDK sets no timeout of its own.
+    requestHandler: {
+      connectionTimeout: readNumber(env, 'PRESENCE_DYNAMODB_CONNECT_TIMEOUT_MS', 2000, 1),
+      requestTimeout: readNumber(env, 'PRESENCE_DYNAMODB_REQUEST_TIMEOUT_MS', 5000, 1),
+    },
     ...(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });

@@ -226,9 +226,22 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     };
 
     log(`load: ${options.clients} agents in ${options.workspaces} workspaces for ${options.seconds} s`);
-    const sockets = await Promise.all(users.map(actor));
+    let finished = 0;
+    const progress = setInterval(() => log(`  ${finished} agents done, ${stack.emulator.inFlight} requests in flight`), 30_000);
+    const sockets = await Promise.all(
+      users.map((user) =>
+        actor(user)
+          .catch((error: unknown) => {
+            log(`  ${user.workspace}/${user.userId} failed at ${new Date().toISOString()}: ${String(error)}`);
+            throw error;
+          })
+          .finally(() => finished++),
+      ),
+    );
     clearInterval(beat);
+    log('  every agent done; waiting for the requests in flight');
     await stack.emulator.settled();
+    clearInterval(progress);
     // Everything sent to an observer before its own snapshot has arrived with it.
     for (const observer of observers.values()) {
       const since = observer.messages.length;
