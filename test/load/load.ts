@@ -4,7 +4,9 @@
  * with the right reason, status and previous). One observer per workspace records what really
  * arrived; at the end both are compared per user: nothing lost, nothing duplicated, no errors.
  *
- * CLI: `npm run load -- --clients 1000 --seconds 300 [--workspaces 20] [--seed 7]`
+ * CLI: `npm run load -- --clients 1000 --seconds 300 [--workspaces 20] [--pace 10] [--seed 7]`
+ * (`--pace`: seconds between one agent's actions, at least; everything runs in one process on
+ * this machine, so 1,000 agents need a calmer pace than the 200 of the test).
  * (30 seconds of it run in `npm test`: test/load/load.test.ts, on its own after the other tests).
  */
 import { parseArgs } from 'node:util';
@@ -18,6 +20,8 @@ export interface LoadOptions {
   seconds: number;
   workspaces: number;
   seed: number;
+  /** Each agent acts every `paceMs` to 1.8 × `paceMs` (default 2.5 s). */
+  paceMs?: number;
   /** An existing DynamoDB (Local) endpoint; unset: the stack starts its own, in memory. */
   dynamoEndpoint?: string;
   tableName?: string;
@@ -215,9 +219,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
             status = 'offline';
             socket = await connect();
           }
-          // An agent acts every 2.5 to 4.5 s: busy, but within the per-connection rate limit
-          // (a status change costs 4 of the 2 tokens a second).
-          await new Promise((resolve) => setTimeout(resolve, 2500 + next() * 2000));
+          // By default an agent acts every 2.5 to 4.5 s: busy, but within the per-connection rate
+          // limit (a status change costs 4 of the 2 tokens a second).
+          const pace = options.paceMs ?? 2500;
+          await new Promise((resolve) => setTimeout(resolve, pace + next() * pace * 0.8));
         }
       } finally {
         clearInterval(heartbeat);
@@ -225,7 +230,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       return socket;
     };
 
-    log(`load: ${options.clients} agents in ${options.workspaces} workspaces for ${options.seconds} s`);
+    log(`load: ${options.clients} agents in ${options.workspaces} workspaces for ${options.seconds} s, acting every ${(options.paceMs ?? 2500) / 1000} s or so`);
     let finished = 0;
     const progress = setInterval(() => log(`  ${finished} agents done, ${stack.emulator.inFlight} requests in flight`), 30_000);
     const sockets = await Promise.all(
@@ -300,6 +305,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       seconds: { type: 'string', default: '300' },
       workspaces: { type: 'string', default: '20' },
       seed: { type: 'string', default: String(Date.now() % 100_000) },
+      pace: { type: 'string', default: '10' },
     },
   });
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -308,6 +314,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     seconds: Number(values.seconds),
     workspaces: Number(values.workspaces),
     seed: Number(values.seed),
+    paceMs: Number(values.pace) * 1000,
     log: (line) => process.stdout.write(`${line}\n`),
   });
   const { mismatches, errors, ...numbers } = report;
