@@ -120,8 +120,6 @@ export interface User {
   idle: boolean;
   /** Offline because idle when a connection was revived (for the latch findings). */
   idleSinceRevival: boolean;
-  /** Connections given up on at the lease end whose items the service deletes at its next write. */
-  stale: Set<string>;
 }
 
 /** What one connection should receive from one publication. */
@@ -193,7 +191,6 @@ export class PresenceModel {
         fuzzyActivity: null,
         idle: false,
         idleSinceRevival: false,
-        stale: new Set(),
       };
       this.users.set(key, user);
     }
@@ -224,7 +221,6 @@ export class PresenceModel {
       if (!next) break;
       const { user, at, kind } = next;
       if (kind === 'lease') {
-        for (const id of user.conns) user.stale.add(id);
         user.conns.clear();
         if (user.status !== 'offline') this.happen(user, 'offline', 'timeout', at);
       } else if (kind === 'grace') {
@@ -247,13 +243,11 @@ export class PresenceModel {
     user.reason = reason;
   }
 
-  /** The service writes this user: what passed is published, items of dead connections go. */
+  /**
+   * The service writes this user: what passed is published. Items of connections whose lease
+   * passed stay (logout must still reach them) until a post to them answers 410.
+   */
   private settle(user: User): void {
-    for (const id of user.stale) {
-      const conn = this.conns.get(id);
-      if (conn) conn.item = false;
-    }
-    user.stale.clear();
     this.publishPending(user);
   }
 
