@@ -15,16 +15,7 @@ import type { Clock, Logger } from '#app/ports.ts';
 import { compose, jwtSettingsFromEnv } from '#handlers/composition.ts';
 import { makeHttpHandler } from '#handlers/http.ts';
 import { makeSweeperHandler, type SweeperResult } from '#handlers/sweeper.ts';
-import {
-  makeAuthorizerHandler,
-  makeConnectHandler,
-  makeDefaultHandler,
-  makeDisconnectHandler,
-  makeGetPresenceHandler,
-  makeHeartbeatHandler,
-  makeLogoutHandler,
-  makeSetStatusHandler,
-} from '#handlers/websocket.ts';
+import { makeWebSocketApi } from '#handlers/websocket.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from '#local/dynamodb-local.ts';
 import { LocalEventPublisher } from '#local/events.ts';
 import { LocalHttpServer, type PageAssets } from '#local/http-server.ts';
@@ -193,18 +184,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
         ...(options.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.maxLifetimeMs } : {}),
         ...(options.dropDisconnect !== undefined ? { dropDisconnect: options.dropDisconnect } : {}),
-        handlers: {
-          authorizer: makeAuthorizerHandler({ verifier: composition.verifier() }),
-          connect: makeConnectHandler(deps),
-          disconnect: makeDisconnectHandler(deps),
-          routes: {
-            heartbeat: makeHeartbeatHandler(deps),
-            setStatus: makeSetStatusHandler(deps),
-            getPresence: makeGetPresenceHandler(deps),
-            logout: makeLogoutHandler(deps),
-            $default: makeDefaultHandler(deps),
-          },
-        },
+        handlers: makeWebSocketApi({ ...deps, verifier: composition.verifier() }),
       });
     } catch (error) {
       portInUse(error, 'WebSocket API', 'PRESENCE_WS_PORT', wsPort);

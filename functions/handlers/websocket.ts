@@ -223,3 +223,22 @@ export function makeDefaultHandler(deps: MessageDeps): WebSocketHandler {
     throw new UnknownActionError(`unknown action; expected one of ${KNOWN_ACTIONS.join(', ')}`);
   });
 }
+
+/**
+ * Every WebSocket route's handler, keyed as API Gateway routes them. In AWS each is its own
+ * Lambda (lambda.ts); the local stack and the tests serve the whole set from one process.
+ */
+export function makeWebSocketApi(deps: MessageDeps & { verifier: TokenVerifier }) {
+  return {
+    authorizer: makeAuthorizerHandler({ verifier: deps.verifier }),
+    connect: makeConnectHandler(deps),
+    disconnect: makeDisconnectHandler(deps),
+    routes: {
+      heartbeat: makeHeartbeatHandler(deps),
+      setStatus: makeSetStatusHandler(deps),
+      getPresence: makeGetPresenceHandler(deps),
+      logout: makeLogoutHandler(deps),
+      $default: makeDefaultHandler(deps),
+    } satisfies Record<(typeof KNOWN_ACTIONS)[number] | '$default', WebSocketHandler>,
+  };
+}

@@ -12,35 +12,16 @@ import {
 import { makeHttpHandler } from '#handlers/http.ts';
 import { makeOnlineAgentsHandler } from '#handlers/online-agents.ts';
 import { makeSweeperHandler } from '#handlers/sweeper.ts';
-import {
-  KNOWN_ACTIONS,
-  makeAuthorizerHandler,
-  makeConnectHandler,
-  makeDefaultHandler,
-  makeDisconnectHandler,
-  makeGetPresenceHandler,
-  makeHeartbeatHandler,
-  makeLogoutHandler,
-  makeSetStatusHandler,
-  type WebSocketHandler,
-} from '#handlers/websocket.ts';
+import { KNOWN_ACTIONS, makeWebSocketApi, type WebSocketHandler } from '#handlers/websocket.ts';
 import { type Harness, token, type TokenClaims, verifier } from '#test/support/harness.ts';
 
 export function makeService(harness: Harness) {
   const deps = { ports: harness.ports };
-  const routes: Record<string, WebSocketHandler> = {
-    heartbeat: makeHeartbeatHandler(deps),
-    setStatus: makeSetStatusHandler(deps),
-    getPresence: makeGetPresenceHandler(deps),
-    logout: makeLogoutHandler(deps),
-    $default: makeDefaultHandler(deps),
-  };
+  const { routes, ...handshake } = makeWebSocketApi({ ...deps, verifier });
   return {
     harness,
-    authorizer: makeAuthorizerHandler({ verifier }),
-    connect: makeConnectHandler(deps),
-    disconnect: makeDisconnectHandler(deps),
-    routes,
+    ...handshake,
+    routes: routes as Record<string, WebSocketHandler>,
     http: makeHttpHandler({ ports: harness.ports, verifier }),
     onlineAgents: makeOnlineAgentsHandler(deps),
     /** One sweep pass (no Lambda context: the local-timer mode). */
