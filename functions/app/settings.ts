@@ -1,5 +1,5 @@
 /** Workspace settings: the idle timeout. */
-import { expire, type Policy } from '#domain/presence.ts';
+import { changePolicy } from '#domain/presence.ts';
 import { forEachLimited } from '#app/concurrency.ts';
 import { ForbiddenError, InvalidRequestError } from '#app/errors.ts';
 import { deliver } from '#app/fanout.ts';
@@ -17,10 +17,10 @@ export async function getSettings(ports: Pick<Ports, 'store' | 'config'>, worksp
 }
 
 /**
- * Admins change the idle timeout. First every present agent is settled under the old timeout, so
- * what readers already saw (someone idle-offline, a lease that ended) is published as it was and
- * stays latched; then the deadlines move with the new timeout at once, so the sweeper keeps
- * reading only what is due, and anyone already past the new timeout goes idle now.
+ * Admins change the idle timeout. Each present agent is settled under the old timeout, so what
+ * readers already saw (someone idle-offline, a lease that ended) is published as it was and stays
+ * latched, and then judged under the new one, in one write: deadlines move with the new timeout at
+ * once, so the sweeper keeps reading only what is due, and anyone past it goes idle now.
  */
 export async function putSettings(ports: Ports, principal: Principal, settings: WorkspaceSettings): Promise<WorkspaceSettings> {
   if (principal.role !== 'admin') throw new ForbiddenError('only an admin of the workspace may change its settings');
@@ -31,14 +31,9 @@ export async function putSettings(ports: Ports, principal: Principal, settings: 
   }
   const workspaceId = principal.workspaceId;
   const next = { idleTimeoutSeconds: seconds };
-  await settlePresent(ports, workspaceId, await workspacePolicy(ports, workspaceId));
+  const before = await workspacePolicy(ports, workspaceId);
   await ports.store.putSettings(workspaceId, next);
-  await settlePresent(ports, workspaceId, policyFrom(ports.config, next));
-  return next;
-}
-
-/** Applies `policy` to every online or away agent of the workspace and publishes what it changes. */
-async function settlePresent(ports: Ports, workspaceId: string, policy: Policy): Promise<void> {
+  const after = policyFrom(ports.config, next);
   const present = (
     await Promise.all([ports.store.listByStatus(workspaceId, 'online'), ports.store.listByStatus(workspaceId, 'away')])
   ).flat();
@@ -47,9 +42,10 @@ async function settlePresent(ports: Ports, workspaceId: string, policy: Policy):
       ports,
       workspaceId,
       agent.userId,
-      (stored, now) => (stored ? expire(stored, now, policy) : null),
-      { agent, policy },
+      (stored, now) => (stored ? changePolicy(stored, now, before, after) : null),
+      { agent, policy: after },
     );
     if (written && decision && decision.transitions.length > 0) await deliver(ports, workspaceId, decision.transitions);
   });
+  return next;
 }

@@ -424,6 +424,22 @@ export function expire(stored: Agent, now: number, policy: Policy): Decision {
   return draft.decision();
 }
 
+/**
+ * The workspace's idle timeout changed: deadlines that passed under the old policy are settled
+ * under it first (what readers saw is published as it was, and stays latched), then the agent
+ * is judged under the new one.
+ */
+export function changePolicy(stored: Agent, now: number, before: Policy, after: Policy): Decision {
+  const settled = expire(stored, now, before);
+  const next = expire(settled.agent, now, after);
+  return {
+    agent: next.agent,
+    changed: settled.changed || next.changed,
+    transitions: [...settled.transitions, ...next.transitions],
+    droppedConnections: [...settled.droppedConnections, ...next.droppedConnections],
+  };
+}
+
 function unchanged(agent: Agent): Decision {
   return { agent, changed: false, transitions: [], droppedConnections: [] };
 }
