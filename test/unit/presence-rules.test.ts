@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type Agent,
   type ChosenStatus,
+  changePolicy,
   connect,
   type Decision,
   disconnect,
@@ -670,5 +671,37 @@ describe('nextDeadline: when the status changes with no further event', () => {
 
     // Assess
     expect(deadline).toBe(expected);
+  });
+});
+
+describe('a changed idle timeout (changePolicy)', () => {
+  const longer: Policy = { ...policy, idleTimeoutMs: 3_600_000 };
+  const shorter: Policy = { ...policy, idleTimeoutMs: 300_000 };
+
+  it('keeps an agent readers already saw idle offline when the timeout is raised, and publishes it as it was', () => {
+    // Last beat at T0 + 570 s (lease to T0 + 660 s); idle since T0 + 600 s, not swept yet.
+    const agent = keepAlive(connectedAt0('away'), T0, T0 + 570_000);
+    const decision = changePolicy(agent, T0 + 630_000, policy, longer);
+    expect(decision.transitions).toEqual([published('offline', 'away', 'idle', IDLE_DEADLINE)]);
+    expect(view(decision.agent, T0 + 631_000, longer).status).toBe('offline');
+  });
+
+  it('publishes a lease that ended before the old idle deadline as timeout, not as an earlier idle', () => {
+    const decision = changePolicy(connectedAt0(), T0 + 900_000, policy, shorter);
+    expect(decision.transitions).toEqual([published('offline', 'online', 'timeout', LEASE_END)]);
+  });
+
+  it('takes a present agent past the new, shorter timeout idle now, in the same decision', () => {
+    const agent = keepAlive(connectedAt0(), T0, T0 + 330_000);
+    const decision = changePolicy(agent, T0 + 330_000, policy, shorter);
+    expect(decision.transitions.map((t) => t.reason)).toEqual(['idle']);
+    expect(decision.changed).toBe(true);
+  });
+
+  it('publishes nothing for an agent within both timeouts', () => {
+    const agent = keepAlive(connectedAt0(), T0, T0 + 120_000);
+    const decision = changePolicy(agent, T0 + 120_000, policy, longer);
+    expect(decision.transitions).toEqual([]);
+    expect(view(decision.agent, T0 + 120_000, longer).status).toBe('online');
   });
 });
