@@ -180,8 +180,12 @@ class Draft {
     this.agent = clone(stored);
   }
 
-  /** Publishes the deadline that passed before this event, if the stored status is stale. */
-  settleDeadlines(now: number, policy: Policy): void {
+  /**
+   * Publishes the deadline that passed before this event, if the stored status is stale.
+   * `notBefore`: the earliest `at` to publish (a deadline that only passes under a policy that
+   * starts now is published now, not at an instant readers still saw the user present).
+   */
+  settleDeadlines(now: number, policy: Policy, notBefore = -Infinity): void {
     const agent = this.agent;
     const evaluation = evaluate(agent, now, policy);
     if (evaluation.status === 'offline' && hasConnections(agent) && now >= agent.leaseUntil) {
@@ -196,7 +200,7 @@ class Draft {
       this.changed = true;
     }
     if (evaluation.status === 'offline' && agent.status !== 'offline' && evaluation.reason) {
-      this.publish('offline', evaluation.reason, Math.max(agent.since, evaluation.at));
+      this.publish('offline', evaluation.reason, Math.max(agent.since, evaluation.at, notBefore));
     }
   }
 
@@ -210,6 +214,21 @@ class Draft {
       return;
     }
     this.publish(evaluation.status, reason, now);
+  }
+
+  /**
+   * A user offline for another reason (timeout, disconnect) who is present again but idle is now
+   * idle-offline, and latched like any idle: raising the timeout later must not bring them back
+   * unseen. Nothing is published (offline stays offline); the reason is what the latch reads.
+   */
+  latchIdle(now: number, policy: Policy): void {
+    const agent = this.agent;
+    if (agent.status !== 'offline' || agent.reason === 'idle') return;
+    const evaluation = evaluate(agent, now, policy);
+    if (evaluation.status === 'offline' && evaluation.reason === 'idle') {
+      agent.reason = 'idle';
+      this.changed = true;
+    }
   }
 
   private publish(status: Status, reason: Reason, at: number): void {
@@ -367,6 +386,7 @@ export function heartbeat(
   if (!touched) return unchanged(stored);
   // Back from offline on a connection we had given up on is a (re)connect; on a known one, activity.
   touched.draft.settleEvent(now, policy, touched.revived ? 'connect' : 'active');
+  touched.draft.latchIdle(now, policy);
   return touched.draft.decision();
 }
 
@@ -418,20 +438,21 @@ export function logout(stored: Agent, now: number, policy: Policy): Decision {
 }
 
 /** The sweeper found the agent due: publish what passed, or nothing if a writer got there first. */
-export function expire(stored: Agent, now: number, policy: Policy): Decision {
+export function expire(stored: Agent, now: number, policy: Policy, notBefore = -Infinity): Decision {
   const draft = new Draft(stored);
-  draft.settleDeadlines(now, policy);
+  draft.settleDeadlines(now, policy, notBefore);
   return draft.decision();
 }
 
 /**
  * The workspace's idle timeout changed: deadlines that passed under the old policy are settled
  * under it first (what readers saw is published as it was, and stays latched), then the agent
- * is judged under the new one.
+ * is judged under the new one. A shorter timeout whose deadline is already behind takes the user
+ * idle now: readers saw them present until this change, so the notification says now.
  */
 export function changePolicy(stored: Agent, now: number, before: Policy, after: Policy): Decision {
   const settled = expire(stored, now, before);
-  const next = expire(settled.agent, now, after);
+  const next = expire(settled.agent, now, after, now);
   return {
     agent: next.agent,
     changed: settled.changed || next.changed,

@@ -54,11 +54,6 @@ export interface Deviations {
    */
   halfLeaseRenewal: boolean;
   /**
-   * Lowering the idle timeout publishes `idle` at the new deadline, which is in the past (readers
-   * saw the user online then), rather than at the moment of the change.
-   */
-  retroactiveIdleAt: boolean;
-  /**
    * An active heartbeat within min(60 s, idle / 10) of the recorded activity is not recorded (to
    * save writes), so the user may go idle that much early. PROTOCOL.md: idle = no activity for
    * the idle timeout. With the switch on, the model reads the recorded value back and checks the bound.
@@ -66,8 +61,8 @@ export interface Deviations {
   activityGranularity: boolean;
 }
 
-export const STRICT: Deviations = { halfLeaseRenewal: false, retroactiveIdleAt: false, activityGranularity: false };
-export const IMPLEMENTATION: Deviations = { halfLeaseRenewal: true, retroactiveIdleAt: true, activityGranularity: true };
+export const STRICT: Deviations = { halfLeaseRenewal: false, activityGranularity: false };
+export const IMPLEMENTATION: Deviations = { halfLeaseRenewal: true, activityGranularity: true };
 
 /**
  * `dropped`: the client vanished and API Gateway has not noticed (posts still succeed);
@@ -463,9 +458,10 @@ export class PresenceModel {
       if (user.published === 'offline') continue;
       this.settle(user);
       const deadline = user.lastActive + this.idleMs(ws);
+      // Readers saw the user present until this change: the idle it causes happens now.
       if (user.status !== 'offline' && this.now >= deadline) {
         user.idle = true;
-        this.change(user, 'offline', 'idle', this.deviations.retroactiveIdleAt ? Math.max(user.since, deadline) : this.now);
+        this.change(user, 'offline', 'idle', this.now);
       }
       this.deliverGroup(ws);
     }

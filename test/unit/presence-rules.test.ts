@@ -692,9 +692,11 @@ describe('a changed idle timeout (changePolicy)', () => {
   });
 
   it('takes a present agent past the new, shorter timeout idle now, in the same decision', () => {
+    // Active last at T0: the new deadline T0 + 300 s is behind, but readers saw them online until now.
     const agent = keepAlive(connectedAt0(), T0, T0 + 330_000);
     const decision = changePolicy(agent, T0 + 330_000, policy, shorter);
-    expect(decision.transitions.map((t) => t.reason)).toEqual(['idle']);
+    expect(decision.transitions.map((t) => [t.reason, t.at])).toEqual([['idle', T0 + 330_000]]);
+    expect(decision.agent.since).toBe(T0 + 330_000);
     expect(decision.changed).toBe(true);
   });
 
