@@ -7,7 +7,8 @@
  *
  * Environment (npm run test:model -- --runs 10000 sets these):
  *   MODEL_RUNS=1000            sequences on the in-memory store
- *   MODEL_DYNAMODB_RUNS=30     sequences on the real DynamoDbPresenceStore on DynamoDB Local
+ *   MODEL_DYNAMODB_RUNS=1000   sequences on the real DynamoDbPresenceStore on DynamoDB Local
+ *   MODEL_LANES=8              concurrent runs of the DynamoDB property, each on its own table
  *   MODEL_MAX_COMMANDS=40      commands per sequence at most
  *   MODEL_SEED=… MODEL_PATH=…  replay a failure (both are printed when a run fails)
  *   MODEL_STORE=memory|dynamodb  run only one of the two properties
@@ -27,8 +28,10 @@ import { type Command, commandArb, type RunOptions, runSequence, type StoreFacto
 const env = process.env;
 const int = (name: string, fallback: number) => (env[name] ? Number.parseInt(env[name]!, 10) : fallback);
 const RUNS = int('MODEL_RUNS', 1000);
-const DYNAMODB_RUNS = int('MODEL_DYNAMODB_RUNS', 30);
+const DYNAMODB_RUNS = int('MODEL_DYNAMODB_RUNS', 1000);
 const MAX_COMMANDS = int('MODEL_MAX_COMMANDS', 40);
+/** Concurrent runs of the DynamoDB property, each on its own table. */
+const LANES = int('MODEL_LANES', 8);
 /** MODEL_STRICT=1: all of them; or a comma list of the names below. */
 const STRICT_MODE = env.MODEL_STRICT ?? '';
 const strict = (name: string) => STRICT_MODE === '1' || STRICT_MODE.split(',').includes(name);
@@ -71,9 +74,14 @@ async function dynamoDbStores(): Promise<StoreFactory> {
   };
 }
 
-async function checkProperty(store: 'memory' | 'dynamodb', factory: StoreFactory, numRuns: number): Promise<void> {
-  const seed = env.MODEL_SEED ? Number.parseInt(env.MODEL_SEED, 10) : undefined;
+/**
+ * Runs the property in `lanes` concurrent fast-check runs (seeds base, base + 1, ...), each on
+ * its own store: a DynamoDB sequence mostly waits on DynamoDB Local, so lanes overlap those waits.
+ * A failure names its lane's seed and path; a replay (MODEL_PATH) runs that one lane.
+ */
+async function checkProperty(store: 'memory' | 'dynamodb', factory: () => Promise<StoreFactory>, numRuns: number, lanes = 1): Promise<void> {
   const path = env.MODEL_PATH;
+  const base = env.MODEL_SEED ? Number.parseInt(env.MODEL_SEED, 10) : Math.floor(Math.random() * 0x7fffffff);
   // Each workspace starts with the default idle timeout (20 s, below the 30 s lease) or a longer one
   // (so that leases end before idleness), set by an admin as the first commands.
   const initialIdle = fc.constantFrom(20, 40, 90);
@@ -84,14 +92,25 @@ async function checkProperty(store: 'memory' | 'dynamodb', factory: StoreFactory
       ...(b === 20 ? [] : [{ k: 'settings' as const, ws: 1, seconds: b, admin: true }]),
       ...rest,
     ]);
-  const property = fc.asyncProperty(sequence, async (commands: Command[]) => {
-    await runSequence(factory, commands, OPTIONS);
-  });
-  const details = await fc.check(property, {
-    numRuns: path ? 1 : numRuns,
-    ...(seed !== undefined ? { seed } : {}),
-    ...(path ? { path, endOnFailure: true } : {}),
-  });
+  const laneCount = path ? 1 : Math.max(1, Math.min(lanes, numRuns));
+  const results = await Promise.all(
+    Array.from({ length: laneCount }, async (_, lane) => {
+      const laneFactory = await factory();
+      const property = fc.asyncProperty(sequence, async (commands: Command[]) => {
+        await runSequence(laneFactory, commands, OPTIONS);
+      });
+      const runs = Math.floor(numRuns / laneCount) + (lane < numRuns % laneCount ? 1 : 0);
+      return fc.check(property, {
+        numRuns: path ? 1 : runs,
+        seed: base + lane,
+        ...(path ? { path, endOnFailure: true } : {}),
+      });
+    }),
+  );
+  for (const details of results) report(store, details);
+}
+
+function report(store: 'memory' | 'dynamodb', details: fc.RunDetails<[Command[]]>): void {
   if (env.MODEL_STATS === '1') console.log(JSON.stringify(stats));
   if (details.failed) {
     const replay =
@@ -109,11 +128,11 @@ async function checkProperty(store: 'memory' | 'dynamodb', factory: StoreFactory
 
 describe('the service against the reference model', () => {
   it.skipIf(ONLY === 'dynamodb')(`${RUNS} random sequences on the in-memory store`, { timeout: 3_600_000 }, async () => {
-    await checkProperty('memory', memoryStores, RUNS);
+    await checkProperty('memory', async () => memoryStores, RUNS);
   });
 
   it.skipIf(ONLY === 'memory')(`${DYNAMODB_RUNS} random sequences on DynamoDB Local`, { timeout: 3_600_000 }, async () => {
-    await checkProperty('dynamodb', await dynamoDbStores(), DYNAMODB_RUNS);
+    await checkProperty('dynamodb', dynamoDbStores, DYNAMODB_RUNS, LANES);
   });
 });
 
