@@ -93,6 +93,8 @@ export interface HeartbeatRun {
   p50Ms: number;
   p99Ms: number;
   writeShare: number;
+  /** DynamoDB requests per heartbeat (reads of the agent and the settings, and the writes). */
+  requestsPerBeat: number;
 }
 
 /**
@@ -117,6 +119,7 @@ export async function heartbeatScenario(dynamoEndpoint: string, concurrencies: n
   for (const concurrency of concurrencies) {
     const latencies: number[] = [];
     let writes = 0;
+    const requestsBefore = meter.requests;
     const deadline = performance.now() + seconds * 1000;
     const started = performance.now();
     await Promise.all(
@@ -140,6 +143,7 @@ export async function heartbeatScenario(dynamoEndpoint: string, concurrencies: n
       p50Ms: round(percentile(latencies, 50), 2),
       p99Ms: round(percentile(latencies, 99), 2),
       writeShare: round(writes / Math.max(1, latencies.length), 2),
+      requestsPerBeat: round((meter.requests - requestsBefore) / Math.max(1, latencies.length), 2),
     });
   }
   db.client.destroy();

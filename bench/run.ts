@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { startDynamoDbLocal } from '#local/dynamodb-local.ts';
 import { costPer1000AgentHours, loadPrices, PRICES_FILE, worstCaseDetectionSeconds } from './cost.ts';
+import { best as bestRun, dynamoReadCeiling, fanoutFloorMs, postCeiling } from './ceilings.ts';
 import { machine, round } from './lib.ts';
 import { detectionScenario, fanoutScenario, heartbeatScenario, readyScenario } from './live.ts';
 import { queryScenario, sweepScenario } from './scale.ts';
@@ -48,6 +49,9 @@ try {
   const fanout = await fanoutScenario(db.endpoint, sizes.fanout, sizes.changes);
   log(`heartbeats (${elapsed()})`);
   const heartbeat = await heartbeatScenario(db.endpoint, [1, 8, 32], sizes.beatSeconds);
+  log(`machine ceilings: DynamoDB Local reads, SDK posts (${elapsed()})`);
+  const readRuns = await dynamoReadCeiling(db.endpoint, [1, 8, 32], quick ? 2 : 4);
+  const postRuns = await postCeiling(db.endpoint, [1, 16, 64], quick ? 2 : 4);
   log(`detection (${elapsed()})`);
   const detection = await detectionScenario(db.endpoint, sizes.detection);
   log(`npm start (${elapsed()})`);
@@ -59,6 +63,21 @@ try {
   const h30 = hours['30'];
   if (!largest || !best || !h30) throw new Error('a scenario returned nothing');
   const cost = (beat: number) => round(costs[beat]?.connected.total ?? Number.NaN, 4);
+  const reads = bestRun(readRuns);
+  const posts = bestRun(postRuns);
+  const ceilings = {
+    dynamodbReadsPerSecond: reads.perSecond,
+    dynamodbReadRuns: readRuns,
+    // A heartbeat makes `requestsPerBeat` requests; none can be served faster than the best read.
+    heartbeatsPerSecondAtMost: Math.round(reads.perSecond / Math.max(1, best.requestsPerBeat)),
+    postsPerSecond: posts.perSecond,
+    postRuns,
+    fanoutFloorMsAt500: fanoutFloorMs(500, posts.perSecond),
+  };
+  // What 1,000 connected agent-hours at 30 s beats cost before any DynamoDB unit or handler
+  // millisecond: the heartbeat messages, connection-minutes, invocations and the sweeper's share.
+  const b30 = costs['30']?.connected;
+  const costFloor30 = b30 ? round(b30.apiGatewayMessages + b30.apiGatewayConnectionMinutes + b30.lambdaRequests + b30.sweeperFixedShare + b30.eventBridge, 4) : Number.NaN;
 
   const results = {
     machine: machine(),
@@ -85,6 +104,8 @@ try {
     costUsdPer1000AgentHours: { 30: cost(30), 60: cost(60), 120: cost(120) },
     costUsdPer1000ActiveAgentHours: Object.fromEntries([30, 60, 120].map((b) => [b, round(costs[b]?.active.total ?? Number.NaN, 4)])),
     costBreakdown: costs,
+    costFloorUsdPer1000AgentHoursAt30: costFloor30,
+    ceilings,
     worstCaseTimeoutDetectionSeconds: Object.fromEntries([30, 60, 120].map((b) => [b, worstCaseDetectionSeconds(b * 3, 5)])),
     prices: { file: PRICES_FILE, asOf: prices.asOf, region: prices.region },
     sweep: {
@@ -110,7 +131,19 @@ try {
       'p99 at 500 <= 100 ms',
       at500 ? mark(at500.p99Ms <= 100) : 'not run',
     ],
+    [
+      'ceiling: SDK posts per second to the emulator, one process (best of c=1/16/64)',
+      `${postRuns.map((r) => `c=${r.concurrency}: ${r.perSecond}/s`).join('; ')}: a fan-out to 500 takes at least ${ceilings.fanoutFloorMsAt500} ms here`,
+      '',
+      '',
+    ],
     ['heartbeats (handler, best of c=1/8/32)', `${heartbeat.map((r) => `c=${r.concurrency}: ${r.perSecond}/s p99 ${r.p99Ms} ms`).join('; ')} (${Math.round(best.writeShare * 100)}% write)`, '>= 2,000/s', mark(best.perSecond >= 2000)],
+    [
+      'ceiling: DynamoDB Local consistent reads per second (best of c=1/8/32)',
+      `${readRuns.map((r) => `c=${r.concurrency}: ${r.perSecond}/s`).join('; ')}: at ${best.requestsPerBeat} requests a beat, at most ${ceilings.heartbeatsPerSecondAtMost} beats/s here`,
+      '',
+      '',
+    ],
     ['timeout lag past lease (p50 / max)', `${detection.timeoutLagMs.p50} / ${detection.timeoutLagMs.max} ms (${detection.samples} samples)`, '<= 5 s', mark(detection.timeoutLagMs.max <= 5000)],
     ['idle lag past deadline (p50 / max)', `${detection.idleLagMs.p50} / ${detection.idleLagMs.max} ms`, '<= 6 s', mark(detection.idleLagMs.max <= 6000)],
     ['WRU per connected (never active) agent-hour, 30 s beats', `${h30.connected.wru} (${fmtTargets(h30.connected.wruByTarget)})`, '<= 90', mark(h30.connected.wru <= 90)],
@@ -119,7 +152,7 @@ try {
     ...[30, 60, 120].map((b) => [
       `USD per 1,000 agent-hours, ${b} s beats, ${b * 3} s lease (connected / active)`,
       `$${cost(b)} / $${round(costs[b]?.active.total ?? Number.NaN, 4)}; worst-case timeout detection ${worstCaseDetectionSeconds(b * 3, 5)} s`,
-      b === 30 ? '<= $0.20' : '',
+      b === 30 ? `<= $0.20 (floor before DynamoDB: $${costFloor30})` : '',
       b === 30 ? `${mark(cost(30) <= 0.2)} / ${mark((costs[30]?.active.total ?? Infinity) <= 0.2)}` : '',
     ]),
     ['sweep items read per transition (Scan baseline)', `${sweep.itemsReadPerTransition} (${sweep.baselineItemsReadPerTransition}) at ${sweep.agents} agents, ${sweep.due} due; pass ${sweep.passMs} ms (${sweep.baselinePassMs} ms)`, '<= 1.2', mark(sweep.itemsReadPerTransition <= 1.2)],

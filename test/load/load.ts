@@ -140,6 +140,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const actions = { count: 0 };
   const slowest = { reloadMs: 0 };
   const expected = new Map<string, string[]>(); // `${ws}/${user}` → notifications, in order
+  const heartbeats: NodeJS.Timeout[] = [];
 
   try {
     // One observer per workspace sees every notification of its users.
@@ -181,10 +182,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       // Spread the arrivals, as a team logging in: 30 agents a second, at least over 3 s.
       await new Promise((resolve) => setTimeout(resolve, next() * Math.max(3000, (options.clients / 30) * 1000)));
       let socket = await connect();
-      const heartbeat = setInterval(() => {
-        if (socket.ws.readyState === WebSocket.OPEN) socket.send({ action: 'heartbeat', active: next() < 0.5 });
-      }, 5000);
-      try {
+      // Beats go on after this agent's last action, until the run ends: an agent that finishes
+      // early must not time out while the others finish (that `timeout` would be right).
+      heartbeats.push(
+        setInterval(() => {
+          if (socket.ws.readyState === WebSocket.OPEN) socket.send({ action: 'heartbeat', active: next() < 0.5 });
+        }, 5000),
+      );
+      {
         while (Date.now() < deadline) {
           const roll = next();
           actions.count++;
@@ -224,10 +229,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           const pace = options.paceMs ?? 2500;
           await new Promise((resolve) => setTimeout(resolve, pace + next() * pace * 0.8));
         }
-      } finally {
-        clearInterval(heartbeat);
       }
-      return socket;
+      return { current: () => socket };
     };
 
     log(`load: ${options.clients} agents in ${options.workspaces} workspaces for ${options.seconds} s, acting every ${(options.paceMs ?? 2500) / 1000} s or so`);
@@ -283,7 +286,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         }
       }
     }
-    for (const socket of sockets) {
+    for (const timer of heartbeats) clearInterval(timer);
+    for (const socket of sockets.map((agent) => agent.current())) {
       for (const message of socket.messages) {
         if (message.type === 'error' || message.message === 'Internal server error') {
           errors.push(`client: ${message.code ?? ''} ${message.message ?? ''}`);
@@ -294,6 +298,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     for (const observer of observers.values()) observer.ws.close();
     return report;
   } finally {
+    for (const timer of heartbeats) clearInterval(timer);
     await stack.stop();
   }
 }

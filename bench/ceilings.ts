@@ -1,0 +1,106 @@
+/**
+ * What this machine can do at all, independent of the presence design: how many reads a second
+ * DynamoDB Local answers, and how many `@connections` posts a second the AWS SDK gets through to
+ * the emulator in one Node process. A heartbeat needs at least one read, and a fan-out to N
+ * clients needs N posts, so these bound the heartbeat and fan-out numbers from above and below.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import WebSocket from 'ws';
+import { ApiGatewayConnectionGateway } from '#adapters/api-gateway.ts';
+import { startLocalStack } from '#local/stack.ts';
+import { mintToken } from '#local/tokens.ts';
+import { CapacityMeter, meteredClient, newTable, round, silentLogger } from './lib.ts';
+
+export interface CeilingRun {
+  concurrency: number;
+  perSecond: number;
+}
+
+async function saturate(concurrency: number, seconds: number, once: () => Promise<unknown>): Promise<CeilingRun> {
+  let done = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        await once();
+        done++;
+      }
+    }),
+  );
+  return { concurrency, perSecond: Math.round(done / ((performance.now() - started) / 1000)) };
+}
+
+/** Strongly consistent GetItem of one small item, as the heartbeat's read is. */
+export async function dynamoReadCeiling(dynamoEndpoint: string, concurrencies: number[], seconds: number): Promise<CeilingRun[]> {
+  const db = meteredClient(dynamoEndpoint, new CapacityMeter());
+  try {
+    const tableName = await newTable(db.client, 'ceiling');
+    const Key = { pk: 'WS#ceiling', sk: 'AGENT#u' };
+    await db.doc.send(new PutCommand({ TableName: tableName, Item: { ...Key, name: 'U', version: 1 } }));
+    const runs: CeilingRun[] = [];
+    for (const concurrency of concurrencies) {
+      runs.push(await saturate(concurrency, seconds, () => db.doc.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true }))));
+    }
+    return runs;
+  } finally {
+    db.client.destroy();
+  }
+}
+
+/** Posts of one presence message through the real adapter and SDK to one emulator connection. */
+export async function postCeiling(dynamoEndpoint: string, concurrencies: number[], seconds: number): Promise<CeilingRun[]> {
+  const secret = 'bench-ceiling-secret-0123456789abcdef';
+  const stack = await startLocalStack({
+    httpPort: 0,
+    wsPort: 0,
+    sweepTimer: false,
+    logger: silentLogger,
+    env: {
+      PRESENCE_JWT_SECRET: secret,
+      PRESENCE_DYNAMODB_ENDPOINT: dynamoEndpoint,
+      PRESENCE_TABLE_NAME: `bench-posts-${randomUUID().slice(0, 8)}`,
+    },
+  });
+  const client = new ApiGatewayManagementApiClient({
+    endpoint: stack.emulator.managementUrl,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  let socket: WebSocket | undefined;
+  try {
+    const token = await mintToken({ workspace: 'ceiling', user: 'reader' }, { secret });
+    socket = new WebSocket(`${stack.wsUrl}?token=${token}`);
+    const ws = socket;
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    await stack.emulator.settled();
+    const connectionId = stack.emulator.connectionIds()[0];
+    if (!connectionId) throw new Error('the ceiling client did not connect');
+    const gateway = new ApiGatewayConnectionGateway({ client, requestTimeoutMs: 3000 });
+    const message = { type: 'presence', userId: 'alice', name: 'Alice', teams: ['sales'], status: 'away', previous: 'online', reason: 'manual', at: 0 };
+    const runs: CeilingRun[] = [];
+    for (const concurrency of concurrencies) runs.push(await saturate(concurrency, seconds, () => gateway.post(connectionId, message)));
+    return runs;
+  } finally {
+    socket?.close();
+    client.destroy();
+    await stack.stop();
+  }
+}
+
+export function best(runs: CeilingRun[]): CeilingRun {
+  const top = [...runs].sort((a, b) => b.perSecond - a.perSecond)[0];
+  if (!top) throw new Error('no ceiling run');
+  return top;
+}
+
+/** The fastest a fan-out to `clients` can finish when every post costs 1 / postsPerSecond of the process. */
+export function fanoutFloorMs(clients: number, postsPerSecond: number): number {
+  return round((clients / postsPerSecond) * 1000, 0);
+}
