@@ -2,6 +2,8 @@
  * Child process of the fan-out scenario: opens N real WebSocket clients into one workspace
  * (10 tabs per user), then one agent changes status again and again; for each change, the time
  * from sending `setStatus` until every client has the presence message. Prints one JSON line.
+ * The changer has 4 tabs and takes turns with a pause between changes, which keeps each tab
+ * inside the per-connection rate limit (a status change costs 4 tokens; 2 come back a second).
  *
  * argv: wsUrl workspace clients changes   env: BENCH_JWT_SECRET
  */
@@ -16,7 +18,10 @@ const clients = Number(clientsArg);
 const changes = Number(changesArg);
 const TABS_PER_USER = 10;
 
-type Listener = (message: { type: string; userId?: string; status?: string }, at: number, who: string) => void;
+const CHANGER_TABS = 4;
+const PAUSE_MS = 550;
+
+type Listener = (message: { type: string; userId?: string; status?: string; code?: string }, at: number, who: string) => void;
 const got = new Set<string>();
 
 async function open(user: string, onMessage: Listener): Promise<WebSocket> {
@@ -35,7 +40,9 @@ let expectStatus = '';
 let pending = 0;
 let lastAt = 0;
 let done: (() => void) | undefined;
+let refused: ((code: string) => void) | undefined;
 const onMessage: Listener = (message, at, who) => {
+  if (message.type === 'error') refused?.(`${who}: ${message.code}`);
   if (message.type === 'presence' && message.userId === 'changer' && message.status === expectStatus && pending > 0) {
     got.add(who);
     lastAt = Math.max(lastAt, at);
@@ -60,7 +67,8 @@ await forEachLimited(
   },
 );
 if (process.env.BENCH_DEBUG) process.stderr.write(`watchers open ${sockets.length}\n`);
-const changer = await open('changer', onMessage);
+const changers: WebSocket[] = [];
+for (let tab = 0; tab < CHANGER_TABS; tab++) changers.push(await open('changer', onMessage));
 const connectMs = performance.now() - started;
 // Let the changer's own `connect` fan-out finish before timing.
 await new Promise((resolve) => setTimeout(resolve, 500));
@@ -68,22 +76,24 @@ await new Promise((resolve) => setTimeout(resolve, 500));
 const perChange: number[] = [];
 for (let i = 0; i < changes; i++) {
   expectStatus = i % 2 === 0 ? 'away' : 'online';
-  // Every watcher and the changer's own connection get the message.
-  pending = clients + 1;
+  // Every watcher and the changer's own tabs get the message.
+  pending = clients + CHANGER_TABS;
   lastAt = 0;
   got.clear();
   const arrived = new Promise<void>((resolve, reject) => {
     done = resolve;
+    refused = (what) => reject(new Error(`change ${i}: refused (${what})`));
     setTimeout(() => {
-      const missing = [...sockets, changer].map((s) => (s as unknown as { who: string }).who).filter((w) => !got.has(w));
+      const missing = [...sockets, ...changers].map((s) => (s as unknown as { who: string }).who).filter((w) => !got.has(w));
       reject(new Error(`change ${i}: ${pending} clients still waiting after 30 s: ${missing.join(' ')}`));
     }, 30_000).unref();
   });
   const sentAt = performance.now();
-  changer.send(JSON.stringify({ action: 'setStatus', status: expectStatus }));
+  changers[i % CHANGER_TABS]?.send(JSON.stringify({ action: 'setStatus', status: expectStatus }));
   await arrived;
   perChange.push(lastAt - sentAt);
+  await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
 }
-for (const socket of [...sockets, changer]) socket.terminate();
+for (const socket of [...sockets, ...changers]) socket.terminate();
 process.stdout.write(`${JSON.stringify({ clients, changes, connectMs, perChange })}\n`);
 process.exit(0);
