@@ -250,14 +250,25 @@ export class DynamoDbPresenceStore implements PresenceStore {
         ConsistentRead: true,
       }),
     );
-    return Item ? { idleTimeoutSeconds: Item.idleTimeoutSeconds as number } : undefined;
+    if (!Item) return undefined;
+    return {
+      idleTimeoutSeconds: Item.idleTimeoutSeconds as number,
+      ...(typeof Item.previousIdleTimeoutSeconds === 'number' ? { previousIdleTimeoutSeconds: Item.previousIdleTimeoutSeconds } : {}),
+      ...(typeof Item.changedAt === 'number' ? { changedAt: Item.changedAt } : {}),
+    };
   }
 
   async putSettings(workspaceId: string, settings: WorkspaceSettings): Promise<void> {
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: workspacePk(workspaceId), sk: SETTINGS_SK, idleTimeoutSeconds: settings.idleTimeoutSeconds },
+        Item: {
+          pk: workspacePk(workspaceId),
+          sk: SETTINGS_SK,
+          idleTimeoutSeconds: settings.idleTimeoutSeconds,
+          ...(settings.previousIdleTimeoutSeconds !== undefined ? { previousIdleTimeoutSeconds: settings.previousIdleTimeoutSeconds } : {}),
+          ...(settings.changedAt !== undefined ? { changedAt: settings.changedAt } : {}),
+        },
       }),
     );
   }

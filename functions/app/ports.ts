@@ -14,6 +14,10 @@ export interface ConnectionRecord {
 
 export interface WorkspaceSettings {
   idleTimeoutSeconds: number;
+  /** Kept by a change so every path judges activity from before it the same way (idleDeadline). */
+  previousIdleTimeoutSeconds?: number | undefined;
+  /** When the idle timeout last changed (epoch ms). */
+  changedAt?: number | undefined;
 }
 
 export interface PresenceStore {

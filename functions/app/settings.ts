@@ -17,10 +17,12 @@ export async function getSettings(ports: Pick<Ports, 'store' | 'config'>, worksp
 }
 
 /**
- * Admins change the idle timeout. Each present agent is settled under the old timeout, so what
- * readers already saw (someone idle-offline, a lease that ended) is published as it was and stays
- * latched, and then judged under the new one, in one write: deadlines move with the new timeout at
- * once, so the sweeper keeps reading only what is due, and anyone past it goes idle now.
+ * Admins change the idle timeout. The settings keep the old timeout and the instant of the change,
+ * so every path (this one, heartbeats, sweeps, readers) judges activity from before the change the
+ * same way, however long it takes to reach every agent: what readers already saw is kept, and
+ * anyone past only the new, shorter timeout goes idle at the change, not at a past instant.
+ * Then each present agent is judged and written once, so its deadline moves at once and the
+ * sweeper keeps reading only what is due.
  */
 export async function putSettings(ports: Ports, principal: Principal, settings: WorkspaceSettings): Promise<WorkspaceSettings> {
   if (principal.role !== 'admin') throw new ForbiddenError('only an admin of the workspace may change its settings');
@@ -30,10 +32,11 @@ export async function putSettings(ports: Ports, principal: Principal, settings: 
     throw new InvalidRequestError(`idleTimeoutSeconds must be an integer from ${min} to ${max}`);
   }
   const workspaceId = principal.workspaceId;
-  const next = { idleTimeoutSeconds: seconds };
   const before = await workspacePolicy(ports, workspaceId);
-  await ports.store.putSettings(workspaceId, next);
-  const after = policyFrom(ports.config, next);
+  const stored = { idleTimeoutSeconds: seconds, previousIdleTimeoutSeconds: before.idleTimeoutMs / 1000, changedAt: ports.clock.now() };
+  await ports.store.putSettings(workspaceId, stored);
+  const after = policyFrom(ports.config, stored);
+  const next = { idleTimeoutSeconds: seconds };
   const present = (
     await Promise.all([ports.store.listByStatus(workspaceId, 'online'), ports.store.listByStatus(workspaceId, 'away')])
   ).flat();

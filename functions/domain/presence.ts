@@ -13,6 +13,8 @@ export interface Policy {
   leaseMs: number;
   graceMs: number;
   idleTimeoutMs: number;
+  /** The last change of the idle timeout: what it was before, and when it changed. */
+  idleTimeoutChange?: { previousIdleTimeoutMs: number; at: number } | undefined;
 }
 
 export interface Identity {
@@ -98,8 +100,18 @@ export function presenceEnd(agent: Agent): number {
   return agent.graceUntil ?? -Infinity;
 }
 
+/**
+ * When the user goes idle if not active again. For activity from before the last change of the
+ * timeout: idle at the old deadline if that passed before the change (readers saw it then), else
+ * at the new one, but never before the change (readers saw the user present until then).
+ */
 export function idleDeadline(agent: Agent, policy: Policy): number {
-  return agent.lastActiveAt + policy.idleTimeoutMs;
+  const deadline = agent.lastActiveAt + policy.idleTimeoutMs;
+  const change = policy.idleTimeoutChange;
+  if (!change || agent.lastActiveAt >= change.at) return deadline;
+  const before = agent.lastActiveAt + change.previousIdleTimeoutMs;
+  if (before <= change.at) return before;
+  return Math.max(deadline, change.at);
 }
 
 interface Evaluation {
@@ -180,12 +192,8 @@ class Draft {
     this.agent = clone(stored);
   }
 
-  /**
-   * Publishes the deadline that passed before this event, if the stored status is stale.
-   * `notBefore`: the earliest `at` to publish (a deadline that only passes under a policy that
-   * starts now is published now, not at an instant readers still saw the user present).
-   */
-  settleDeadlines(now: number, policy: Policy, notBefore = -Infinity): void {
+  /** Publishes the deadline that passed before this event, if the stored status is stale. */
+  settleDeadlines(now: number, policy: Policy): void {
     const agent = this.agent;
     const evaluation = evaluate(agent, now, policy);
     if (evaluation.status === 'offline' && hasConnections(agent) && now >= agent.leaseUntil) {
@@ -200,7 +208,7 @@ class Draft {
       this.changed = true;
     }
     if (evaluation.status === 'offline' && agent.status !== 'offline' && evaluation.reason) {
-      this.publish('offline', evaluation.reason, Math.max(agent.since, evaluation.at, notBefore));
+      this.publish('offline', evaluation.reason, Math.max(agent.since, evaluation.at));
     }
   }
 
@@ -227,6 +235,9 @@ class Draft {
     const evaluation = evaluate(agent, now, policy);
     if (evaluation.status === 'offline' && evaluation.reason === 'idle') {
       agent.reason = 'idle';
+      // The latch holds while the last activity is before `since`. Only a zero grace can put
+      // them in the same millisecond (a close right after the last activity): 1 ms later keeps it.
+      if (agent.lastActiveAt >= agent.since) agent.since = agent.lastActiveAt + 1;
       this.changed = true;
     }
   }
@@ -438,27 +449,23 @@ export function logout(stored: Agent, now: number, policy: Policy): Decision {
 }
 
 /** The sweeper found the agent due: publish what passed, or nothing if a writer got there first. */
-export function expire(stored: Agent, now: number, policy: Policy, notBefore = -Infinity): Decision {
+export function expire(stored: Agent, now: number, policy: Policy): Decision {
   const draft = new Draft(stored);
-  draft.settleDeadlines(now, policy, notBefore);
+  draft.settleDeadlines(now, policy);
   return draft.decision();
 }
 
 /**
- * The workspace's idle timeout changed: deadlines that passed under the old policy are settled
- * under it first (what readers saw is published as it was, and stays latched), then the agent
- * is judged under the new one. A shorter timeout whose deadline is already behind takes the user
- * idle now: readers saw them present until this change, so the notification says now.
+ * The workspace's idle timeout changed at `now` (from `before` to `after`): the agent is judged
+ * under the new timeout with the change recorded (see idleDeadline), in one write. What readers
+ * already saw (someone idle, a lease that ended) is published as it was and stays latched; anyone
+ * past only the new, shorter timeout goes idle now.
  */
 export function changePolicy(stored: Agent, now: number, before: Policy, after: Policy): Decision {
-  const settled = expire(stored, now, before);
-  const next = expire(settled.agent, now, after, now);
-  return {
-    agent: next.agent,
-    changed: settled.changed || next.changed,
-    transitions: [...settled.transitions, ...next.transitions],
-    droppedConnections: [...settled.droppedConnections, ...next.droppedConnections],
-  };
+  const judged: Policy = after.idleTimeoutChange
+    ? after
+    : { ...after, idleTimeoutChange: { previousIdleTimeoutMs: before.idleTimeoutMs, at: now } };
+  return expire(stored, now, judged);
 }
 
 function unchanged(agent: Agent): Decision {

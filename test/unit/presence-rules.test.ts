@@ -707,3 +707,53 @@ describe('a changed idle timeout (changePolicy)', () => {
     expect(view(decision.agent, T0 + 120_000, longer).status).toBe('online');
   });
 });
+
+describe('activity from before a change of the idle timeout (the change is in the policy)', () => {
+  // The timeout went from 600 s to 300 s at T0 + 330 s; Alice was last active at T0.
+  const lowered: Policy = { ...policy, idleTimeoutMs: 300_000, idleTimeoutChange: { previousIdleTimeoutMs: 600_000, at: T0 + 330_000 } };
+
+  it('takes her idle at the change, on any path: a heartbeat before the settings change reached her', () => {
+    const agent = keepAlive(connectedAt0(), T0, T0 + 330_000);
+    // Another path (her own heartbeat) judges her under the new settings first.
+    const decision = heartbeat(agent, alice, 'c1', T0, false, T0 + 335_000, lowered);
+    expect(decision.transitions).toEqual([published('offline', 'online', 'idle', T0 + 330_000)]);
+  });
+
+  it('shows readers the same instant before anyone writes her', () => {
+    const agent = keepAlive(connectedAt0(), T0, T0 + 330_000);
+    expect(view(agent, T0 + 335_000, lowered)).toMatchObject({ status: 'offline', since: T0 + 330_000 });
+    expect(nextDeadline(agent, lowered)).toBe(T0 + 330_000);
+  });
+
+  it('keeps the old deadline when it passed before a raise (readers saw her idle then)', () => {
+    const raised: Policy = { ...policy, idleTimeoutMs: 3_600_000, idleTimeoutChange: { previousIdleTimeoutMs: 600_000, at: T0 + 620_000 } };
+    // Not swept: stored online, lease to T0 + 630 s (last beat at T0 + 540 s, renewed).
+    const agent = keepAlive(connectedAt0(), T0, T0 + 570_000);
+    expect(agent.status).toBe('online');
+    expect(view(agent, T0 + 629_000, raised)).toMatchObject({ status: 'offline', since: IDLE_DEADLINE });
+  });
+
+  it('does not touch activity after the change', () => {
+    const agent = beat(keepAlive(connectedAt0(), T0, T0 + 330_000), T0 + 340_000, true).agent;
+    expect(nextDeadline(agent, lowered)).toBe(Math.min(agent.leaseUntil, T0 + 340_000 + 300_000));
+  });
+});
+
+describe('a connection revived while idle latches idle', () => {
+  it('after a timeout: the reason becomes idle, so a raised timeout keeps her offline', () => {
+    // Lease ends at T0 + 90 s unswept; the idle deadline (T0 + 600 s) passes too; then c1 speaks.
+    const revived = beat(connectedAt0(), T0 + 700_000, false).agent;
+    expect(revived).toMatchObject({ status: 'offline', reason: 'idle', since: LEASE_END });
+    const raised: Policy = { ...policy, idleTimeoutMs: 3_600_000 };
+    expect(view(revived, T0 + 701_000, raised).status).toBe('offline');
+  });
+
+  it('after a close with no grace in the same millisecond as her last activity', () => {
+    const noGrace: Policy = { ...policy, graceMs: 0 };
+    const closed = disconnect(connect(undefined, alice, 'c1', T0, T0, noGrace).agent, 'c1', T0, noGrace).agent;
+    expect(closed).toMatchObject({ status: 'offline', reason: 'disconnect', since: T0, lastActiveAt: T0 });
+    const revived = heartbeat(closed, alice, 'c1', T0, false, T0 + 700_000, noGrace).agent;
+    expect(revived.reason).toBe('idle');
+    expect(view(revived, T0 + 701_000, { ...noGrace, idleTimeoutMs: 3_600_000 }).status).toBe('offline');
+  });
+});
