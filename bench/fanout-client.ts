@@ -28,7 +28,7 @@ async function open(user: string, onMessage: Listener): Promise<WebSocket> {
   const token = await mintToken({ workspace: workspace as string, user }, { secret });
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(`${wsUrl}?token=${encodeURIComponent(token)}`);
-    const who = `${user}#${Math.random().toString(36).slice(2, 6)}`;
+    const who = `${user}#${Math.random().toString(36).slice(2, 10)}`;
     socket.on('message', (data) => onMessage(JSON.parse(String(data)) as { type: string }, performance.now(), who));
     (socket as unknown as { who: string }).who = who;
     socket.once('open', () => resolve(socket));
@@ -40,9 +40,14 @@ let expectStatus = '';
 let pending = 0;
 let lastAt = 0;
 let done: (() => void) | undefined;
-let refused: ((code: string) => void) | undefined;
+/** An error reply fails the change in progress, or the next one if it came between changes. */
+let refusal: string | undefined;
+let refused: ((what: string) => void) | undefined;
 const onMessage: Listener = (message, at, who) => {
-  if (message.type === 'error') refused?.(`${who}: ${message.code}`);
+  if (message.type === 'error') {
+    refusal ??= `${who}: ${message.code}`;
+    refused?.(refusal);
+  }
   if (message.type === 'presence' && message.userId === 'changer' && message.status === expectStatus && pending > 0) {
     got.add(who);
     lastAt = Math.max(lastAt, at);
@@ -83,6 +88,7 @@ for (let i = 0; i < changes; i++) {
   const arrived = new Promise<void>((resolve, reject) => {
     done = resolve;
     refused = (what) => reject(new Error(`change ${i}: refused (${what})`));
+    if (refusal) refused(refusal);
     setTimeout(() => {
       const missing = [...sockets, ...changers].map((s) => (s as unknown as { who: string }).who).filter((w) => !got.has(w));
       reject(new Error(`change ${i}: ${pending} clients still waiting after 30 s: ${missing.join(' ')}`));

@@ -5,7 +5,7 @@
  * arrived; at the end both are compared per user: nothing lost, nothing duplicated, no errors.
  *
  * CLI: `npm run load [-- --clients 1000 --seconds 300 --workspaces 50 --pace 30 --seed 7]` (the
- * defaults). `--pace`: seconds between one agent's actions, at least. The stack, the emulator and
+ * defaults, except the seed: the run prints the one it drew). `--pace`: seconds between one agent's actions, at least. The stack, the emulator and
  * every client share one process here, and each `@connections` post through the SDK costs about
  * half a millisecond of it: 1,000 agents in teams of 20 acting every 30 to 54 s is what this
  * machine carries (the 200 of the test act every 2.5 s, in 10 teams).
@@ -142,17 +142,23 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const actions = { count: 0 };
   const slowest = { reloadMs: 0 };
   const expected = new Map<string, string[]>(); // `${ws}/${user}` → notifications, in order
-  const heartbeats: NodeJS.Timeout[] = [];
+  // Every timer of the run, cleared in `finally` whatever happens; `stopped` keeps actors still
+  // running after a failure from starting new ones.
+  const timers: NodeJS.Timeout[] = [];
+  let stopped = false;
+  const every = (ms: number, run: () => void) => {
+    if (!stopped) timers.push(setInterval(run, ms));
+  };
 
   try {
     // One observer per workspace sees every notification of its users.
     const observers = new Map<string, Socket>();
     for (const workspace of workspaces) observers.set(workspace, await Socket.open(await url(workspace, 'observer')));
-    const beat = setInterval(() => {
+    every(5000, () => {
       for (const observer of observers.values()) {
         if (observer.ws.readyState === WebSocket.OPEN) observer.send({ action: 'heartbeat', active: true });
       }
-    }, 5000);
+    });
 
     const deadline = Date.now() + options.seconds * 1000;
     const rng = random(options.seed);
@@ -186,13 +192,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       let socket = await connect();
       // Beats go on after this agent's last action, until the run ends: an agent that finishes
       // early must not time out while the others finish (that `timeout` would be right).
-      heartbeats.push(
-        setInterval(() => {
-          if (socket.ws.readyState === WebSocket.OPEN) socket.send({ action: 'heartbeat', active: next() < 0.5 });
-        }, 5000),
-      );
+      // Its own generator, so the seed alone decides the actions whatever the timers do.
+      const beats = random(seed ^ 0x5bd1e995);
+      every(5000, () => {
+        if (socket.ws.readyState === WebSocket.OPEN) socket.send({ action: 'heartbeat', active: beats() < 0.5 });
+      });
       {
-        while (Date.now() < deadline) {
+        while (Date.now() < deadline && !stopped) {
           const roll = next();
           actions.count++;
           if (roll < 0.6) {
@@ -237,7 +243,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
 
     log(`load: ${options.clients} agents in ${options.workspaces} workspaces for ${options.seconds} s, acting every ${(options.paceMs ?? 2500) / 1000} s or so`);
     let finished = 0;
-    const progress = setInterval(() => log(`  ${finished} agents done, ${stack.emulator.inFlight} requests in flight`), 30_000);
+    every(30_000, () => log(`  ${finished} agents done, ${stack.emulator.inFlight} requests in flight`));
     const sockets = await Promise.all(
       users.map((user) =>
         actor(user)
@@ -248,10 +254,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           .finally(() => finished++),
       ),
     );
-    clearInterval(beat);
     log('  every agent done; waiting for the requests in flight');
     await stack.emulator.settled();
-    clearInterval(progress);
     // Everything sent to an observer before its own snapshot has arrived with it.
     for (const observer of observers.values()) {
       const since = observer.messages.length;
@@ -288,7 +292,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         }
       }
     }
-    for (const timer of heartbeats) clearInterval(timer);
+    stopped = true;
+    for (const timer of timers) clearInterval(timer);
     for (const socket of sockets.map((agent) => agent.current())) {
       for (const message of socket.messages) {
         if (message.type === 'error' || message.message === 'Internal server error') {
@@ -300,7 +305,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     for (const observer of observers.values()) observer.ws.close();
     return report;
   } finally {
-    for (const timer of heartbeats) clearInterval(timer);
+    stopped = true;
+    for (const timer of timers) clearInterval(timer);
     await stack.stop();
   }
 }
