@@ -113,8 +113,6 @@ export interface User {
   fuzzyActivity: { at: number; floor: number; granularity: number } | null;
   /** Idle-offline, latched until activity. */
   idle: boolean;
-  /** Offline because idle when a connection was revived (for the latch findings). */
-  idleSinceRevival: boolean;
 }
 
 /** What one connection should receive from one publication. */
@@ -185,7 +183,6 @@ export class PresenceModel {
         lastActive: this.now,
         fuzzyActivity: null,
         idle: false,
-        idleSinceRevival: false,
       };
       this.users.set(key, user);
     }
@@ -328,7 +325,6 @@ export class PresenceModel {
     user.lastActive = Math.max(user.lastActive, this.now);
     user.fuzzyActivity = null;
     user.idle = false;
-    user.idleSinceRevival = false;
   }
 
   // ---------- events ----------
@@ -398,7 +394,6 @@ export class PresenceModel {
       }
     } else if (this.isIdle(user)) {
       // Present again but idle: idle-offline, latched.
-      if (!user.idle && user.status === 'offline') user.idleSinceRevival = true;
       user.idle = true;
     }
     const next: Status = user.idle ? 'offline' : user.chosen;
@@ -439,7 +434,6 @@ export class PresenceModel {
     user.graceUntil = null;
     user.loggedOut = true;
     user.idle = false;
-    user.idleSinceRevival = false;
   }
 
   sweep(): void {

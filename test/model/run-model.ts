@@ -146,11 +146,6 @@ function fail(message: string, detail?: unknown): never {
 
 export interface RunOptions {
   deviations: Deviations;
-  /**
-   * In default runs, settings changes that would reach the reported idle-latch findings are
-   * skipped (see the report in model.test.ts); strict runs keep them.
-   */
-  avoid: { logoutWithGivenUpConnection: boolean; revivedWhileIdle: boolean };
 }
 
 /** Counts of what the runs exercised (printed with MODEL_STATS=1). */
@@ -230,11 +225,6 @@ async function apply(sut: Sut, model: PresenceModel, command: Command, options: 
       model.setStatus(target!.id, command.status);
       return true;
     case 'logout': {
-      if (options.avoid.logoutWithGivenUpConnection) {
-        // Finding: a connection the service gave up on (lease passed, then settled) is not closed.
-        const user = model.user(target!.ws, target!.userId);
-        if (open.some((c) => c.ws === target!.ws && c.userId === target!.userId && !user.conns.has(c.id))) return false;
-      }
       await connection!.logout();
       model.logout(target!.id);
       return true;
@@ -242,10 +232,6 @@ async function apply(sut: Sut, model: PresenceModel, command: Command, options: 
     case 'settings': {
       const ws = sut.workspaces[command.ws]!;
       const valid = model.validIdleTimeout(command.seconds);
-      // Finding 4: a user revived while idle is not latched when the timeout changes; skipped.
-      if (options.avoid.revivedWhileIdle && command.admin && valid && model.usersOf(ws).some((user) => user.idleSinceRevival)) {
-        return false;
-      }
       const response = await sut.service.http(
         httpEvent('PUT', `/workspaces/${ws}/settings`, {
           token: tokenOf(sut, `${ws}/${command.admin ? 'admin' : 'agent'}`),
