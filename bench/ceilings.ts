@@ -104,3 +104,54 @@ export function best(runs: CeilingRun[]): CeilingRun {
 export function fanoutFloorMs(clients: number, postsPerSecond: number): number {
   return round((clients / postsPerSecond) * 1000, 0);
 }
+
+/**
+ * CPU time the AWS SDK spends per `@connections` post in the posting process, measured against a
+ * stub endpoint in a child process that answers 200 at once: the part of a fan-out that stays in
+ * the Lambda on AWS, where API Gateway does the delivery.
+ */
+export async function sdkCpuPerPost(posts: number, concurrency: number): Promise<{ cpuMsPerPost: number; postsPerSecond: number }> {
+  const { spawn } = await import('node:child_process');
+  const stub = spawn(
+    process.execPath,
+    [
+      '-e',
+      "require('http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(200,{'content-length':0});s.end();});}).listen(0,'127.0.0.1',function(){process.stdout.write(String(this.address().port)+'\\n');});",
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      stub.stdout.once('data', (data: Buffer) => resolve(Number(String(data).trim())));
+      stub.once('error', reject);
+    });
+    const client = new ApiGatewayManagementApiClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const gateway = new ApiGatewayConnectionGateway({ client, requestTimeoutMs: 3000 });
+    const message = { type: 'presence', userId: 'alice', name: 'Alice', teams: ['sales'], status: 'away', previous: 'online', reason: 'manual', at: 0 };
+    const send = async (count: number) => {
+      let i = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (i++ < count) await gateway.post('conn-ceiling', message);
+        }),
+      );
+    };
+    await send(Math.min(500, posts)); // warm up: JIT, sockets
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await send(posts);
+    const wallMs = performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    client.destroy();
+    return {
+      cpuMsPerPost: round((used.user + used.system) / 1000 / posts, 3),
+      postsPerSecond: Math.round(posts / (wallMs / 1000)),
+    };
+  } finally {
+    stub.kill();
+  }
+}

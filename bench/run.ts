@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { startDynamoDbLocal } from '#local/dynamodb-local.ts';
 import { costPer1000AgentHours, loadPrices, PRICES_FILE, worstCaseDetectionSeconds } from './cost.ts';
-import { best as bestRun, dynamoReadCeiling, fanoutFloorMs, postCeiling } from './ceilings.ts';
+import { best as bestRun, dynamoReadCeiling, fanoutFloorMs, postCeiling, sdkCpuPerPost } from './ceilings.ts';
 import { machine, round } from './lib.ts';
 import { detectionScenario, fanoutScenario, heartbeatScenario, readyScenario } from './live.ts';
 import { queryScenario, sweepScenario } from './scale.ts';
@@ -52,6 +52,7 @@ try {
   log(`machine ceilings: DynamoDB Local reads, SDK posts (${elapsed()})`);
   const readRuns = await dynamoReadCeiling(db.endpoint, [1, 8, 32], quick ? 2 : 4);
   const postRuns = await postCeiling(db.endpoint, [1, 16, 64], quick ? 2 : 4);
+  const sdk = await sdkCpuPerPost(quick ? 2000 : 5000, 32);
   log(`detection (${elapsed()})`);
   const detection = await detectionScenario(db.endpoint, sizes.detection);
   log(`npm start (${elapsed()})`);
@@ -73,6 +74,11 @@ try {
     postsPerSecond: posts.perSecond,
     postRuns,
     fanoutFloorMsAt500: fanoutFloorMs(500, posts.perSecond),
+    // The SDK's own CPU per post (stub endpoint in another process): what stays in the Lambda on
+    // AWS. A 256 MB function has about 256/1769 of a vCPU.
+    sdkCpuMsPerPost: sdk.cpuMsPerPost,
+    sdkCpuMsFor500Posts: round(500 * sdk.cpuMsPerPost, 0),
+    projectedFanoutMsAt500On256MbLambda: round((500 * sdk.cpuMsPerPost * 1769) / 256, 0),
   };
   // What 1,000 connected agent-hours at 30 s beats cost before any DynamoDB unit or handler
   // millisecond: the heartbeat messages, connection-minutes, invocations and the sweeper's share.
@@ -133,7 +139,7 @@ try {
     ],
     [
       'ceiling: SDK posts per second to the emulator, one process (best of c=1/16/64)',
-      `${postRuns.map((r) => `c=${r.concurrency}: ${r.perSecond}/s`).join('; ')}: a fan-out to 500 takes at least ${ceilings.fanoutFloorMsAt500} ms here`,
+      `${postRuns.map((r) => `c=${r.concurrency}: ${r.perSecond}/s`).join('; ')}: a fan-out to 500 takes at least ${ceilings.fanoutFloorMsAt500} ms here; the SDK alone spends ${sdk.cpuMsPerPost} ms of CPU a post (${ceilings.sdkCpuMsFor500Posts} ms for 500, about ${ceilings.projectedFanoutMsAt500On256MbLambda} ms in a 256 MB Lambda)`,
       '',
       '',
     ],
