@@ -2,7 +2,7 @@
  * Child process of the fan-out scenario: opens N real WebSocket clients into one workspace
  * (10 tabs per user), then one agent changes status again and again; for each change, the time
  * from sending `setStatus` until every client has the presence message. Prints one JSON line.
- * The changer has 4 tabs and takes turns with a pause between changes, which keeps each tab
+ * The changer has 8 tabs and takes turns with a 300 ms pause between changes, which keeps each tab
  * inside the per-connection rate limit (a status change costs 4 tokens; 2 come back a second).
  *
  * argv: wsUrl workspace clients changes   env: BENCH_JWT_SECRET
@@ -18,8 +18,8 @@ const clients = Number(clientsArg);
 const changes = Number(changesArg);
 const TABS_PER_USER = 10;
 
-const CHANGER_TABS = 4;
-const PAUSE_MS = 550;
+const CHANGER_TABS = 8;
+const PAUSE_MS = 300;
 
 type Listener = (message: { type: string; userId?: string; status?: string; code?: string }, at: number, who: string) => void;
 const got = new Set<string>();
