@@ -253,8 +253,7 @@ export class DynamoDbPresenceStore implements PresenceStore {
     if (!Item) return undefined;
     return {
       idleTimeoutSeconds: Item.idleTimeoutSeconds as number,
-      ...(typeof Item.previousIdleTimeoutSeconds === 'number' ? { previousIdleTimeoutSeconds: Item.previousIdleTimeoutSeconds } : {}),
-      ...(typeof Item.changedAt === 'number' ? { changedAt: Item.changedAt } : {}),
+      ...(Array.isArray(Item.changes) ? { changes: Item.changes as NonNullable<WorkspaceSettings['changes']> } : {}),
     };
   }
 
@@ -266,8 +265,7 @@ export class DynamoDbPresenceStore implements PresenceStore {
           pk: workspacePk(workspaceId),
           sk: SETTINGS_SK,
           idleTimeoutSeconds: settings.idleTimeoutSeconds,
-          ...(settings.previousIdleTimeoutSeconds !== undefined ? { previousIdleTimeoutSeconds: settings.previousIdleTimeoutSeconds } : {}),
-          ...(settings.changedAt !== undefined ? { changedAt: settings.changedAt } : {}),
+          ...(settings.changes?.length ? { changes: settings.changes } : {}),
         },
       }),
     );

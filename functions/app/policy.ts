@@ -2,15 +2,15 @@ import type { Policy } from '#domain/presence.ts';
 import type { PresenceConfig, Ports, WorkspaceSettings } from '#app/ports.ts';
 
 export function policyFrom(config: PresenceConfig, settings: WorkspaceSettings | undefined): Policy {
-  const change =
-    settings?.changedAt !== undefined && settings.previousIdleTimeoutSeconds !== undefined
-      ? { previousIdleTimeoutMs: settings.previousIdleTimeoutSeconds * 1000, at: settings.changedAt }
-      : undefined;
+  const changes = (settings?.changes ?? []).map((change) => ({
+    previousIdleTimeoutMs: change.previousIdleTimeoutSeconds * 1000,
+    at: change.changedAt,
+  }));
   return {
     leaseMs: config.leaseMs,
     graceMs: config.graceMs,
     idleTimeoutMs: (settings?.idleTimeoutSeconds ?? config.defaultIdleTimeoutSeconds) * 1000,
-    ...(change ? { idleTimeoutChange: change } : {}),
+    ...(changes.length > 0 ? { idleTimeoutChanges: changes } : {}),
   };
 }
 

@@ -14,10 +14,11 @@ export interface ConnectionRecord {
 
 export interface WorkspaceSettings {
   idleTimeoutSeconds: number;
-  /** Kept by a change so every path judges activity from before it the same way (idleDeadline). */
-  previousIdleTimeoutSeconds?: number | undefined;
-  /** When the idle timeout last changed (epoch ms). */
-  changedAt?: number | undefined;
+  /**
+   * The recent changes, oldest first (the timeout before each, and when it changed), so every
+   * path judges activity from before them the same way (idleDeadline).
+   */
+  changes?: Array<{ previousIdleTimeoutSeconds: number; changedAt: number }> | undefined;
 }
 
 export interface PresenceStore {

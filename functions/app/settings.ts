@@ -1,10 +1,9 @@
 /** Workspace settings: the idle timeout. */
-import { changePolicy } from '#domain/presence.ts';
+import { expire } from '#domain/presence.ts';
 import { forEachLimited } from '#app/concurrency.ts';
 import { ForbiddenError, InvalidRequestError } from '#app/errors.ts';
 import { deliver } from '#app/fanout.ts';
 import { mutateAgent } from '#app/mutate.ts';
-import { policyFrom, workspacePolicy } from '#app/policy.ts';
 import type { Ports, WorkspaceSettings } from '#app/ports.ts';
 import type { Principal } from '#app/principal.ts';
 
@@ -16,13 +15,17 @@ export async function getSettings(ports: Pick<Ports, 'store' | 'config'>, worksp
   return { idleTimeoutSeconds: settings?.idleTimeoutSeconds ?? ports.config.defaultIdleTimeoutSeconds };
 }
 
+/** Changes kept in the settings for judging older activity (idleDeadline); older ones are dropped. */
+const CHANGES_KEPT = 10;
+
 /**
- * Admins change the idle timeout. The settings keep the old timeout and the instant of the change,
- * so every path (this one, heartbeats, sweeps, readers) judges activity from before the change the
- * same way, however long it takes to reach every agent: what readers already saw is kept, and
- * anyone past only the new, shorter timeout goes idle at the change, not at a past instant.
- * Then each present agent is judged and written once, so its deadline moves at once and the
- * sweeper keeps reading only what is due.
+ * Admins change the idle timeout. The settings keep the recent changes (the timeout before each
+ * and its instant), so every path (heartbeats, sweeps, readers, this rollout) judges activity
+ * from before them alike, however long the rollout takes and however close two changes come:
+ * what readers already saw is kept, and anyone past only a new, shorter timeout goes idle at its
+ * change, not at a past instant. Saving the value in force changes nothing. Then each present
+ * agent is judged under the settings as they are when it is written (a later change wins) and
+ * written once, so its deadline moves at once and the sweeper keeps reading only what is due.
  */
 export async function putSettings(ports: Ports, principal: Principal, settings: WorkspaceSettings): Promise<WorkspaceSettings> {
   if (principal.role !== 'admin') throw new ForbiddenError('only an admin of the workspace may change its settings');
@@ -32,21 +35,19 @@ export async function putSettings(ports: Ports, principal: Principal, settings: 
     throw new InvalidRequestError(`idleTimeoutSeconds must be an integer from ${min} to ${max}`);
   }
   const workspaceId = principal.workspaceId;
-  const before = await workspacePolicy(ports, workspaceId);
-  const stored = { idleTimeoutSeconds: seconds, previousIdleTimeoutSeconds: before.idleTimeoutMs / 1000, changedAt: ports.clock.now() };
-  await ports.store.putSettings(workspaceId, stored);
-  const after = policyFrom(ports.config, stored);
   const next = { idleTimeoutSeconds: seconds };
+  const current = await ports.store.getSettings(workspaceId);
+  const previous = current?.idleTimeoutSeconds ?? ports.config.defaultIdleTimeoutSeconds;
+  if (previous === seconds) return next;
+  const change = { previousIdleTimeoutSeconds: previous, changedAt: ports.clock.now() };
+  await ports.store.putSettings(workspaceId, { ...next, changes: [...(current?.changes ?? []), change].slice(-CHANGES_KEPT) });
   const present = (
     await Promise.all([ports.store.listByStatus(workspaceId, 'online'), ports.store.listByStatus(workspaceId, 'away')])
   ).flat();
   await forEachLimited(present, AGENTS_IN_FLIGHT, async (agent) => {
-    const { decision, written } = await mutateAgent(
-      ports,
-      workspaceId,
-      agent.userId,
-      (stored, now) => (stored ? changePolicy(stored, now, before, after) : null),
-      { agent, policy: after },
+    // The agent and the settings are read afresh: the settings may have changed again since.
+    const { decision, written } = await mutateAgent(ports, workspaceId, agent.userId, (stored, now, policy) =>
+      stored ? expire(stored, now, policy) : null,
     );
     if (written && decision && decision.transitions.length > 0) await deliver(ports, workspaceId, decision.transitions);
   });

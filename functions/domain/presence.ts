@@ -13,8 +13,13 @@ export interface Policy {
   leaseMs: number;
   graceMs: number;
   idleTimeoutMs: number;
-  /** The last change of the idle timeout: what it was before, and when it changed. */
-  idleTimeoutChange?: { previousIdleTimeoutMs: number; at: number } | undefined;
+  /** The recent changes of the idle timeout, oldest first: what it was before each, and when. */
+  idleTimeoutChanges?: IdleTimeoutChange[] | undefined;
+}
+
+export interface IdleTimeoutChange {
+  previousIdleTimeoutMs: number;
+  at: number;
 }
 
 export interface Identity {
@@ -101,17 +106,23 @@ export function presenceEnd(agent: Agent): number {
 }
 
 /**
- * When the user goes idle if not active again. For activity from before the last change of the
- * timeout: idle at the old deadline if that passed before the change (readers saw it then), else
- * at the new one, but never before the change (readers saw the user present until then).
+ * When the user goes idle if not active again. Activity from before changes of the timeout is
+ * replayed through them in order: idle at the deadline in force if it passed before the next
+ * change (readers saw it then), else under the next timeout, but never before that change
+ * (readers saw the user present until then).
  */
 export function idleDeadline(agent: Agent, policy: Policy): number {
-  const deadline = agent.lastActiveAt + policy.idleTimeoutMs;
-  const change = policy.idleTimeoutChange;
-  if (!change || agent.lastActiveAt >= change.at) return deadline;
-  const before = agent.lastActiveAt + change.previousIdleTimeoutMs;
-  if (before <= change.at) return before;
-  return Math.max(deadline, change.at);
+  const active = agent.lastActiveAt;
+  const later = (policy.idleTimeoutChanges ?? []).filter((change) => change.at > active);
+  const first = later[0];
+  if (!first) return active + policy.idleTimeoutMs;
+  let deadline = active + first.previousIdleTimeoutMs;
+  for (const [index, change] of later.entries()) {
+    if (deadline <= change.at) return deadline;
+    const next = later[index + 1]?.previousIdleTimeoutMs ?? policy.idleTimeoutMs;
+    deadline = Math.max(active + next, change.at);
+  }
+  return deadline;
 }
 
 interface Evaluation {
@@ -453,19 +464,6 @@ export function expire(stored: Agent, now: number, policy: Policy): Decision {
   const draft = new Draft(stored);
   draft.settleDeadlines(now, policy);
   return draft.decision();
-}
-
-/**
- * The workspace's idle timeout changed at `now` (from `before` to `after`): the agent is judged
- * under the new timeout with the change recorded (see idleDeadline), in one write. What readers
- * already saw (someone idle, a lease that ended) is published as it was and stays latched; anyone
- * past only the new, shorter timeout goes idle now.
- */
-export function changePolicy(stored: Agent, now: number, before: Policy, after: Policy): Decision {
-  const judged: Policy = after.idleTimeoutChange
-    ? after
-    : { ...after, idleTimeoutChange: { previousIdleTimeoutMs: before.idleTimeoutMs, at: now } };
-  return expire(stored, now, judged);
 }
 
 function unchanged(agent: Agent): Decision {

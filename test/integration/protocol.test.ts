@@ -1,7 +1,7 @@
 /** Whole scenarios through the real handlers, on DynamoDB Local, with an injected clock. */
 import { describe, expect, it } from 'vitest';
-import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
-import { makeService, TestConnection } from '#test/support/service.ts';
+import { makeHarness, token, uniqueWorkspace } from '#test/support/harness.ts';
+import { httpEvent, makeService, TestConnection } from '#test/support/service.ts';
 
 async function setup(config = {}) {
   const harness = await makeHarness(config);
@@ -355,5 +355,47 @@ describe('two tabs at once', () => {
       ['alice', 'manual', 'away'],
     ]);
     expect(Object.keys((await service.harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toHaveLength(3);
+  });
+});
+
+describe('changes of the idle timeout', () => {
+  const put = (service: Awaited<ReturnType<typeof setup>>['service'], workspace: string, admin: string, seconds: number) =>
+    service.http(httpEvent('PUT', `/workspaces/${workspace}/settings`, { token: admin, body: JSON.stringify({ idleTimeoutSeconds: seconds }) }));
+
+  it('saving the timeout in force writes nothing and publishes nothing', async () => {
+    const { service, workspace, harness } = await setup();
+    const admin = await token({ workspace, sub: 'boss', role: 'admin' });
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+
+    const response = await put(service, workspace, admin, 600);
+
+    expect(response.statusCode).toBe(200);
+    expect(await harness.store.getSettings(workspace)).toBeUndefined();
+    expect(alice.presence()).toEqual([]); // (a connection does not get its own connect)
+  });
+
+  it('two close changes are both kept: idle at the first stays at the first when the second undoes it', async () => {
+    // Alice active at T0 only; the timeout drops to 60 s at +305 s and is put back at +310 s.
+    // (An agent the first rollout has not reached yet is judged through both: the unit tests.)
+    const { service, workspace, harness, clock } = await setup();
+    const admin = await token({ workspace, sub: 'boss', role: 'admin' });
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    const start = clock.now();
+    for (let t = 30; t <= 300; t += 30) {
+      clock.advance(30 * SECOND);
+      await alice.heartbeat(false);
+    }
+    clock.advance(5 * SECOND);
+    await put(service, workspace, admin, 60);
+    clock.advance(5 * SECOND);
+    await put(service, workspace, admin, 600);
+    await alice.heartbeat(false);
+
+    expect(alice.presence().map((m) => [m.reason, m.at - start])).toEqual([['idle', 305 * SECOND]]);
+    const stored = await harness.store.getSettings(workspace);
+    expect(stored?.changes?.map((c) => [c.previousIdleTimeoutSeconds, c.changedAt - start])).toEqual([
+      [600, 305 * SECOND],
+      [60, 310 * SECOND],
+    ]);
   });
 });

@@ -446,6 +446,8 @@ export class PresenceModel {
 
   /** A valid change of the idle timeout by an admin. */
   setIdleTimeout(ws: string, seconds: number): void {
+    // Saving the timeout in force changes nothing (what passed goes out with the next sweep).
+    if (this.idleMs(ws) === seconds * 1000) return;
     // The service re-examines the agents it published as present: their pending deadline goes out.
     this.idleSeconds.set(ws, seconds);
     for (const user of this.usersOf(ws)) {

@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import {
   type Agent,
   type ChosenStatus,
-  changePolicy,
   connect,
   type Decision,
   disconnect,
@@ -674,7 +673,12 @@ describe('nextDeadline: when the status changes with no further event', () => {
   });
 });
 
-describe('a changed idle timeout (changePolicy)', () => {
+/** What the settings rollout does: judge the agent under the new timeout with the change recorded. */
+function changePolicy(agent: Agent, now: number, before: Policy, after: Policy): Decision {
+  return expire(agent, now, { ...after, idleTimeoutChanges: [{ previousIdleTimeoutMs: before.idleTimeoutMs, at: now }] });
+}
+
+describe('a changed idle timeout (expire under the new policy with the change)', () => {
   const longer: Policy = { ...policy, idleTimeoutMs: 3_600_000 };
   const shorter: Policy = { ...policy, idleTimeoutMs: 300_000 };
 
@@ -710,7 +714,7 @@ describe('a changed idle timeout (changePolicy)', () => {
 
 describe('activity from before a change of the idle timeout (the change is in the policy)', () => {
   // The timeout went from 600 s to 300 s at T0 + 330 s; Alice was last active at T0.
-  const lowered: Policy = { ...policy, idleTimeoutMs: 300_000, idleTimeoutChange: { previousIdleTimeoutMs: 600_000, at: T0 + 330_000 } };
+  const lowered: Policy = { ...policy, idleTimeoutMs: 300_000, idleTimeoutChanges: [{ previousIdleTimeoutMs: 600_000, at: T0 + 330_000 }] };
 
   it('takes her idle at the change, on any path: a heartbeat before the settings change reached her', () => {
     const agent = keepAlive(connectedAt0(), T0, T0 + 330_000);
@@ -726,11 +730,39 @@ describe('activity from before a change of the idle timeout (the change is in th
   });
 
   it('keeps the old deadline when it passed before a raise (readers saw her idle then)', () => {
-    const raised: Policy = { ...policy, idleTimeoutMs: 3_600_000, idleTimeoutChange: { previousIdleTimeoutMs: 600_000, at: T0 + 620_000 } };
+    const raised: Policy = { ...policy, idleTimeoutMs: 3_600_000, idleTimeoutChanges: [{ previousIdleTimeoutMs: 600_000, at: T0 + 620_000 }] };
     // Not swept: stored online, lease to T0 + 630 s (last beat at T0 + 540 s, renewed).
     const agent = keepAlive(connectedAt0(), T0, T0 + 570_000);
     expect(agent.status).toBe('online');
     expect(view(agent, T0 + 629_000, raised)).toMatchObject({ status: 'offline', since: IDLE_DEADLINE });
+  });
+
+  it('replays two close changes in order: idle at the first stays at the first when the second undoes it', () => {
+    // 600 s -> 60 s at +305 (idle at the change), back to 600 s at +310.
+    const twice: Policy = {
+      ...policy,
+      idleTimeoutChanges: [
+        { previousIdleTimeoutMs: 600_000, at: T0 + 305_000 },
+        { previousIdleTimeoutMs: 60_000, at: T0 + 310_000 },
+      ],
+    };
+    const agent = keepAlive(connectedAt0(), T0, T0 + 300_000);
+    expect(view(agent, T0 + 312_000, twice)).toMatchObject({ status: 'offline', since: T0 + 305_000 });
+    const decision = heartbeat(agent, alice, 'c1', T0, false, T0 + 312_000, twice);
+    expect(decision.transitions).toEqual([published('offline', 'online', 'idle', T0 + 305_000)]);
+  });
+
+  it('replays two raises in order: idle seen before the first stays (no silent comeback)', () => {
+    const raisedTwice: Policy = {
+      ...policy,
+      idleTimeoutMs: 7_200_000,
+      idleTimeoutChanges: [
+        { previousIdleTimeoutMs: 600_000, at: T0 + 601_000 },
+        { previousIdleTimeoutMs: 3_600_000, at: T0 + 602_000 },
+      ],
+    };
+    const agent = keepAlive(connectedAt0(), T0, T0 + 570_000);
+    expect(view(agent, T0 + 602_500, raisedTwice)).toMatchObject({ status: 'offline', since: IDLE_DEADLINE });
   });
 
   it('does not touch activity after the change', () => {
