@@ -19,6 +19,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: ['test/integration/model.test.ts'],
           globalSetup: ['test/support/dynamodb-global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
@@ -30,6 +31,19 @@ export default defineConfig({
           // The local stack in-process with real WebSocket clients, and a real browser.
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts', 'test/browser/**/*.test.ts'],
+          globalSetup: ['test/support/dynamodb-global-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The model-based property tests on the real handlers and DynamoDB Local. They run on
+          // their own (see package.json "test"): 8 lanes keep both cores busy, which would slow
+          // the e2e tests that run on real timers.
+          name: 'model',
+          include: ['test/integration/model.test.ts'],
           globalSetup: ['test/support/dynamodb-global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,

@@ -42,7 +42,7 @@ if (env.MODEL_RUNS && !env.MODEL_DYNAMODB_RUNS) env.MODEL_DYNAMODB_RUNS = env.MO
 // A replay runs only the property that failed (MODEL_STORE, printed with the seed).
 const result = spawnSync(
   'npx',
-  ['vitest', 'run', '--project', 'integration', 'test/integration/model.test.ts', ...(env.MODEL_SEED ? ['-t', 'random sequences'] : [])],
+  ['vitest', 'run', '--project', 'model', ...(env.MODEL_SEED ? ['-t', 'random sequences'] : [])],
   { stdio: 'inherit', env },
 );
 process.exit(result.status ?? 1);
