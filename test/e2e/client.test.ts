@@ -154,18 +154,19 @@ describe('PresenceClient on Node', () => {
   });
 
   it('hands over to a new connection before the connection lifetime, and nobody sees it go offline', async () => {
-    const short = await startTestStack({ env: CLIENT_ENV, maxLifetimeMs: 600 });
+    const short = await startTestStack({ env: CLIENT_ENV, maxLifetimeMs: 3000 });
     try {
       const workspace = uniqueWorkspace();
-      const observer = make(short, { workspace, user: 'observer' }, { maxConnectionAgeMs: 300 }).client;
+      const observer = make(short, { workspace, user: 'observer' }, { maxConnectionAgeMs: 1000 }).client;
       await observer.connect();
       const seen: string[] = [];
       observer.on('presence', (event) => event.userId === 'alice' && seen.push(`${event.reason}:${event.status}`));
-      const made = make(short, { workspace, user: 'alice' }, { maxConnectionAgeMs: 300 });
+      const made = make(short, { workspace, user: 'alice' }, { maxConnectionAgeMs: 1000 });
       await made.client.connect();
       const states: string[] = [];
       made.client.on('connection', (state) => states.push(state));
-      // Three handovers, each with a fresh token and an overlap; the 600 ms lifetime never hits.
+      // Three handovers, each with a fresh token and an overlap; the 3 s lifetime never hits (2 s of
+      // margin a handover, so a busy machine does not turn this into a lifetime close).
       await until(made.client, () => made.tokens >= 4, 'three handovers', 10_000);
       await short.emulator.settled();
       short.clock.advance(5000); // past the reconnect grace
