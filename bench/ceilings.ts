@@ -14,6 +14,9 @@ import { startLocalStack } from '#local/stack.ts';
 import { mintToken } from '#local/tokens.ts';
 import { CapacityMeter, meteredClient, newTable, round, silentLogger } from './lib.ts';
 
+/** What every ceiling posts: one presence message, as fan-out sends it. */
+const MESSAGE = { type: 'presence', userId: 'alice', name: 'Alice', teams: ['sales'], status: 'away', previous: 'online', reason: 'manual', at: 0 };
+
 export interface CeilingRun {
   concurrency: number;
   perSecond: number;
@@ -83,9 +86,8 @@ export async function postCeiling(dynamoEndpoint: string, concurrencies: number[
     const connectionId = stack.emulator.connectionIds()[0];
     if (!connectionId) throw new Error('the ceiling client did not connect');
     const gateway = new ApiGatewayConnectionGateway({ client, requestTimeoutMs: 3000 });
-    const message = { type: 'presence', userId: 'alice', name: 'Alice', teams: ['sales'], status: 'away', previous: 'online', reason: 'manual', at: 0 };
     const runs: CeilingRun[] = [];
-    for (const concurrency of concurrencies) runs.push(await saturate(concurrency, seconds, () => gateway.post(connectionId, message)));
+    for (const concurrency of concurrencies) runs.push(await saturate(concurrency, seconds, () => gateway.post(connectionId, MESSAGE)));
     return runs;
   } finally {
     socket?.close();
@@ -131,12 +133,11 @@ export async function sdkCpuPerPost(posts: number, concurrency: number): Promise
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
     const gateway = new ApiGatewayConnectionGateway({ client, requestTimeoutMs: 3000 });
-    const message = { type: 'presence', userId: 'alice', name: 'Alice', teams: ['sales'], status: 'away', previous: 'online', reason: 'manual', at: 0 };
     const send = async (count: number) => {
       let i = 0;
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
-          while (i++ < count) await gateway.post('conn-ceiling', message);
+          while (i++ < count) await gateway.post('conn-ceiling', MESSAGE);
         }),
       );
     };

@@ -8,20 +8,11 @@ import { cpus } from 'node:os';
 import { DynamoDBClient, type ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
-import type { ConnectionGateway, EventPublisher, Logger, PresenceChanged, PresenceConfig, Ports } from '#app/ports.ts';
+import type { ConnectionGateway, EventPublisher, PresenceChanged, PresenceConfig, Ports } from '#app/ports.ts';
 import { ensureTable } from '#local/table-setup.ts';
+import { ManualClock, silentLogger } from '#test/support/clock.ts';
 
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
-
-export class ManualClock {
-  constructor(public current = Date.UTC(2026, 10, 25, 9, 0, 0)) {}
-  now(): number {
-    return this.current;
-  }
-  advance(ms: number): void {
-    this.current += ms;
-  }
-}
+export { ManualClock, silentLogger };
 
 /** Totals of what DynamoDB reported, per operation and per table/index. */
 export class CapacityMeter {

@@ -113,14 +113,15 @@ export function presenceEnd(agent: Agent): number {
  */
 export function idleDeadline(agent: Agent, policy: Policy): number {
   const active = agent.lastActiveAt;
-  const later = (policy.idleTimeoutChanges ?? []).filter((change) => change.at > active);
-  const first = later[0];
-  if (!first) return active + policy.idleTimeoutMs;
-  let deadline = active + first.previousIdleTimeoutMs;
-  for (const [index, change] of later.entries()) {
+  const changes = policy.idleTimeoutChanges ?? [];
+  // Evaluated on every event (heartbeats too): a plain scan, no copies. Oldest first.
+  let index = changes.findIndex((change) => change.at > active);
+  if (index < 0) return active + policy.idleTimeoutMs;
+  let deadline = active + changes[index]!.previousIdleTimeoutMs;
+  for (; index < changes.length; index++) {
+    const change = changes[index]!;
     if (deadline <= change.at) return deadline;
-    const next = later[index + 1]?.previousIdleTimeoutMs ?? policy.idleTimeoutMs;
-    deadline = Math.max(active + next, change.at);
+    deadline = Math.max(active + (changes[index + 1]?.previousIdleTimeoutMs ?? policy.idleTimeoutMs), change.at);
   }
   return deadline;
 }

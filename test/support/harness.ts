@@ -10,21 +10,15 @@ import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
 import { makeJwtVerifier } from '#adapters/jwt.ts';
 import { ConnectionGoneError } from '#app/errors.ts';
 import type { ServerMessage } from '#app/messages.ts';
-import type { ConnectionGateway, EventPublisher, Logger, PresenceChanged, PresenceConfig, Ports } from '#app/ports.ts';
+import type { ConnectionGateway, EventPublisher, PresenceChanged, PresenceConfig, Ports } from '#app/ports.ts';
 import { makeDocumentClient } from '#handlers/composition.ts';
 import { createTable } from '#test/support/table.ts';
 
 export const JWT_SECRET = 'integration-test-secret-0123456789abcdef';
 
-export class ManualClock {
-  constructor(public current = Date.UTC(2026, 10, 25, 9, 0, 0)) {}
-  now(): number {
-    return this.current;
-  }
-  advance(ms: number): void {
-    this.current += ms;
-  }
-}
+import { ManualClock, silentLogger } from '#test/support/clock.ts';
+
+export { ManualClock, silentLogger };
 
 /** Records every post; connections can be marked gone (410) or failing. */
 export class RecordingGateway implements ConnectionGateway {
@@ -64,7 +58,6 @@ export class RecordingPublisher implements EventPublisher {
   }
 }
 
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 export const TEST_CONFIG: PresenceConfig = {
   leaseMs: 90_000,
