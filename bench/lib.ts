@@ -171,6 +171,7 @@ export const DEFAULT_CONFIG: PresenceConfig = {
   maxIdleTimeoutSeconds: 86_400,
   sweepIntervalMs: 5_000,
   fanoutConcurrency: 32,
+  fanoutChunkSize: 100,
   agentRetentionMs: 90 * 86_400_000,
 };
 

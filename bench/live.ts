@@ -52,13 +52,20 @@ export interface FanoutRun {
   connectMs: number;
 }
 
-export async function fanoutScenario(dynamoEndpoint: string, sizes: number[], changes: number): Promise<FanoutRun[]> {
+export async function fanoutScenario(
+  dynamoEndpoint: string,
+  sizes: number[],
+  changes: number,
+  options: { workers?: number; chunkSize?: number } = {},
+): Promise<FanoutRun[]> {
   const stack = await startLocalStack({
     httpPort: 0,
     wsPort: 0,
     sweepTimer: false,
     logger: debugLogger,
+    ...(options.workers !== undefined ? { fanoutWorkers: options.workers } : {}),
     env: {
+      ...(options.chunkSize !== undefined ? { PRESENCE_FANOUT_CHUNK_SIZE: String(options.chunkSize) } : {}),
       PRESENCE_JWT_SECRET: SECRET,
       PRESENCE_DYNAMODB_ENDPOINT: dynamoEndpoint,
       PRESENCE_TABLE_NAME: `bench-fanout-${randomUUID().slice(0, 8)}`,

@@ -18,6 +18,7 @@ import { makeSweeperHandler, type SweeperResult } from '#handlers/sweeper.ts';
 import { makeWebSocketApi } from '#handlers/websocket.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from '#local/dynamodb-local.ts';
 import { LocalEventPublisher } from '#local/events.ts';
+import { WorkerFanoutDispatcher } from '#local/fanout-workers.ts';
 import { LocalHttpServer, type PageAssets } from '#local/http-server.ts';
 import { buildPage } from '#local/page/build.ts';
 import { ensureTable } from '#local/table-setup.ts';
@@ -47,6 +48,8 @@ export interface LocalStackOptions {
   dropDisconnect?: boolean;
   logger?: Logger;
   page?: PageAssets;
+  /** Worker threads posting the chunks of large fan-outs; overrides PRESENCE_LOCAL_FANOUT_WORKERS. */
+  fanoutWorkers?: number;
 }
 
 export interface LocalStack {
@@ -154,6 +157,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return adapter;
     };
     cleanups.push(async () => management?.destroy());
+    // Parallel fan-out invocations, as worker threads started on the first large fan-out.
+    const workerCount = options.fanoutWorkers ?? readNumber(env, 'PRESENCE_LOCAL_FANOUT_WORKERS', 2, 0);
+    let workers: WorkerFanoutDispatcher | undefined;
+    const fanout =
+      workerCount > 0
+        ? {
+            post: (chunk: Parameters<WorkerFanoutDispatcher['post']>[0]) => {
+              if (!emulator) throw new Error('the WebSocket emulator is not listening yet');
+              workers ??= new WorkerFanoutDispatcher(
+                workerCount,
+                {
+                  ...env,
+                  PRESENCE_CALLBACK_URL: emulator.managementUrl,
+                  // Nothing checks them; the SDK needs some to sign.
+                  AWS_ACCESS_KEY_ID: 'local',
+                  AWS_SECRET_ACCESS_KEY: 'local',
+                  AWS_REGION: 'us-east-1',
+                },
+                logger,
+              );
+              return workers.post(chunk);
+            },
+          }
+        : undefined;
+    cleanups.push(async () => workers?.stop());
     cleanups.push(() => events.drain());
     const composition = compose(
       { ...jwtEnv, PRESENCE_TABLE_NAME: tableName, PRESENCE_DYNAMODB_ENDPOINT: dynamoEndpoint },
@@ -166,6 +194,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         events,
         logger,
         clock,
+        ...(fanout ? { fanout } : {}),
       },
     );
     let ports;

@@ -33,8 +33,12 @@ export function presenceConfigFromEnv(env: Env): PresenceConfig {
     maxIdleTimeoutSeconds: MAX_IDLE_TIMEOUT_SECONDS,
     sweepIntervalMs: readNumber(env, 'PRESENCE_SWEEP_INTERVAL_SECONDS', 5, 0.1) * 1000,
     fanoutConcurrency: readNumber(env, 'PRESENCE_FANOUT_CONCURRENCY', 32, 1),
+    fanoutChunkSize: readNumber(env, 'PRESENCE_FANOUT_CHUNK_SIZE', 100, 1),
     agentRetentionMs: readNumber(env, 'PRESENCE_AGENT_RETENTION_DAYS', 90, 1) * 86_400_000,
   };
+  if (!Number.isInteger(config.fanoutChunkSize)) {
+    throw new ConfigurationError(`PRESENCE_FANOUT_CHUNK_SIZE must be a whole number, got "${env.PRESENCE_FANOUT_CHUNK_SIZE}"`);
+  }
   if (config.defaultIdleTimeoutSeconds < minIdle || config.defaultIdleTimeoutSeconds > MAX_IDLE_TIMEOUT_SECONDS) {
     throw new ConfigurationError(
       `PRESENCE_IDLE_TIMEOUT_SECONDS must be from ${minIdle} to ${MAX_IDLE_TIMEOUT_SECONDS}`,

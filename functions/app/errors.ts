@@ -87,3 +87,15 @@ export class ConnectionGoneError extends Error {
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
 }
+
+/**
+ * A fan-out chunk could not be handed over. `maybePosted` is false when the dispatch was refused
+ * before anything ran (the sender then posts the chunk itself) and true when the chunk's invocation
+ * started and failed, so some of its posts may have been made (reposting them would duplicate).
+ */
+export class FanoutDispatchError extends Error {
+  override readonly name = 'FanoutDispatchError';
+  constructor(message: string, readonly maybePosted: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

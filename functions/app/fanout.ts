@@ -1,10 +1,10 @@
 /** After a transition: push it to every connection of the workspace and publish the domain event. */
 import { disconnect as disconnectRule, type Transition } from '#domain/presence.ts';
-import { ConnectionGoneError } from '#app/errors.ts';
+import { ConnectionGoneError, FanoutDispatchError } from '#app/errors.ts';
 import { forEachLimited } from '#app/concurrency.ts';
 import { presenceChanged, presenceMessage } from '#app/messages.ts';
 import { mutateAgent } from '#app/mutate.ts';
-import type { ConnectionRecord, Ports } from '#app/ports.ts';
+import type { ChunkReport, ConnectionRecord, FanoutChunk, FanoutDispatcher, Ports } from '#app/ports.ts';
 
 /** Gone connections can take their user offline, which is fanned out again; this bounds the chain. */
 const MAX_ROUNDS = 4;
@@ -24,12 +24,17 @@ export interface FanoutReport {
   failed: number;
   /** 410s from connections that may still be in `$connect`. */
   opening: number;
+  /** Chunks handed to the dispatcher (0 when every post was made here). */
+  dispatched: number;
 }
 
 /**
- * Sends each transition, in order, to every connection of the workspace (the user's own included)
- * with bounded concurrency. A post that fails never fails the others or the transition; a gone
- * connection is forgotten, and if it was its user's last, that user is disconnected too.
+ * Sends each transition, in order, to every connection of the workspace (the user's own included).
+ * Up to `fanoutChunkSize` connections are posted here, with bounded concurrency; a larger fan-out
+ * is split into chunks that the dispatcher posts all at once (one Lambda invocation each), because
+ * a single function's CPU caps how fast it can sign and send posts. A post that fails never fails
+ * the others or the transition; a gone connection is forgotten, and if it was its user's last,
+ * that user is disconnected too.
  */
 export async function deliver(
   ports: Ports,
@@ -37,7 +42,7 @@ export async function deliver(
   transitions: Transition[],
   options: { opening?: string } = {},
 ): Promise<FanoutReport> {
-  const report: FanoutReport = { posted: 0, gone: 0, failed: 0, opening: 0 };
+  const report: FanoutReport = { posted: 0, gone: 0, failed: 0, opening: 0, dispatched: 0 };
   let pending = transitions;
   for (let round = 0; pending.length > 0 && round < MAX_ROUNDS; round++) {
     let connections: ConnectionRecord[];
@@ -52,35 +57,95 @@ export async function deliver(
     // API Gateway refuses posts to a connection until its $connect returns (410): skip it rather
     // than mistake it for gone. It learns the state from its getPresence snapshot.
     connections = connections.filter((connection) => connection.connectionId !== options.opening);
-    const gone = new Map<string, ConnectionRecord>();
-    for (const transition of pending) {
-      const message = presenceMessage(transition);
-      const targets = connections.filter((connection) => !gone.has(connection.connectionId));
-      await forEachLimited(targets, ports.config.fanoutConcurrency, async (connection) => {
-        try {
-          await ports.gateway.post(connection.connectionId, message);
-          report.posted++;
-        } catch (error) {
-          if (error instanceof ConnectionGoneError && ports.clock.now() - connection.connectedAt < OPENING_WINDOW_MS) {
-            report.opening++;
-          } else if (error instanceof ConnectionGoneError) {
-            gone.set(connection.connectionId, connection);
-            report.gone++;
-          } else {
-            report.failed++;
-            ports.logger.warn('fan-out post failed', { connectionId: connection.connectionId, error });
-          }
-        }
-      });
+    const messages = pending.map(presenceMessage);
+    const now = ports.clock.now();
+    const chunks = split(connections, ports.config.fanoutChunkSize);
+    const dispatcher = chunks.length > 1 ? ports.fanout : undefined;
+    if (dispatcher) report.dispatched += chunks.length;
+    const results = await Promise.all(
+      chunks.map((chunk) =>
+        dispatcher
+          ? dispatch(ports, dispatcher, { messages, connections: chunk, now })
+          : postChunk(ports, { messages, connections: chunk, now }),
+      ),
+    );
+    const byId = new Map(connections.map((connection) => [connection.connectionId, connection]));
+    const gone: ConnectionRecord[] = [];
+    for (const result of results) {
+      report.posted += result.posted;
+      report.failed += result.failed;
+      report.opening += result.opening;
+      report.gone += result.gone.length;
+      for (const id of result.gone) {
+        const connection = byId.get(id);
+        if (connection) gone.push(connection);
+      }
     }
     await publish(ports, pending);
     const lastRound = round === MAX_ROUNDS - 1;
     try {
-      pending = gone.size > 0 ? await forgetGone(ports, workspaceId, [...gone.values()], lastRound) : [];
+      pending = gone.length > 0 ? await forgetGone(ports, workspaceId, gone, lastRound) : [];
     } catch (error) {
       ports.logger.error('forgetting gone connections failed; leases will expire them', { workspaceId, error });
       pending = [];
     }
+  }
+  return report;
+}
+
+function split<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/**
+ * A chunk the dispatcher refused before anything ran is posted here, so nothing is lost. One that
+ * started and failed is not reposted (some of its posts may have been made); its connections are
+ * counted as failed and logged.
+ */
+async function dispatch(ports: Ports, dispatcher: FanoutDispatcher, chunk: FanoutChunk): Promise<ChunkReport> {
+  try {
+    return await dispatcher.post(chunk);
+  } catch (error) {
+    if (error instanceof FanoutDispatchError && !error.maybePosted) {
+      ports.logger.warn('fan-out chunk not dispatched; posting it here', { connections: chunk.connections.length, error });
+      return postChunk(ports, chunk);
+    }
+    ports.logger.error('fan-out chunk failed', { connections: chunk.connections.length, error });
+    return { posted: 0, failed: chunk.connections.length, opening: 0, gone: [] };
+  }
+}
+
+/**
+ * Posts the messages, in order, to the chunk's connections, at most `fanoutConcurrency` at once.
+ * The fan-out function runs exactly this for its chunk. A connection that answers 410 gets no
+ * later message of the chunk; it is reported gone unless it may still be opening.
+ */
+export async function postChunk(
+  ports: Pick<Ports, 'gateway' | 'logger'> & { config: Pick<Ports['config'], 'fanoutConcurrency'> },
+  chunk: FanoutChunk,
+): Promise<ChunkReport> {
+  const report: ChunkReport = { posted: 0, failed: 0, opening: 0, gone: [] };
+  const refused = new Set<string>();
+  for (const message of chunk.messages) {
+    const targets = chunk.connections.filter((connection) => !refused.has(connection.connectionId));
+    await forEachLimited(targets, ports.config.fanoutConcurrency, async (connection) => {
+      try {
+        await ports.gateway.post(connection.connectionId, message);
+        report.posted++;
+      } catch (error) {
+        if (error instanceof ConnectionGoneError && chunk.now - connection.connectedAt < OPENING_WINDOW_MS) {
+          report.opening++;
+        } else if (error instanceof ConnectionGoneError) {
+          refused.add(connection.connectionId);
+          report.gone.push(connection.connectionId);
+        } else {
+          report.failed++;
+          ports.logger.warn('fan-out post failed', { connectionId: connection.connectionId, error });
+        }
+      }
+    });
   }
   return report;
 }

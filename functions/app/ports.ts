@@ -45,6 +45,33 @@ export interface ConnectionGateway {
   delete(connectionId: string): Promise<void>;
 }
 
+/**
+ * One part of a large fan-out: the messages, in order, for some of the workspace's connections.
+ * `now` is the sender's clock, which decides whether a 410 comes from a connection still opening.
+ */
+export interface FanoutChunk {
+  messages: unknown[];
+  connections: ConnectionRecord[];
+  now: number;
+}
+
+export interface ChunkReport {
+  posted: number;
+  failed: number;
+  /** 410s from connections that may still be in `$connect`: skipped, not forgotten. */
+  opening: number;
+  /** Connection ids that answered 410 and are old enough to be gone. */
+  gone: string[];
+}
+
+/**
+ * Posts a chunk somewhere else (its own Lambda invocation; a worker thread locally), so a large
+ * fan-out runs in parallel. Throws FanoutDispatchError when the chunk was not posted.
+ */
+export interface FanoutDispatcher {
+  post(chunk: FanoutChunk): Promise<ChunkReport>;
+}
+
 export interface PresenceChanged {
   workspaceId: string;
   userId: string;
@@ -77,6 +104,11 @@ export interface PresenceConfig {
   sweepIntervalMs: number;
   /** Posts in flight at once during a fan-out. */
   fanoutConcurrency: number;
+  /**
+   * Connections per fan-out chunk. A fan-out to more connections than this is split into chunks,
+   * each posted by its own dispatch (when a dispatcher is configured), all at once.
+   */
+  fanoutChunkSize: number;
   /** How long an agent item is kept after its last write (garbage collection by TTL). */
   agentRetentionMs: number;
 }
@@ -88,6 +120,8 @@ export interface Ports {
   clock: Clock;
   config: PresenceConfig;
   logger: Logger;
+  /** Where chunks of a large fan-out go; without one, every post is made here. */
+  fanout?: FanoutDispatcher | undefined;
 }
 
 export type { ChosenStatus };

@@ -5,16 +5,18 @@
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ApiGatewayConnectionGateway } from '#adapters/api-gateway.ts';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
 import { EventBridgePublisher } from '#adapters/eventbridge.ts';
+import { LambdaFanoutDispatcher } from '#adapters/lambda-fanout.ts';
 import { type JwtSettings, makeJwtVerifier } from '#adapters/jwt.ts';
 import { presenceConfigFromEnv, readNumber, requireEnv } from '#app/config.ts';
 import { ConfigurationError } from '#app/errors.ts';
 import { ConnectionRateLimiter, type RateLimitConfig } from '#app/rate-limit.ts';
-import type { ConnectionGateway, EventPublisher, Logger as LoggerPort, Ports } from '#app/ports.ts';
+import type { ConnectionGateway, EventPublisher, FanoutDispatcher, Logger as LoggerPort, Ports } from '#app/ports.ts';
 import type { TokenVerifier } from '#app/principal.ts';
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +54,8 @@ export interface CompositionOverrides {
   events?: EventPublisher;
   logger?: LoggerPort;
   clock?: Ports['clock'];
+  /** Where chunks of a large fan-out go (the local stack's worker threads). */
+  fanout?: FanoutDispatcher;
 }
 
 export interface Composition {
@@ -97,6 +101,7 @@ export function compose(env: Env, overrides: CompositionOverrides = {}): Composi
       clock: overrides.clock ?? { now: () => Date.now() },
       config,
       logger,
+      fanout: overrides.fanout ?? fanoutFromEnv(env),
     };
   });
   const limiter = once(() => {
@@ -106,8 +111,26 @@ export function compose(env: Env, overrides: CompositionOverrides = {}): Composi
   return { ports, verifier: once(() => makeJwtVerifier(jwtSettingsFromEnv(env))), limiter };
 }
 
+/** Chunks of a large fan-out go to the function PRESENCE_FANOUT_FUNCTION_NAME names, if set. */
+function fanoutFromEnv(env: Env): FanoutDispatcher | undefined {
+  const functionName = env.PRESENCE_FANOUT_FUNCTION_NAME;
+  if (!functionName) return undefined;
+  const dispatcher = once(
+    () =>
+      new LambdaFanoutDispatcher(
+        new LambdaClient({
+          region: env.AWS_REGION ?? 'us-east-1',
+          // A chunk is short; one that hangs is abandoned rather than holding the sender.
+          requestHandler: { requestTimeout: readNumber(env, 'PRESENCE_FANOUT_TIMEOUT_MS', 10_000, 1) },
+        }),
+        functionName,
+      ),
+  );
+  return { post: (chunk) => dispatcher().post(chunk) };
+}
+
 /** The management endpoint comes from configuration (the stage's callback URL), never from events. */
-function lazyGateway(env: Env): ConnectionGateway {
+export function lazyGateway(env: Env): ConnectionGateway {
   const gateway = once(
     () =>
       new ApiGatewayConnectionGateway({

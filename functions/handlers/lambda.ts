@@ -1,7 +1,9 @@
 /** Lambda entry points. Each is wired from the environment on its first invocation (cold start). */
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { compose } from '#handlers/composition.ts';
-import { measuredAuthorizer, measuredPorts, publishingMetrics } from '#handlers/metrics.ts';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { compose, lazyGateway } from '#handlers/composition.ts';
+import { makeFanoutHandler } from '#handlers/fanout.ts';
+import { measuredAuthorizer, measuredGateway, measuredPorts, publishingMetrics } from '#handlers/metrics.ts';
 import { makeHttpHandler } from '#handlers/http.ts';
 import { makeOnlineAgentsHandler } from '#handlers/online-agents.ts';
 import { makeSweeperHandler } from '#handlers/sweeper.ts';
@@ -52,5 +54,13 @@ export const sweeper = lazy(() =>
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     windowMs: readNumber(process.env, 'PRESENCE_SWEEP_WINDOW_SECONDS', 60, 1) * 1000,
     reserveMs: readNumber(process.env, 'PRESENCE_SWEEP_RESERVE_SECONDS', 10, 0) * 1000,
+  }),
+);
+// Needs only the management API and the fan-out concurrency: no table, no bus, no token settings.
+export const fanout = lazy(() =>
+  makeFanoutHandler({
+    gateway: measuredGateway(lazyGateway(process.env), metrics),
+    logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'presence' }),
+    fanoutConcurrency: readNumber(process.env, 'PRESENCE_FANOUT_CONCURRENCY', 32, 1),
   }),
 );

@@ -13,7 +13,7 @@ function isPresenceMessage(message: unknown): message is { type: 'presence'; rea
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'presence';
 }
 
-function measuredGateway(gateway: ConnectionGateway, metrics: Metrics, now: Now): ConnectionGateway {
+export function measuredGateway(gateway: ConnectionGateway, metrics: Metrics, now: Now = () => Date.now()): ConnectionGateway {
   return {
     async post(connectionId, message) {
       try {

@@ -66,3 +66,10 @@ export function describeIssues(error: z.ZodError): string {
     .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
     .join('; ');
 }
+
+/** A fan-out chunk, as one of our functions hands it to the fan-out function. */
+export const fanoutChunkSchema = z.strictObject({
+  messages: z.array(z.unknown()).min(1),
+  connections: z.array(z.strictObject({ connectionId: z.string().min(1), userId: z.string(), connectedAt: z.number() })),
+  now: z.number(),
+});

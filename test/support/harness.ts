@@ -67,6 +67,7 @@ export const TEST_CONFIG: PresenceConfig = {
   maxIdleTimeoutSeconds: 86_400,
   sweepIntervalMs: 5_000,
   fanoutConcurrency: 8,
+  fanoutChunkSize: 100,
   agentRetentionMs: 90 * 86_400_000,
 };
 

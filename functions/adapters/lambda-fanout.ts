@@ -1,0 +1,36 @@
+/** Fan-out chunks to the fan-out function, one synchronous invocation each (they run in parallel). */
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { FanoutDispatchError } from '#app/errors.ts';
+import type { ChunkReport, FanoutChunk, FanoutDispatcher } from '#app/ports.ts';
+
+/**
+ * RequestResponse, not Event: the sender learns each chunk's gone connections (it forgets them and
+ * disconnects their users), and Lambda's automatic retries of async events could post a chunk twice.
+ */
+export class LambdaFanoutDispatcher implements FanoutDispatcher {
+  constructor(
+    private readonly client: LambdaClient,
+    private readonly functionName: string,
+  ) {}
+
+  async post(chunk: FanoutChunk): Promise<ChunkReport> {
+    let result;
+    try {
+      result = await this.client.send(
+        new InvokeCommand({ FunctionName: this.functionName, Payload: new TextEncoder().encode(JSON.stringify(chunk)) }),
+      );
+    } catch (error) {
+      // A 4xx from the Lambda service (throttled after the SDK's retries, not found, denied): the
+      // function did not run, and the sender posts the chunk itself. A 5xx or a lost answer may
+      // have run it, so those are not reposted: nothing is posted twice.
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const refused = status !== undefined && status >= 400 && status < 500;
+      throw new FanoutDispatchError(`invoking ${this.functionName} failed`, !refused, { cause: error });
+    }
+    const payload = result.Payload ? new TextDecoder().decode(result.Payload) : '';
+    if (result.FunctionError) {
+      throw new FanoutDispatchError(`${this.functionName} failed: ${payload.slice(0, 500)}`, true);
+    }
+    return JSON.parse(payload) as ChunkReport;
+  }
+}
