@@ -10,7 +10,7 @@ import type { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2'
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type IFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -35,7 +35,8 @@ export type PresenceHandler =
   | 'defaultRoute'
   | 'onlineAgents'
   | 'http'
-  | 'sweeper';
+  | 'sweeper'
+  | 'fanout';
 
 export type TableAction = 'dynamodb:GetItem' | 'dynamodb:PutItem' | 'dynamodb:Query' | 'dynamodb:BatchWriteItem';
 export type IndexName = (typeof TABLE.indexes)[keyof typeof TABLE.indexes]['name'];
@@ -159,6 +160,16 @@ export class PresenceFunction extends Construct {
   bindEventBus(bus: IEventBus): this {
     this.function.addEnvironment('PRESENCE_EVENT_BUS_NAME', bus.eventBusName);
     bus.grantPutEventsTo(this.role);
+    return this;
+  }
+
+  /**
+   * Sets PRESENCE_FANOUT_FUNCTION_NAME and grants lambda:InvokeFunction on that function alone
+   * (unqualified: no versions or aliases), for the chunks of large fan-outs.
+   */
+  bindFanout(fanout: IFunction): this {
+    this.function.addEnvironment('PRESENCE_FANOUT_FUNCTION_NAME', fanout.functionName);
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fanout.functionArn] }));
     return this;
   }
 

@@ -120,8 +120,11 @@ function fanoutFromEnv(env: Env): FanoutDispatcher | undefined {
       new LambdaFanoutDispatcher(
         new LambdaClient({
           region: env.AWS_REGION ?? 'us-east-1',
-          // A chunk is short; one that hangs is abandoned rather than holding the sender.
-          requestHandler: { requestTimeout: readNumber(env, 'PRESENCE_FANOUT_TIMEOUT_MS', 10_000, 1) },
+          // No retries: a retried invocation that had run would post its chunk twice. A refused one
+          // is posted by the sender instead (fanout.ts).
+          maxAttempts: 1,
+          // Longer than the fan-out function's timeout, so an answer is never abandoned while it runs.
+          requestHandler: { requestTimeout: readNumber(env, 'PRESENCE_FANOUT_TIMEOUT_MS', 16_000, 1) },
         }),
         functionName,
       ),

@@ -60,6 +60,7 @@ function resourceLabel(resource: unknown, ownLogGroupId: string | undefined): st
   if (text.includes('@connections')) return 'connections';
   if (text.includes('PresenceTable')) return 'table';
   if (text.includes('PresenceBus')) return 'bus';
+  if (/"Fanout[A-Za-z0-9]*","Arn"/.test(text)) return 'fanout';
   return text;
 }
 

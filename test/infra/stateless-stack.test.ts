@@ -30,6 +30,7 @@ const HANDLERS = [
   'onlineAgents',
   'http',
   'sweeper',
+  'fanout',
 ];
 
 describe('WebSocket API', () => {
@@ -90,7 +91,7 @@ describe('WebSocket API', () => {
     const stageUrl = {
       'Fn::Join': ['', ['https://', { Ref: apiId }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/dev']],
     };
-    for (const handler of ['connect', 'disconnect', 'heartbeat', 'setStatus', 'getPresence', 'logout', 'defaultRoute', 'http', 'sweeper']) {
+    for (const handler of ['connect', 'disconnect', 'heartbeat', 'setStatus', 'getPresence', 'logout', 'defaultRoute', 'http', 'sweeper', 'fanout']) {
       const env = (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
       expect(env.PRESENCE_CALLBACK_URL, handler).toEqual(stageUrl);
     }
@@ -174,7 +175,8 @@ describe('presence functions', () => {
   const BUS = ['PRESENCE_EVENT_BUS_NAME'];
   const JWT = ['PRESENCE_JWT_SECRET'];
   const SWEEP = ['PRESENCE_SWEEP_INTERVAL_SECONDS', 'PRESENCE_SWEEP_RESERVE_SECONDS', 'PRESENCE_SWEEP_WINDOW_SECONDS'];
-  const MUTATING = [...TABLE, ...TIMING, ...POSTS, ...BUS];
+  const FANOUT = ['PRESENCE_FANOUT_FUNCTION_NAME', 'PRESENCE_FANOUT_TIMEOUT_MS'];
+  const MUTATING = [...TABLE, ...TIMING, ...POSTS, ...BUS, ...FANOUT];
 
   it.each<[string, string[]]>([
     ['authorizer', JWT],
@@ -188,6 +190,7 @@ describe('presence functions', () => {
     ['onlineAgents', [...TABLE, ...TIMING]],
     ['http', [...MUTATING, ...JWT]],
     ['sweeper', [...MUTATING, ...SWEEP]],
+    ['fanout', POSTS],
   ])('%s gets only the environment it reads', (handler, expected) => {
     const env = (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
     expect(Object.keys(env).sort()).toEqual([...COMMON, ...expected].sort());
@@ -205,7 +208,8 @@ describe('presence functions', () => {
   const WRITE = ['Allow dynamodb:BatchWriteItem on table', 'Allow dynamodb:PutItem on table'];
   const POST = ['Allow execute-api:ManageConnections on connections'];
   const PUBLISH = ['Allow events:PutEvents on bus'];
-  const MUTATE = [...READ, ...WRITE, ...POST, ...PUBLISH];
+  const INVOKE = ['Allow lambda:InvokeFunction on fanout'];
+  const MUTATE = [...READ, ...WRITE, ...POST, ...PUBLISH, ...INVOKE];
 
   it.each<[string, string[]]>([
     ['authorizer', []],
@@ -219,10 +223,21 @@ describe('presence functions', () => {
     ['onlineAgents', [...READ, 'Allow dynamodb:Query on index/byStatus']],
     ['http', [...MUTATE, 'Allow dynamodb:Query on index/byStatus']],
     ['sweeper', [...MUTATE, 'Allow dynamodb:Query on index/byDeadline']],
+    ['fanout', POST],
   ])('%s may do exactly what it needs, and no wildcard action', (handler, expected) => {
     const grants = grantsOf(template, logicalIdOf(handler));
     expect(grants).toEqual([...LOGS, ...expected].sort());
     expect(grants.join('\n')).not.toMatch(/ [a-z-]+:\*| \* on/);
+  });
+
+  it('gives the fan-out function a full vCPU, a timeout its senders outwait, and no table', () => {
+    const fanout = functions.get('fanout')?.properties as { MemorySize: number; Timeout: number };
+    expect(fanout.MemorySize).toBe(1769);
+    for (const handler of ['connect', 'heartbeat', 'sweeper', 'http']) {
+      const env = (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+      expect(env.PRESENCE_FANOUT_FUNCTION_NAME, handler).toEqual({ Ref: logicalIdOf('fanout') });
+      expect(Number(env.PRESENCE_FANOUT_TIMEOUT_MS), handler).toBeGreaterThan(fanout.Timeout * 1000);
+    }
   });
 
   it('lets nobody invoke online-agents unless configured', () => {
