@@ -67,6 +67,8 @@ class FanoutWorker {
 export class WorkerFanoutDispatcher implements FanoutDispatcher {
   private readonly workers: FanoutWorker[];
   private next = 0;
+  /** Chunks handed to a worker so far. */
+  chunks = 0;
 
   /** `env` gives the workers the callback URL, credentials for signing, and the post settings. */
   constructor(count: number, env: Record<string, string | undefined>, logger: Logger) {
@@ -78,6 +80,7 @@ export class WorkerFanoutDispatcher implements FanoutDispatcher {
     // Refused before anything ran: the sender posts the chunk itself.
     if (alive.length === 0) throw new FanoutDispatchError('no fan-out worker is running', false);
     const worker = alive[this.next++ % alive.length]!;
+    this.chunks++;
     return worker.post(chunk);
   }
 

@@ -64,6 +64,8 @@ export interface LocalStack {
   emulator: WebSocketEmulator;
   /** One sweep pass now. */
   sweep(): Promise<SweeperResult>;
+  /** Fan-out chunks the worker threads were given so far. */
+  fanoutChunks(): number;
   stop(): Promise<void>;
 }
 
@@ -174,6 +176,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
                   AWS_ACCESS_KEY_ID: 'local',
                   AWS_SECRET_ACCESS_KEY: 'local',
                   AWS_REGION: 'us-east-1',
+                  // The pinned SDK runs on Node 20; its notice about future releases is noise here.
+                  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true',
                 },
                 logger,
               );
@@ -281,6 +285,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       signing,
       emulator: ws,
       sweep,
+      fanoutChunks: () => workers?.chunks ?? 0,
       stop: () => (stopping ??= cleanup()),
     };
   } catch (error) {
