@@ -38,7 +38,12 @@ export type PresenceHandler =
   | 'sweeper'
   | 'fanout';
 
-export type TableAction = 'dynamodb:GetItem' | 'dynamodb:PutItem' | 'dynamodb:Query' | 'dynamodb:BatchWriteItem';
+export type TableAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:BatchGetItem'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:Query'
+  | 'dynamodb:BatchWriteItem';
 export type IndexName = (typeof TABLE.indexes)[keyof typeof TABLE.indexes]['name'];
 
 export interface TableAccess {

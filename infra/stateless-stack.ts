@@ -81,9 +81,12 @@ interface FunctionNeeds {
   overrides?: Partial<Pick<PresenceFunctionProps, 'timeout' | 'memorySize' | 'reservedConcurrentExecutions'>>;
 }
 
-/** A read, decide and conditional write on an agent, plus fan-out (list connections, forget gone ones). */
+/**
+ * A read (the agent and its settings in one BatchGetItem), decide and conditional write on an
+ * agent, plus fan-out (list connections, forget gone ones).
+ */
 const MUTATES: TableAccess = {
-  actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
+  actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
 };
 
 /** Every function and exactly what it needs; the tests check the synthesized policies against this. */

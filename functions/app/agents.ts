@@ -1,7 +1,7 @@
 /** Read side for assignment: who is online (or away, or offline) right now, exact between sweeps. */
 import { type PresenceView, type Status, view } from '#domain/presence.ts';
 import { NotFoundError } from '#app/errors.ts';
-import { workspacePolicy } from '#app/policy.ts';
+import { policyFrom, workspacePolicy } from '#app/policy.ts';
 import type { Ports, StoredAgent } from '#app/ports.ts';
 
 export interface AgentQuery {
@@ -30,10 +30,8 @@ export async function queryAgents(ports: ReadPorts, query: AgentQuery): Promise<
 }
 
 export async function getAgent(ports: ReadPorts, workspaceId: string, userId: string): Promise<PresenceView> {
-  const [agent, policy] = await Promise.all([
-    ports.store.getAgent(workspaceId, userId),
-    workspacePolicy(ports, workspaceId),
-  ]);
+  const { agent, settings } = await ports.store.getAgentWithSettings(workspaceId, userId);
+  const policy = policyFrom(ports.config, settings);
   if (!agent) throw new NotFoundError(`no agent ${userId} in this workspace`);
   return view(agent, ports.clock.now(), policy);
 }

@@ -2,7 +2,7 @@
 import { type Decision, nextDeadline, type Policy } from '#domain/presence.ts';
 import { ContentionError } from '#app/errors.ts';
 import type { Ports, StoredAgent } from '#app/ports.ts';
-import { workspacePolicy } from '#app/policy.ts';
+import { policyFrom } from '#app/policy.ts';
 
 const MAX_ATTEMPTS = 8;
 
@@ -14,6 +14,15 @@ const MAX_ATTEMPTS = 8;
 function pause(attempt: number): Promise<void> {
   const ms = Math.random() * 5 * 2 ** attempt;
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function readAgentAndPolicy(
+  ports: Pick<Ports, 'store' | 'config'>,
+  workspaceId: string,
+  userId: string,
+): Promise<[StoredAgent | undefined, Policy]> {
+  const { agent, settings } = await ports.store.getAgentWithSettings(workspaceId, userId);
+  return [agent, policyFrom(ports.config, settings)];
 }
 
 export type Decide = (stored: StoredAgent | undefined, now: number, policy: Policy) => Decision | null;
@@ -41,10 +50,9 @@ export async function mutateAgent(
     const [stored, policy] =
       attempt === 0 && first
         ? [first.agent, first.policy]
-        : await Promise.all([
-            ports.store.getAgent(workspaceId, userId),
-            first?.policy ?? workspacePolicy(ports, workspaceId),
-          ]);
+        : first
+          ? [await ports.store.getAgent(workspaceId, userId), first.policy]
+          : await readAgentAndPolicy(ports, workspaceId, userId);
     const now = ports.clock.now();
     const decision = decide(stored, now, policy);
     if (!decision) return { stored, decision, written: false };

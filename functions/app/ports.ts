@@ -23,6 +23,11 @@ export interface WorkspaceSettings {
 
 export interface PresenceStore {
   getAgent(workspaceId: string, userId: string): Promise<StoredAgent | undefined>;
+  /** The agent and its workspace's settings, read together (consistent). */
+  getAgentWithSettings(
+    workspaceId: string,
+    userId: string,
+  ): Promise<{ agent: StoredAgent | undefined; settings: WorkspaceSettings | undefined }>;
   /** Writes the agent if its version is still `agent.version`; false when another writer won. */
   saveAgent(agent: Agent, dueAt: number | null, now: number): Promise<boolean>;
   listAgents(workspaceId: string): Promise<StoredAgent[]>;

@@ -61,6 +61,7 @@ function measuredStore(store: PresenceStore, metrics: Metrics): PresenceStore {
       return store.deadlineShards;
     },
     getAgent: (...args) => store.getAgent(...args),
+    getAgentWithSettings: (...args) => store.getAgentWithSettings(...args),
     saveAgent: (...args) => store.saveAgent(...args),
     listAgents: (...args) => store.listAgents(...args),
     listByStatus: (...args) => store.listByStatus(...args),

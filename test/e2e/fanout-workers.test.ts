@@ -30,6 +30,8 @@ describe.each([
     await stack.deliver(changer, { action: 'setStatus', status: 'online' });
 
     for (const client of clients) {
+      // Posted before the handler returned; the socket may not have handed it over yet.
+      await client.next('presence', (message) => message.userId === 'agent-0' && message.reason === 'manual' && message.status === 'online');
       const changes = client
         .presenceOf('agent-0')
         .filter((message) => message.type === 'presence' && message.reason === 'manual')

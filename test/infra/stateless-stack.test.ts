@@ -209,7 +209,7 @@ describe('presence functions', () => {
   const POST = ['Allow execute-api:ManageConnections on connections'];
   const PUBLISH = ['Allow events:PutEvents on bus'];
   const INVOKE = ['Allow lambda:InvokeFunction on fanout'];
-  const MUTATE = [...READ, ...WRITE, ...POST, ...PUBLISH, ...INVOKE];
+  const MUTATE = [...READ, 'Allow dynamodb:BatchGetItem on table', ...WRITE, ...POST, ...PUBLISH, ...INVOKE];
 
   it.each<[string, string[]]>([
     ['authorizer', []],

@@ -20,6 +20,10 @@ export class MemoryPresenceStore implements PresenceStore {
     return agent ? structuredClone(agent) : undefined;
   }
 
+  async getAgentWithSettings(workspaceId: string, userId: string) {
+    return { agent: await this.getAgent(workspaceId, userId), settings: await this.getSettings(workspaceId) };
+  }
+
   async saveAgent(agent: Agent, dueAt: number | null, _now: number): Promise<boolean> {
     const k = key(agent.workspaceId, agent.userId);
     const current = this.agents.get(k);
