@@ -50,16 +50,22 @@ export class CapacityMeter {
     };
   }
 
-  record(operation: string, capacity: ConsumedCapacity[] | undefined, itemsRead: number, consistent = false): void {
+  /**
+   * `keys`: the items a read asked for by key. DynamoDB bills each as a GetItem, found or not, so
+   * at least one unit each (half when eventually consistent); DynamoDB Local reports nothing for
+   * a key of a BatchGetItem that found no item.
+   */
+  record(operation: string, capacity: ConsumedCapacity[] | undefined, itemsRead: number, consistent = false, keys = 1): void {
     this.requests++;
     this.itemsRead += itemsRead;
     const write = WRITE_OPERATIONS.has(operation);
     let units = 0;
     if (!capacity || capacity.length === 0) this.unreported++;
     const reported = (capacity ?? []).reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0);
-    if (!write && capacity && reported === 0) {
+    const minimum = keys * (consistent ? 1 : 0.5);
+    if (!write && capacity && reported < minimum && (reported === 0 || operation === 'BatchGetItemCommand')) {
       this.readFloors++;
-      capacity = [{ CapacityUnits: consistent ? 1 : 0.5 }];
+      capacity = [{ CapacityUnits: reported === 0 ? minimum : reported + (keys - itemsRead) * (consistent ? 1 : 0.5) }];
     }
     for (const entry of capacity ?? []) {
       units += entry.CapacityUnits ?? 0;
@@ -114,11 +120,22 @@ export function meteredClient(endpoint: string, meter: CapacityMeter): { client:
             ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[];
             ScannedCount?: number;
             Item?: unknown;
+            Responses?: Record<string, unknown[]>;
           };
           const capacity = output.ConsumedCapacity;
-          const items = operation === 'GetItemCommand' ? (output.Item ? 1 : 0) : (output.ScannedCount ?? 0);
-          const consistent = (args.input as { ConsistentRead?: boolean }).ConsistentRead === true;
-          meter.record(operation, capacity === undefined ? undefined : Array.isArray(capacity) ? capacity : [capacity], items, consistent);
+          const items =
+            operation === 'GetItemCommand'
+              ? output.Item ? 1 : 0
+              : operation === 'BatchGetItemCommand'
+                ? Object.values(output.Responses ?? {}).reduce((sum, found) => sum + found.length, 0)
+                : (output.ScannedCount ?? 0);
+          const batch = Object.values((args.input as { RequestItems?: Record<string, { Keys?: unknown[]; ConsistentRead?: boolean }> }).RequestItems ?? {});
+          const consistent =
+            operation === 'BatchGetItemCommand'
+              ? batch.every((table) => table.ConsistentRead === true)
+              : (args.input as { ConsistentRead?: boolean }).ConsistentRead === true;
+          const keys = operation === 'BatchGetItemCommand' ? batch.reduce((sum, table) => sum + (table.Keys?.length ?? 0), 0) : 1;
+          meter.record(operation, capacity === undefined ? undefined : Array.isArray(capacity) ? capacity : [capacity], items, consistent, keys);
         }
         return result;
       } catch (error) {

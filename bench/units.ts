@@ -163,6 +163,6 @@ export async function simulateHour(endpoint: string, profile: HourProfile): Prom
     capacitySource:
       handlerMeter.unreported + sweepMeter.unreported > 0
         ? 'partly unreported'
-        : `DynamoDB Local ConsumedCapacity (INDEXES); ${hour.readFloors + sweepTotals.readFloors} empty reads raised to DynamoDB's 1-unit minimum`,
+        : `DynamoDB Local ConsumedCapacity (INDEXES); ${hour.readFloors + sweepTotals.readFloors} reads raised to DynamoDB's minimum of 1 unit per key or empty query (DynamoDB Local reports 0 for an empty Query and for a BatchGetItem key it did not find)`,
   };
 }
