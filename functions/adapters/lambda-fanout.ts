@@ -1,7 +1,15 @@
 /** Fan-out chunks to the fan-out function, one synchronous invocation each (they run in parallel). */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { z } from 'zod';
 import { FanoutDispatchError } from '#app/errors.ts';
 import type { ChunkReport, FanoutChunk, FanoutDispatcher } from '#app/ports.ts';
+
+const chunkReportSchema = z.object({
+  posted: z.number(),
+  failed: z.number(),
+  opening: z.number(),
+  gone: z.array(z.string()),
+});
 
 /**
  * RequestResponse, not Event: the sender learns each chunk's gone connections (it forgets them and
@@ -20,8 +28,7 @@ export class LambdaFanoutDispatcher implements FanoutDispatcher {
         new InvokeCommand({ FunctionName: this.functionName, Payload: new TextEncoder().encode(JSON.stringify(chunk)) }),
       );
     } catch (error) {
-      // A 4xx from the Lambda service (throttled after the SDK's retries, not found, denied): the
-      // function did not run, and the sender posts the chunk itself. A 5xx or a lost answer may
+      // A 4xx from the Lambda service (throttled, not found, denied): the function did not run, and the sender posts the chunk itself. A 5xx or a lost answer may
       // have run it, so those are not reposted: nothing is posted twice.
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       const refused = status !== undefined && status >= 400 && status < 500;
@@ -31,6 +38,14 @@ export class LambdaFanoutDispatcher implements FanoutDispatcher {
     if (result.FunctionError) {
       throw new FanoutDispatchError(`${this.functionName} failed: ${payload.slice(0, 500)}`, true);
     }
-    return JSON.parse(payload) as ChunkReport;
+    let report: ChunkReport;
+    try {
+      report = chunkReportSchema.parse(JSON.parse(payload));
+    } catch (error) {
+      // It ran (posts may have been made) but answered something else: a sender and a function
+      // from different deployments, say. Counted as failed, never reposted.
+      throw new FanoutDispatchError(`${this.functionName} answered no chunk report: ${payload.slice(0, 200)}`, true, { cause: error });
+    }
+    return report;
   }
 }

@@ -61,14 +61,17 @@ export async function deliver(
     const now = ports.clock.now();
     const chunks = split(connections, ports.config.fanoutChunkSize);
     const dispatcher = chunks.length > 1 ? ports.fanout : undefined;
-    if (dispatcher) report.dispatched += chunks.length;
-    const results = await Promise.all(
-      chunks.map((chunk) =>
-        dispatcher
-          ? dispatch(ports, dispatcher, { messages, connections: chunk, now })
-          : postChunk(ports, { messages, connections: chunk, now }),
-      ),
-    );
+    const results: ChunkReport[] = [];
+    if (dispatcher) {
+      report.dispatched += chunks.length;
+      const outcomes = await Promise.all(chunks.map((chunk) => dispatch(ports, dispatcher, { messages, connections: chunk, now })));
+      results.push(...outcomes.filter((outcome): outcome is ChunkReport => outcome !== 'refused'));
+      // Refused chunks are posted here, together, so this function keeps to fanoutConcurrency.
+      const refused = chunks.filter((_chunk, i) => outcomes[i] === 'refused').flat();
+      if (refused.length > 0) results.push(await postChunk(ports, { messages, connections: refused, now }));
+    } else {
+      results.push(await postChunk(ports, { messages, connections, now }));
+    }
     const byId = new Map(connections.map((connection) => [connection.connectionId, connection]));
     const gone: ConnectionRecord[] = [];
     for (const result of results) {
@@ -100,17 +103,17 @@ function split<T>(items: T[], size: number): T[][] {
 }
 
 /**
- * A chunk the dispatcher refused before anything ran is posted here, so nothing is lost. One that
- * started and failed is not reposted (some of its posts may have been made); its connections are
- * counted as failed and logged.
+ * A chunk the dispatcher refused before anything ran comes back as 'refused', for the sender to
+ * post, so nothing is lost. One that started and failed is not reposted (some of its posts may
+ * have been made); its connections are counted as failed and logged.
  */
-async function dispatch(ports: Ports, dispatcher: FanoutDispatcher, chunk: FanoutChunk): Promise<ChunkReport> {
+async function dispatch(ports: Ports, dispatcher: FanoutDispatcher, chunk: FanoutChunk): Promise<ChunkReport | 'refused'> {
   try {
     return await dispatcher.post(chunk);
   } catch (error) {
     if (error instanceof FanoutDispatchError && !error.maybePosted) {
       ports.logger.warn('fan-out chunk not dispatched; posting it here', { connections: chunk.connections.length, error });
-      return postChunk(ports, chunk);
+      return 'refused';
     }
     ports.logger.error('fan-out chunk failed', { connections: chunk.connections.length, error });
     return { posted: 0, failed: chunk.connections.length, opening: 0, gone: [] };
