@@ -11,7 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { ApiGatewayConnectionGateway } from '#adapters/api-gateway.ts';
 import { readNumber } from '#app/config.ts';
-import type { Clock, Logger } from '#app/ports.ts';
+import type { Clock, FanoutChunk, Logger } from '#app/ports.ts';
 import { compose, jwtSettingsFromEnv } from '#handlers/composition.ts';
 import { makeHttpHandler } from '#handlers/http.ts';
 import { makeSweeperHandler, type SweeperResult } from '#handlers/sweeper.ts';
@@ -159,32 +159,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return adapter;
     };
     cleanups.push(async () => management?.destroy());
-    // Parallel fan-out invocations, as worker threads started on the first large fan-out.
+    // Parallel fan-out invocations, as worker threads (started once the stack is up).
     const workerCount = options.fanoutWorkers ?? readNumber(env, 'PRESENCE_LOCAL_FANOUT_WORKERS', 2, 0);
+    if (!Number.isInteger(workerCount)) throw new LocalStackError(`PRESENCE_LOCAL_FANOUT_WORKERS must be a whole number, got "${env.PRESENCE_LOCAL_FANOUT_WORKERS}"`);
     let workers: WorkerFanoutDispatcher | undefined;
-    const fanout =
-      workerCount > 0
-        ? {
-            post: (chunk: Parameters<WorkerFanoutDispatcher['post']>[0]) => {
-              if (!emulator) throw new Error('the WebSocket emulator is not listening yet');
-              workers ??= new WorkerFanoutDispatcher(
-                workerCount,
-                {
-                  ...env,
-                  PRESENCE_CALLBACK_URL: emulator.managementUrl,
-                  // Nothing checks them; the SDK needs some to sign.
-                  AWS_ACCESS_KEY_ID: 'local',
-                  AWS_SECRET_ACCESS_KEY: 'local',
-                  AWS_REGION: 'us-east-1',
-                  // The pinned SDK runs on Node 20; its notice about future releases is noise here.
-                  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true',
-                },
-                logger,
-              );
-              return workers.post(chunk);
-            },
-          }
-        : undefined;
+    const startWorkers = (): WorkerFanoutDispatcher => {
+      if (!emulator) throw new Error('the WebSocket emulator is not listening yet');
+      workers ??= new WorkerFanoutDispatcher(
+        workerCount,
+        {
+          ...env,
+          PRESENCE_CALLBACK_URL: emulator.managementUrl,
+          // Nothing checks them; the SDK needs some to sign.
+          AWS_ACCESS_KEY_ID: 'local',
+          AWS_SECRET_ACCESS_KEY: 'local',
+          AWS_REGION: 'us-east-1',
+          // The pinned SDK runs on Node 20; its notice about future releases is noise here.
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true',
+        },
+        logger,
+      );
+      return workers;
+    };
+    const fanout = workerCount > 0 ? { post: (chunk: FanoutChunk) => startWorkers().post(chunk) } : undefined;
     cleanups.push(async () => workers?.stop());
     cleanups.push(() => events.drain());
     const composition = compose(
@@ -225,7 +222,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const ws = emulator;
     cleanups.push(() => ws.stop());
 
-    const sweeper = makeSweeperHandler({ ports, sleep: async () => {}, windowMs: 0, reserveMs: 0 });
+    const timed = options.sweepTimer !== false;
+    // With the timer (real time), each pass settles what falls due before the next at its deadline,
+    // as the Lambda sweeper does; a test driving a manual clock sweeps only what is already due.
+    // Stopping ends a pass's wait at once: what it waited for is not yet due, so it settles nothing.
+    const stopWaits = new AbortController();
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        if (stopWaits.signal.aborted) return resolve();
+        const onAbort = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          stopWaits.signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, ms);
+        stopWaits.signal.addEventListener('abort', onAbort, { once: true });
+      });
+    const sweeper = makeSweeperHandler({
+      ports,
+      sleep: timed ? sleep : async () => {},
+      windowMs: 0,
+      reserveMs: 0,
+      lookAhead: timed,
+    });
     let sweeping: Promise<SweeperResult> | undefined;
     // Passes never overlap: a second call waits for the one in flight.
     const sweep = async (): Promise<SweeperResult> => {
@@ -237,20 +258,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         sweeping = undefined;
       }
     };
-    if (options.sweepTimer !== false) {
+    if (timed) {
       let timer: NodeJS.Timeout | undefined;
       let running = true;
+      // Fixed rate, as the Lambda sweeper: a pass starts one interval after the previous one
+      // started (at once if that one took longer), so each pass's look-ahead meets the next.
       const tick = () => {
+        const startedAt = Date.now();
         sweep()
           .catch((error: unknown) => logger.error('sweep failed', { error: String(error) }))
           .finally(() => {
-            if (running) timer = setTimeout(tick, ports.config.sweepIntervalMs);
+            if (running) timer = setTimeout(tick, Math.max(0, startedAt + ports.config.sweepIntervalMs - Date.now()));
           });
       };
       timer = setTimeout(tick, ports.config.sweepIntervalMs);
       cleanups.push(async () => {
         running = false;
         clearTimeout(timer);
+        stopWaits.abort();
         while (sweeping) await sweeping.catch(() => {});
       });
     }
@@ -274,6 +299,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     cleanups.push(() => http.stop());
 
+    // Booted now, after everything else is up, so the first large fan-out does not wait for them.
+    if (workerCount > 0) startWorkers();
     let stopping: Promise<void> | undefined;
     return {
       httpUrl: http.url,

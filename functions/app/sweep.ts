@@ -16,8 +16,21 @@ export interface SweepReport {
   rescheduled: number;
 }
 
-export async function sweep(ports: Ports): Promise<SweepReport> {
+export interface SweepOptions {
+  /**
+   * Also take agents due within this many ms after the pass starts, and settle each at its
+   * deadline (`waitUntil`), so a deadline is published when it passes rather than at the next
+   * pass: with passes every interval and this set to the interval, detection takes milliseconds
+   * instead of up to a whole interval. 0 (default): only what is already due.
+   */
+  lookAheadMs?: number;
+  /** Resolves once the clock has reached `at`; required with lookAheadMs. */
+  waitUntil?: (at: number) => Promise<void>;
+}
+
+export async function sweep(ports: Ports, options: SweepOptions = {}): Promise<SweepReport> {
   const startedAt = ports.clock.now();
+  const lookAheadMs = options.waitUntil ? (options.lookAheadMs ?? 0) : 0;
   const report: SweepReport = { read: 0, transitions: 0, rescheduled: 0 };
   const policies = new Map<string, Promise<Policy>>();
   const policyOf = (workspaceId: string) => {
@@ -28,14 +41,24 @@ export async function sweep(ports: Ports): Promise<SweepReport> {
     }
     return policy;
   };
+  const upcoming: StoredAgent[] = [];
   for (let shard = 0; shard < ports.store.deadlineShards; shard++) {
-    for await (const page of ports.store.dueAgents(shard, startedAt)) {
+    for await (const page of ports.store.dueAgents(shard, startedAt + lookAheadMs)) {
       report.read += page.length;
-      await forEachLimited(page, AGENTS_IN_FLIGHT, async (candidate) => {
+      const due = page.filter((candidate) => (candidate.dueAt ?? startedAt) <= startedAt);
+      upcoming.push(...page.filter((candidate) => (candidate.dueAt ?? startedAt) > startedAt));
+      await forEachLimited(due, AGENTS_IN_FLIGHT, async (candidate) => {
         await settleAgent(ports, candidate, await policyOf(candidate.workspaceId), report);
       });
     }
   }
+  // Each at its deadline, earliest first. The item read now decides then: if a heartbeat renewed
+  // it meanwhile, the version condition fails and the re-read finds nothing due.
+  upcoming.sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0));
+  await forEachLimited(upcoming, AGENTS_IN_FLIGHT, async (candidate) => {
+    await options.waitUntil!(candidate.dueAt ?? startedAt);
+    await settleAgent(ports, candidate, await policyOf(candidate.workspaceId), report);
+  });
   return report;
 }
 

@@ -54,6 +54,7 @@ export const sweeper = lazy(() =>
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     windowMs: readNumber(process.env, 'PRESENCE_SWEEP_WINDOW_SECONDS', 60, 1) * 1000,
     reserveMs: readNumber(process.env, 'PRESENCE_SWEEP_RESERVE_SECONDS', 10, 0) * 1000,
+    lookAhead: true,
   }),
 );
 // Needs only the management API and the fan-out concurrency: no table, no bus, no token settings.

@@ -1,5 +1,6 @@
 /** The sweeper handler's loop and the store's pagination, on DynamoDB Local. */
 import { describe, expect, it } from 'vitest';
+import { sweep } from '#app/sweep.ts';
 import { makeSweeperHandler } from '#handlers/sweeper.ts';
 import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
@@ -109,5 +110,103 @@ describe('store pagination', () => {
     expect(agentOffline).not.toHaveProperty('statusPk');
     expect(agentOffline).not.toHaveProperty('duePk');
     expect(agentOffline).toMatchObject({ chosen: 'online', status: 'offline', loggedOut: true });
+  });
+});
+
+describe('look-ahead: each pass settles what falls due before the next at its deadline', () => {
+  /** A manual clock moved forward to where a sleep would end; sleeps that overlap never add up. */
+  function sleeper(harness: Awaited<ReturnType<typeof makeHarness>>) {
+    return async (ms: number) => {
+      harness.clock.current = Math.max(harness.clock.current, harness.clock.now() + ms);
+    };
+  }
+
+  it('publishes a deadline when it passes, not at the next pass', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    const watcher = await TestConnection.open(service, { workspace, sub: 'watcher' });
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    await alice.close();
+    const deadline = harness.clock.now() + 10_000; // the reconnect grace
+    harness.clock.advance(2_000);
+    const start = harness.clock.now(); // passes at +0, +5, +10 s: the deadline, +8 s, falls between
+    const postedAt: number[] = [];
+    const post = harness.gateway.post.bind(harness.gateway);
+    harness.gateway.post = async (connectionId, message) => {
+      if ((message as { reason?: string }).reason === 'disconnect') postedAt.push(harness.clock.now());
+      await post(connectionId, message);
+    };
+    const handler = makeSweeperHandler({ ports: harness.ports, sleep: sleeper(harness), windowMs: 60_000, reserveMs: 10_000, lookAhead: true });
+
+    await handler({}, { getRemainingTimeInMillis: () => 70_000 - (harness.clock.now() - start) });
+
+    // The pass at +5 s takes it and posts at +8 s; without the look-ahead the +10 s pass would.
+    expect(postedAt).toEqual([deadline]);
+    expect(watcher.presence().filter((m) => m.reason === 'disconnect')).toEqual([expect.objectContaining({ userId: 'alice', at: deadline })]);
+    expect(harness.events.events.filter((e) => e.reason === 'disconnect')).toHaveLength(1);
+  });
+
+  it('settles a deadline between passes at that instant', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    await TestConnection.open(service, { workspace, sub: 'watcher' });
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    await alice.close();
+    harness.clock.advance(7_000); // the grace ends 3 s from now
+    const deadline = harness.clock.now() + 3_000;
+    const waits: number[] = [];
+
+    const report = await sweep(harness.ports, {
+      lookAheadMs: 5_000,
+      waitUntil: async (at) => {
+        waits.push(at);
+        harness.clock.current = at;
+      },
+    });
+
+    expect(waits).toEqual([deadline]);
+    expect(report.transitions).toBe(1);
+    expect(harness.events.events.filter((e) => e.reason === 'disconnect')).toEqual([expect.objectContaining({ userId: 'alice', at: deadline })]);
+  });
+
+  it('publishes nothing for an agent renewed before its deadline came', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    harness.clock.advance(50_000);
+    const watcher = await TestConnection.open(service, { workspace, sub: 'watcher' });
+    harness.clock.advance(37_000); // alice's lease (90 s) ends 3 s from now
+    harness.events.events.length = 0;
+
+    const report = await sweep(harness.ports, {
+      lookAheadMs: 5_000,
+      waitUntil: async (at) => {
+        // Her tab beats while the sweeper waits: the lease moves on.
+        await alice.heartbeat(false);
+        harness.clock.current = at;
+      },
+    });
+
+    expect(report.transitions).toBe(0);
+    expect(harness.events.events).toEqual([]);
+    expect(watcher.presence().filter((m) => m.userId === 'alice')).toEqual([]);
+    expect((await harness.store.getAgent(workspace, 'alice'))?.status).toBe('online');
+  });
+
+  it('without waitUntil, looks at nothing that is not due yet', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    await TestConnection.open(service, { workspace, sub: 'watcher' });
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    await alice.close();
+    harness.clock.advance(7_000);
+
+    const report = await sweep(harness.ports, { lookAheadMs: 5_000 });
+
+    expect(report).toEqual({ read: 0, transitions: 0, rescheduled: 0 });
   });
 });

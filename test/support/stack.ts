@@ -50,6 +50,8 @@ export async function startTestStack(
     clock,
     sweepTimer: false,
     logger: silentLogger,
+    // Worker threads only where a test asks for them (fanout-workers.test.ts): they cost each stack a boot.
+    fanoutWorkers: 0,
     ...options,
     env: {
       ...E2E_ENV,
