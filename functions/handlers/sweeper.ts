@@ -26,6 +26,9 @@ export interface SweeperResult {
   read: number;
 }
 
+/** How long before the end of its window the Lambda sweeper stops waiting for deadlines. */
+export const LOOK_AHEAD_MARGIN_MS = 1_000;
+
 interface LambdaContextLike {
   getRemainingTimeInMillis(): number;
 }
@@ -33,15 +36,18 @@ interface LambdaContextLike {
 export function makeSweeperHandler(deps: SweeperDeps) {
   const { ports, sleep, windowMs, reserveMs } = deps;
   const interval = ports.config.sweepIntervalMs;
-  const options = deps.lookAhead
-    ? { lookAheadMs: interval, waitUntil: (at: number) => sleep(Math.max(0, at - ports.clock.now())) }
-    : {};
+  const waitUntil = (at: number) => sleep(Math.max(0, at - ports.clock.now()));
   return async (_event?: unknown, context?: LambdaContextLike): Promise<SweeperResult> => {
     const result: SweeperResult = { passes: 0, transitions: 0, read: 0 };
     const startedAt = ports.clock.now();
+    // In Lambda, no pass waits past LOOK_AHEAD_MARGIN_MS before the end of the window: the next
+    // scheduled invocation starts then, and with a reserved concurrency of 1 it would be throttled
+    // (and retried with backoff) while this one still runs. Its first pass takes what is left.
+    const lookAheadFor = (passStartedAt: number) =>
+      context ? Math.max(0, Math.min(interval, startedAt + windowMs - LOOK_AHEAD_MARGIN_MS - passStartedAt)) : interval;
     for (;;) {
       const passStartedAt = ports.clock.now();
-      const report = await sweep(ports, options);
+      const report = await sweep(ports, deps.lookAhead ? { lookAheadMs: lookAheadFor(passStartedAt), waitUntil } : {});
       result.passes++;
       result.transitions += report.transitions;
       result.read += report.read;

@@ -210,3 +210,35 @@ describe('look-ahead: each pass settles what falls due before the next at its de
     expect(report).toEqual({ read: 0, transitions: 0, rescheduled: 0 });
   });
 });
+
+describe('look-ahead in the Lambda sweeper', () => {
+  it('waits for no deadline in the last second of its window: the next invocation takes it', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    await TestConnection.open(service, { workspace, sub: 'watcher' });
+    const early = await TestConnection.open(service, { workspace, sub: 'early' });
+    const late = await TestConnection.open(service, { workspace, sub: 'late' });
+    const start = harness.clock.now();
+    harness.clock.advance(48_000);
+    await early.close(); // its grace (10 s) ends at +58 s
+    harness.clock.advance(1_500);
+    await late.close(); // at +59.5 s, in the window's last second
+    harness.clock.current = start; // the invocation's minute starts back at `start`: deadlines at +58 and +59.5 s
+    harness.events.events.length = 0;
+    const handler = makeSweeperHandler({
+      ports: harness.ports,
+      sleep: async (ms) => {
+        harness.clock.current = Math.max(harness.clock.current, harness.clock.now() + ms);
+      },
+      windowMs: 60_000,
+      reserveMs: 10_000,
+      lookAhead: true,
+    });
+
+    await handler({}, { getRemainingTimeInMillis: () => 70_000 - (harness.clock.now() - start) });
+
+    expect(harness.events.events.map((e) => [e.userId, e.reason, e.at - start])).toEqual([['early', 'disconnect', 58_000]]);
+    expect(harness.clock.now() - start).toBeLessThanOrEqual(59_000);
+  });
+});
