@@ -28,10 +28,14 @@ export class LambdaFanoutDispatcher implements FanoutDispatcher {
         new InvokeCommand({ FunctionName: this.functionName, Payload: new TextEncoder().encode(JSON.stringify(chunk)) }),
       );
     } catch (error) {
-      // A 4xx from the Lambda service (throttled, not found, denied): the function did not run, and the sender posts the chunk itself. A 5xx or a lost answer may
-      // have run it, so those are not reposted: nothing is posted twice.
+      // A 4xx from the Lambda service (throttled, not found, denied) means the function did not
+      // run, and the sender posts the chunk itself. So does an error with no answer at all (a
+      // refused connection, a keep-alive socket gone stale while the sender was frozen): the chunk
+      // is posted again rather than lost, and in the rare case that the function had run, a client
+      // gets the change twice (the client SDK ignores a repeat: same `at` and status). A 5xx may
+      // have run it and is not reposted.
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      const refused = status !== undefined && status >= 400 && status < 500;
+      const refused = status === undefined || (status >= 400 && status < 500);
       throw new FanoutDispatchError(`invoking ${this.functionName} failed`, !refused, { cause: error });
     }
     const payload = result.Payload ? new TextDecoder().decode(result.Payload) : '';

@@ -64,11 +64,18 @@ export async function deliver(
     const results: ChunkReport[] = [];
     if (dispatcher) {
       report.dispatched += chunks.length;
-      const outcomes = await Promise.all(chunks.map((chunk) => dispatch(ports, dispatcher, { messages, connections: chunk, now })));
-      results.push(...outcomes.filter((outcome): outcome is ChunkReport => outcome !== 'refused'));
-      // Refused chunks are posted here, together, so this function keeps to fanoutConcurrency.
-      const refused = chunks.filter((_chunk, i) => outcomes[i] === 'refused').flat();
-      if (refused.length > 0) results.push(await postChunk(ports, { messages, connections: refused, now }));
+      // A refused chunk is posted here as soon as it is refused, one after another, so this
+      // function keeps to fanoutConcurrency and need not wait for the slowest dispatch.
+      let posting: Promise<unknown> = Promise.resolve();
+      await Promise.all(
+        chunks.map(async (chunk) => {
+          const outcome = await dispatch(ports, dispatcher, { messages, connections: chunk, now });
+          if (outcome !== 'refused') return results.push(outcome);
+          const mine = posting.then(async () => results.push(await postChunk(ports, { messages, connections: chunk, now })));
+          posting = mine;
+          await mine;
+        }),
+      );
     } else {
       results.push(await postChunk(ports, { messages, connections, now }));
     }

@@ -47,12 +47,9 @@ export async function mutateAgent(
 ): Promise<Mutation> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 1) await pause(attempt);
+    // After a lost race the settings are read again too: a timeout change made meanwhile wins.
     const [stored, policy] =
-      attempt === 0 && first
-        ? [first.agent, first.policy]
-        : first
-          ? [await ports.store.getAgent(workspaceId, userId), first.policy]
-          : await readAgentAndPolicy(ports, workspaceId, userId);
+      attempt === 0 && first ? [first.agent, first.policy] : await readAgentAndPolicy(ports, workspaceId, userId);
     const now = ports.clock.now();
     const decision = decide(stored, now, policy);
     if (!decision) return { stored, decision, written: false };

@@ -57,7 +57,9 @@ export async function sweep(ports: Ports, options: SweepOptions = {}): Promise<S
   upcoming.sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0));
   await forEachLimited(upcoming, AGENTS_IN_FLIGHT, async (candidate) => {
     await options.waitUntil!(candidate.dueAt ?? startedAt);
-    await settleAgent(ports, candidate, await policyOf(candidate.workspaceId), report);
+    // The settings as they are now: an idle timeout changed while this pass waited must decide
+    // (a deadline already past when the pass read the settings could not be moved by a later change).
+    await settleAgent(ports, candidate, await workspacePolicy(ports, candidate.workspaceId), report);
   });
   return report;
 }

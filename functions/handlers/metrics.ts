@@ -3,8 +3,8 @@
  * stack know nothing about CloudWatch; lambda.ts publishes what was recorded after each invocation.
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { ConnectionGoneError } from '#app/errors.ts';
-import type { ConnectionGateway, EventPublisher, Ports, PresenceStore } from '#app/ports.ts';
+import { ConnectionGoneError, FanoutDispatchError } from '#app/errors.ts';
+import type { ConnectionGateway, EventPublisher, FanoutDispatcher, Ports, PresenceStore } from '#app/ports.ts';
 import { DECISION_TIMED_REASONS, METRICS, REASON_DIMENSION } from '#handlers/metric-names.ts';
 
 type Now = () => number;
@@ -34,6 +34,22 @@ export function measuredGateway(gateway: ConnectionGateway, metrics: Metrics, no
   };
 }
 
+/** A chunk that failed after its invocation may have started is not reposted: its connections count as failures. */
+function measuredFanout(fanout: FanoutDispatcher, metrics: Metrics): FanoutDispatcher {
+  return {
+    async post(chunk) {
+      try {
+        return await fanout.post(chunk);
+      } catch (error) {
+        if (!(error instanceof FanoutDispatchError) || error.maybePosted) {
+          metrics.addMetric(METRICS.fanoutFailures, MetricUnit.Count, chunk.connections.length);
+        }
+        throw error;
+      }
+    },
+  };
+}
+
 function measuredEvents(events: EventPublisher, metrics: Metrics): EventPublisher {
   return {
     async publish(changes) {
@@ -55,7 +71,7 @@ function measuredEvents(events: EventPublisher, metrics: Metrics): EventPublishe
   };
 }
 
-function measuredStore(store: PresenceStore, metrics: Metrics): PresenceStore {
+function measuredStore(store: PresenceStore, metrics: Metrics, now: Now): PresenceStore {
   return {
     get deadlineShards() {
       return store.deadlineShards;
@@ -65,10 +81,12 @@ function measuredStore(store: PresenceStore, metrics: Metrics): PresenceStore {
     saveAgent: (...args) => store.saveAgent(...args),
     listAgents: (...args) => store.listAgents(...args),
     listByStatus: (...args) => store.listByStatus(...args),
-    async *dueAgents(shard, now) {
-      for await (const page of store.dueAgents(shard, now)) {
-        const earliest = page.reduce((min, agent) => Math.min(min, agent.dueAt ?? now), now);
-        metrics.addMetric(METRICS.sweepLag, MetricUnit.Milliseconds, now - earliest);
+    async *dueAgents(shard, until) {
+      for await (const page of store.dueAgents(shard, until)) {
+        // Against the clock, not the query's bound: a look-ahead pass also reads agents not yet due.
+        const current = now();
+        const earliest = page.reduce((min, agent) => Math.min(min, agent.dueAt ?? current), current);
+        metrics.addMetric(METRICS.sweepLag, MetricUnit.Milliseconds, current - earliest);
         yield page;
       }
     },
@@ -84,7 +102,8 @@ function measuredStore(store: PresenceStore, metrics: Metrics): PresenceStore {
 export function measuredPorts(ports: Ports, metrics: Metrics, now: Now = () => Date.now()): Ports {
   return {
     ...ports,
-    store: measuredStore(ports.store, metrics),
+    store: measuredStore(ports.store, metrics, now),
+    fanout: ports.fanout && measuredFanout(ports.fanout, metrics),
     gateway: measuredGateway(ports.gateway, metrics, now),
     events: measuredEvents(ports.events, metrics),
   };

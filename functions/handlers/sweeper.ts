@@ -36,7 +36,10 @@ interface LambdaContextLike {
 export function makeSweeperHandler(deps: SweeperDeps) {
   const { ports, sleep, windowMs, reserveMs } = deps;
   const interval = ports.config.sweepIntervalMs;
-  const waitUntil = (at: number) => sleep(Math.max(0, at - ports.clock.now()));
+  // Timers can fire a millisecond early; a deadline is only settled once it has passed.
+  const waitUntil = async (at: number) => {
+    while (ports.clock.now() < at) await sleep(Math.max(1, at - ports.clock.now()));
+  };
   return async (_event?: unknown, context?: LambdaContextLike): Promise<SweeperResult> => {
     const result: SweeperResult = { passes: 0, transitions: 0, read: 0 };
     const startedAt = ports.clock.now();

@@ -8,6 +8,7 @@ import { ConnectionGoneError } from '#app/errors.ts';
 import type { Ports, PresenceChanged, StoredAgent } from '#app/ports.ts';
 import { METRICS } from '#handlers/metric-names.ts';
 import { measuredAuthorizer, measuredPorts, publishingMetrics } from '#handlers/metrics.ts';
+import { FanoutDispatchError } from '#app/errors.ts';
 
 interface EmfLine {
   _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
@@ -89,20 +90,38 @@ describe('metrics of the Lambda entries', () => {
     expect(values(METRICS.eventPublishFailures)).toEqual([1]);
   });
 
-  it('records sweep lag from the earliest deadline of each due page', async () => {
+  it('records sweep lag from the earliest deadline of each page, against the clock (a look-ahead page reads agents not yet due)', async () => {
     const agent = (dueAt: number) => ({ dueAt }) as StoredAgent;
     async function* dueAgents() {
       yield [agent(9_000), agent(7_500)];
       yield [agent(9_900)];
+      yield [agent(12_000), agent(14_000)];
     }
-    const ports = measuredPorts(fakePorts({ store: { dueAgents } as unknown as Ports['store'] }), metrics);
+    const ports = measuredPorts(fakePorts({ store: { dueAgents } as unknown as Ports['store'] }), metrics, () => 10_000);
 
     const pages: StoredAgent[][] = [];
-    for await (const page of ports.store.dueAgents(0, 10_000)) pages.push(page);
+    // The pass looks 5 s ahead of the clock.
+    for await (const page of ports.store.dueAgents(0, 15_000)) pages.push(page);
     metrics.publishStoredMetrics();
 
-    expect(pages).toHaveLength(2);
-    expect(values(METRICS.sweepLag)).toEqual([2_500, 100]);
+    expect(pages).toHaveLength(3);
+    expect(values(METRICS.sweepLag)).toEqual([2_500, 100, 0]);
+  });
+
+  it('counts the connections of a fan-out chunk that failed after it may have run, not of one refused', async () => {
+    const chunk = (n: number) => ({ messages: [{}], connections: Array.from({ length: n }, (_, i) => ({ connectionId: `c${i}`, userId: 'u', connectedAt: 0 })), now: 0 });
+    const post = vi
+      .fn()
+      .mockRejectedValueOnce(new FanoutDispatchError('function error', true))
+      .mockRejectedValueOnce(new FanoutDispatchError('throttled', false))
+      .mockRejectedValueOnce(new Error('unexpected'))
+      .mockResolvedValueOnce({ posted: 2, failed: 0, opening: 0, gone: [] });
+    const ports = measuredPorts(fakePorts({ fanout: { post } }), metrics);
+
+    for (const size of [3, 4, 5, 2]) await ports.fanout!.post(chunk(size)).catch(() => undefined);
+    metrics.publishStoredMetrics();
+
+    expect(values(METRICS.fanoutFailures)).toEqual([3, 5]);
   });
 
   it('tells refused tokens from authorizer errors, and publishes only what an invocation recorded', async () => {

@@ -153,7 +153,7 @@ describe('LambdaFanoutDispatcher on the Invoke API', () => {
     expect(received).toHaveLength(1);
   });
 
-  it('an answer that never arrives (connection reset) may have run the chunk: maybePosted true', async () => {
+  it('an answer that never arrives (connection reset) is posted by the sender rather than lost: maybePosted false', async () => {
     const failing = createServer((request) => {
       request.resume();
       request.on('end', () => request.socket.destroy());
@@ -168,9 +168,25 @@ describe('LambdaFanoutDispatcher on the Invoke API', () => {
       });
       const error = await new LambdaFanoutDispatcher(client, FUNCTION_NAME).post(chunk).catch((thrown: unknown) => thrown);
       expect(error).toBeInstanceOf(FanoutDispatchError);
-      expect((error as FanoutDispatchError).maybePosted).toBe(true);
+      expect((error as FanoutDispatchError).maybePosted).toBe(false);
     } finally {
       await new Promise<void>((resolve) => failing.close(() => resolve()));
     }
+  });
+
+  it('a function that cannot be reached (connection refused) did not run: maybePosted false', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const client = new LambdaClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    const error = await new LambdaFanoutDispatcher(client, FUNCTION_NAME).post(chunk).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(FanoutDispatchError);
+    expect((error as FanoutDispatchError).maybePosted).toBe(false);
   });
 });

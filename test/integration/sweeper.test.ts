@@ -1,5 +1,6 @@
 /** The sweeper handler's loop and the store's pagination, on DynamoDB Local. */
 import { describe, expect, it } from 'vitest';
+import { putSettings } from '#app/settings.ts';
 import { sweep } from '#app/sweep.ts';
 import { makeSweeperHandler } from '#handlers/sweeper.ts';
 import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
@@ -194,6 +195,37 @@ describe('look-ahead: each pass settles what falls due before the next at its de
     expect(harness.events.events).toEqual([]);
     expect(watcher.presence().filter((m) => m.userId === 'alice')).toEqual([]);
     expect((await harness.store.getAgent(workspace, 'alice'))?.status).toBe('online');
+  });
+
+  it('decides with the settings as they are at the deadline, not as the pass read them', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000, minIdleTimeoutSeconds: 60 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    const admin = { workspaceId: workspace, userId: 'admin', name: 'Admin', teams: [], role: 'admin' as const };
+    await putSettings(harness.ports, admin, { idleTimeoutSeconds: 60 });
+    const watcher = await TestConnection.open(service, { workspace, sub: 'watcher' });
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    const bob = await TestConnection.open(service, { workspace, sub: 'bob' });
+    await alice.heartbeat(true);
+    harness.clock.advance(30_000);
+    await watcher.heartbeat(true);
+    await bob.close(); // his grace ends at +40 s: due when the pass starts, so it reads the settings first
+    harness.clock.advance(27_000); // alice's idle deadline is 3 s away; the watcher stays active
+    harness.events.events.length = 0;
+
+    const report = await sweep(harness.ports, {
+      lookAheadMs: 5_000,
+      waitUntil: async (at) => {
+        harness.clock.advance(1_000);
+        // While the pass waits, an admin raises the timeout: alice's deadline had not passed.
+        await putSettings(harness.ports, admin, { idleTimeoutSeconds: 120 });
+        harness.clock.current = at;
+      },
+    });
+
+    expect(harness.events.events.map((e) => [e.userId, e.reason])).toEqual([['bob', 'disconnect']]);
+    expect(report.transitions).toBe(1);
+    expect(watcher.presence().filter((m) => m.userId === 'alice' && m.reason === 'idle')).toEqual([]);
   });
 
   it('without waitUntil, looks at nothing that is not due yet', async () => {
