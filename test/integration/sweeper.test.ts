@@ -274,3 +274,35 @@ describe('look-ahead in the Lambda sweeper', () => {
     expect(harness.clock.now() - start).toBeLessThanOrEqual(59_000);
   });
 });
+
+describe('look-ahead waits', () => {
+  it('settle a deadline only once the clock has reached it, even when a timer fires early', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    await TestConnection.open(service, { workspace, sub: 'watcher' });
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    await alice.close();
+    harness.clock.advance(7_000); // her grace ends 3 s from now
+    const deadline = harness.clock.now() + 3_000;
+    harness.events.events.length = 0;
+    const sleeps: number[] = [];
+    const handler = makeSweeperHandler({
+      ports: harness.ports,
+      // A timer longer than a millisecond fires a millisecond early.
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        harness.clock.advance(ms > 1 ? ms - 1 : ms);
+      },
+      windowMs: 0,
+      reserveMs: 0,
+      lookAhead: true,
+    });
+
+    await handler();
+
+    expect(harness.events.events.map((e) => [e.userId, e.reason, e.at])).toEqual([['alice', 'disconnect', deadline]]);
+    expect(harness.clock.now()).toBeGreaterThanOrEqual(deadline);
+    expect(sleeps).toEqual([3_000, 1]);
+  });
+});
