@@ -1,5 +1,5 @@
 /** The sweeper: one pass over every deadline shard, publishing the transitions that are due. */
-import { expire, type Policy } from '#domain/presence.ts';
+import { expire, idleDeadline, nextDeadline, type Policy } from '#domain/presence.ts';
 import { forEachLimited } from '#app/concurrency.ts';
 import { deliver } from '#app/fanout.ts';
 import { mutateAgent } from '#app/mutate.ts';
@@ -57,9 +57,14 @@ export async function sweep(ports: Ports, options: SweepOptions = {}): Promise<S
   upcoming.sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0));
   await forEachLimited(upcoming, AGENTS_IN_FLIGHT, async (candidate) => {
     await options.waitUntil!(candidate.dueAt ?? startedAt);
-    // The settings as they are now: an idle timeout changed while this pass waited must decide
-    // (a deadline already past when the pass read the settings could not be moved by a later change).
-    await settleAgent(ports, candidate, await workspacePolicy(ports, candidate.workspaceId), report);
+    // An idle deadline is read against the settings as they are now: the idle timeout may have
+    // changed while this pass waited (a deadline already past when the pass read the settings
+    // cannot be moved by a later change, so due agents need no second read). Leases and the
+    // reconnect grace do not depend on the settings.
+    const cached = await policyOf(candidate.workspaceId);
+    const idleIsDue = idleDeadline(candidate, cached) === nextDeadline(candidate, cached);
+    const policy = idleIsDue ? await workspacePolicy(ports, candidate.workspaceId) : cached;
+    await settleAgent(ports, candidate, policy, report);
   });
   return report;
 }

@@ -228,6 +228,29 @@ describe('look-ahead: each pass settles what falls due before the next at its de
     expect(watcher.presence().filter((m) => m.userId === 'alice' && m.reason === 'idle')).toEqual([]);
   });
 
+  it('reads the settings once for a lease or grace deadline (they do not depend on them), again for an idle one', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    await TestConnection.open(service, { workspace, sub: 'watcher' });
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    await alice.close();
+    harness.clock.advance(7_000); // her grace ends 3 s from now
+    const reads: string[] = [];
+    harness.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetItemCommand') reads.push(String((args.input as { Key: { sk: unknown } }).Key.sk));
+        return next(args);
+      },
+      { step: 'initialize', name: 'count-gets' },
+    );
+
+    const report = await sweep(harness.ports, { lookAheadMs: 5_000, waitUntil: async (at) => void (harness.clock.current = at) });
+
+    expect(report.transitions).toBe(1);
+    expect(reads).toEqual(['SETTINGS']);
+  });
+
   it('without waitUntil, looks at nothing that is not due yet', async () => {
     const harness = await makeHarness({ sweepIntervalMs: 5_000 });
     const service = makeService(harness);
