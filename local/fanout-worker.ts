@@ -14,6 +14,7 @@ const handler = makeFanoutHandler({
   gateway: lazyGateway(env),
   logger: new Logger({ serviceName: 'presence-local-fanout', logLevel: (env.POWERTOOLS_LOG_LEVEL as 'INFO') ?? 'INFO' }),
   fanoutConcurrency: readNumber(env, 'PRESENCE_FANOUT_CONCURRENCY', 32, 1),
+  postTimeoutMs: readNumber(env, 'PRESENCE_POST_TIMEOUT_MS', 3000, 1),
 });
 
 const port = parentPort!;

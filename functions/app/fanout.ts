@@ -135,12 +135,20 @@ async function dispatch(ports: Ports, dispatcher: FanoutDispatcher, chunk: Fanou
 export async function postChunk(
   ports: Pick<Ports, 'gateway' | 'logger'> & { config: Pick<Ports['config'], 'fanoutConcurrency'> },
   chunk: FanoutChunk,
+  /** True once there is no time left to start a post (the function's timeout is near). */
+  outOfTime: () => boolean = () => false,
 ): Promise<ChunkReport> {
   const report: ChunkReport = { posted: 0, failed: 0, opening: 0, gone: [] };
   const refused = new Set<string>();
   for (const message of chunk.messages) {
     const targets = chunk.connections.filter((connection) => !refused.has(connection.connectionId));
     await forEachLimited(targets, ports.config.fanoutConcurrency, async (connection) => {
+      // Stop starting posts rather than be cut off by the timeout: the report (gone connections
+      // included) still reaches the sender, and what was not posted counts as failed.
+      if (outOfTime()) {
+        report.failed++;
+        return;
+      }
       try {
         await ports.gateway.post(connection.connectionId, message);
         report.posted++;

@@ -11,7 +11,16 @@ export interface FanoutDeps {
   gateway: ConnectionGateway;
   logger: Logger;
   fanoutConcurrency: number;
+  /** A post may take this long (PRESENCE_POST_TIMEOUT_MS): none starts with less time left. */
+  postTimeoutMs: number;
 }
+
+interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+/** Time kept beyond the last post's timeout to answer the sender. */
+const ANSWER_MARGIN_MS = 500;
 
 /** An event that is not a chunk is our own bug: it fails the invocation, and the sender logs it. */
 export class InvalidChunkError extends Error {
@@ -20,9 +29,12 @@ export class InvalidChunkError extends Error {
 
 export function makeFanoutHandler(deps: FanoutDeps) {
   const ports = { gateway: deps.gateway, logger: deps.logger, config: { fanoutConcurrency: deps.fanoutConcurrency } };
-  return async (event: unknown): Promise<ChunkReport> => {
+  return async (event: unknown, context?: LambdaContextLike): Promise<ChunkReport> => {
     const parsed = fanoutChunkSchema.safeParse(event);
     if (!parsed.success) throw new InvalidChunkError(`not a fan-out chunk: ${describeIssues(parsed.error)}`);
-    return postChunk(ports, parsed.data);
+    const outOfTime = context ? () => context.getRemainingTimeInMillis() < deps.postTimeoutMs + ANSWER_MARGIN_MS : undefined;
+    const report = await postChunk(ports, parsed.data, outOfTime);
+    if (outOfTime?.()) deps.logger.warn('fan-out chunk ran out of time', { connections: parsed.data.connections.length, failed: report.failed });
+    return report;
   };
 }

@@ -63,5 +63,6 @@ export const fanout = lazy(() =>
     gateway: measuredGateway(lazyGateway(process.env), metrics),
     logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'presence' }),
     fanoutConcurrency: readNumber(process.env, 'PRESENCE_FANOUT_CONCURRENCY', 32, 1),
+    postTimeoutMs: readNumber(process.env, 'PRESENCE_POST_TIMEOUT_MS', 3000, 1),
   }),
 );

@@ -53,7 +53,7 @@ const messages = [
 
 function setup(fanoutConcurrency = 4) {
   const gateway = new FakeGateway();
-  const handler = makeFanoutHandler({ gateway, logger: silentLogger, fanoutConcurrency });
+  const handler = makeFanoutHandler({ gateway, logger: silentLogger, fanoutConcurrency, postTimeoutMs: 3_000 });
   return { gateway, handler };
 }
 
@@ -165,6 +165,25 @@ describe('the fan-out handler', () => {
     expect(gateway.received('ok')).toEqual(messages);
     // A failure is not a 410: the connection is still tried for every message.
     expect(gateway.attemptsTo('broken')).toBe(3);
+  });
+
+  it('stops starting posts when the function has less than a post timeout left, and still answers', async () => {
+    const { gateway, handler } = setup(1);
+    const connections = ['c1', 'c2', 'c3'].map((id) => connection(id, OLD));
+    // 10 s left before the first post, then each post takes 3.5 s of the function's time.
+    let remaining = 10_000;
+    const context = { getRemainingTimeInMillis: () => remaining };
+    const post = gateway.post.bind(gateway);
+    gateway.post = async (connectionId, message) => {
+      remaining -= 3_500;
+      await post(connectionId, message);
+    };
+
+    const report = await handler({ messages: [messages[0]], connections, now: NOW }, context);
+
+    // 10 s, 6.5 s left: posts start; 3 s left is under 3 s + the margin: no third post.
+    expect(gateway.attempts.map((attempt) => attempt.connectionId)).toEqual(['c1', 'c2']);
+    expect(report).toEqual({ posted: 2, failed: 1, opening: 0, gone: [] });
   });
 
   it('posts nothing and reports zeros for a chunk without connections', async () => {
