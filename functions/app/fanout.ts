@@ -45,13 +45,16 @@ export async function deliver(
   const report: FanoutReport = { posted: 0, gone: 0, failed: 0, opening: 0, dispatched: 0 };
   let pending = transitions;
   for (let round = 0; pending.length > 0 && round < MAX_ROUNDS; round++) {
+    // The events go out while the posts are made, not after them: a large fan-out waits for its
+    // chunks, and a sender cut off meanwhile must not lose the events of committed transitions.
+    const published = publish(ports, pending);
     let connections: ConnectionRecord[];
     try {
       connections = await ports.store.listConnections(workspaceId);
     } catch (error) {
       // The transition is committed: a failed fan-out is logged, never turned into a failed request.
       ports.logger.error('fan-out could not list connections', { workspaceId, error });
-      await publish(ports, pending);
+      await published;
       return report;
     }
     // API Gateway refuses posts to a connection until its $connect returns (410): skip it rather
@@ -91,7 +94,7 @@ export async function deliver(
         if (connection) gone.push(connection);
       }
     }
-    await publish(ports, pending);
+    await published;
     const lastRound = round === MAX_ROUNDS - 1;
     try {
       pending = gone.length > 0 ? await forgetGone(ports, workspaceId, gone, lastRound) : [];

@@ -495,3 +495,32 @@ describe('a chunk reporting a gone connection', () => {
     ]);
   });
 });
+
+describe('the events of a large fan-out', () => {
+  it('are published while the chunks are still being posted, not after', async () => {
+    const s = await setup();
+    await fiveAgents(s);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = 0;
+    const slow: FanoutDispatcher = {
+      async post(chunk) {
+        started++;
+        await gate;
+        return postChunk({ gateway: s.gateway, logger: silentLogger, config: { fanoutConcurrency: 8 } }, chunk);
+      },
+    };
+
+    const delivering = deliver({ ...s.ports, fanout: slow }, s.workspace, [transition(s.workspace, 'a', s.harness.clock.now())]);
+    while (started < 3) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(s.harness.events.events.map((e) => [e.userId, e.reason])).toEqual([['a', 'manual']]);
+    expect(s.gateway.posts).toEqual([]);
+    release();
+    expect(await delivering).toMatchObject({ posted: 5, dispatched: 3 });
+    expect(s.harness.events.events).toHaveLength(1);
+  });
+});
