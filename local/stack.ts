@@ -246,6 +246,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       windowMs: 0,
       reserveMs: 0,
       lookAhead: timed,
+      stopping: () => stopWaits.signal.aborted,
     });
     let sweeping: Promise<SweeperResult> | undefined;
     // Passes never overlap: a second call waits for the one in flight.

@@ -24,7 +24,7 @@ export interface SweepOptions {
    * instead of up to a whole interval. 0 (default): only what is already due.
    */
   lookAheadMs?: number;
-  /** Resolves once the clock has reached `at`; required with lookAheadMs. */
+  /** Resolves once the clock has reached `at` (earlier only when stopping); required with lookAheadMs. */
   waitUntil?: (at: number) => Promise<void>;
 }
 
@@ -57,6 +57,8 @@ export async function sweep(ports: Ports, options: SweepOptions = {}): Promise<S
   upcoming.sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0));
   await forEachLimited(upcoming, AGENTS_IN_FLIGHT, async (candidate) => {
     await options.waitUntil!(candidate.dueAt ?? startedAt);
+    // A wait that ended early (the host is stopping) settles nothing: the next pass will.
+    if (ports.clock.now() < (candidate.dueAt ?? startedAt)) return;
     // An idle deadline is read against the settings as they are now: the idle timeout may have
     // changed while this pass waited (a deadline already past when the pass read the settings
     // cannot be moved by a later change, so due agents need no second read). Leases and the

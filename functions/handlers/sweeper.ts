@@ -18,6 +18,8 @@ export interface SweeperDeps {
    * a manual clock pass by pass.
    */
   lookAhead?: boolean;
+  /** True once the host is stopping (the local stack): waits for deadlines end at once. */
+  stopping?: () => boolean;
 }
 
 export interface SweeperResult {
@@ -38,7 +40,7 @@ export function makeSweeperHandler(deps: SweeperDeps) {
   const interval = ports.config.sweepIntervalMs;
   // Timers can fire a millisecond early; a deadline is only settled once it has passed.
   const waitUntil = async (at: number) => {
-    while (ports.clock.now() < at) await sleep(Math.max(1, at - ports.clock.now()));
+    while (ports.clock.now() < at && !deps.stopping?.()) await sleep(Math.max(1, at - ports.clock.now()));
   };
   return async (_event?: unknown, context?: LambdaContextLike): Promise<SweeperResult> => {
     const result: SweeperResult = { passes: 0, transitions: 0, read: 0 };

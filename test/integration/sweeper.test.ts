@@ -329,3 +329,35 @@ describe('look-ahead waits', () => {
     expect(sleeps).toEqual([3_000, 1]);
   });
 });
+
+describe('stopping during a look-ahead wait', () => {
+  it('ends the wait at once and settles nothing before its deadline', async () => {
+    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    await TestConnection.open(service, { workspace, sub: 'watcher' });
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    await alice.close();
+    harness.clock.advance(7_000); // her grace ends 3 s from now
+    harness.events.events.length = 0;
+    let sleeps = 0;
+    const handler = makeSweeperHandler({
+      ports: harness.ports,
+      // What the local stack's sleep does once stopping: resolve at once, the clock unmoved.
+      sleep: async () => {
+        sleeps++;
+      },
+      windowMs: 0,
+      reserveMs: 0,
+      lookAhead: true,
+      stopping: () => true,
+    });
+
+    const result = await handler();
+
+    expect(result.transitions).toBe(0);
+    expect(sleeps).toBe(0);
+    expect(harness.events.events).toEqual([]);
+    expect((await harness.store.getAgent(workspace, 'alice'))?.status).toBe('online');
+  });
+});
