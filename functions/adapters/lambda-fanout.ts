@@ -4,6 +4,18 @@ import { z } from 'zod';
 import { FanoutDispatchError } from '#app/errors.ts';
 import type { ChunkReport, FanoutChunk, FanoutDispatcher } from '#app/ports.ts';
 
+/** Network errors raised before a request is sent. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function notSent(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status !== undefined) return status >= 400 && status < 500;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return true;
+  // The HTTP handler's connection timeout: no connection, so nothing was sent.
+  return error instanceof Error && error.message.includes('did not establish a connection');
+}
+
 const chunkReportSchema = z.object({
   posted: z.number(),
   failed: z.number(),
@@ -28,14 +40,11 @@ export class LambdaFanoutDispatcher implements FanoutDispatcher {
         new InvokeCommand({ FunctionName: this.functionName, Payload: new TextEncoder().encode(JSON.stringify(chunk)) }),
       );
     } catch (error) {
-      // A 4xx from the Lambda service (throttled, not found, denied) means the function did not
-      // run, and the sender posts the chunk itself. So does an error with no answer at all (a
-      // refused connection, a keep-alive socket gone stale while the sender was frozen): the chunk
-      // is posted again rather than lost, and in the rare case that the function had run, a client
-      // gets the change twice (the client SDK ignores a repeat: same `at` and status). A 5xx may
-      // have run it and is not reposted.
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      const refused = status === undefined || (status >= 400 && status < 500);
+      // Refused, so the sender posts the chunk itself: a 4xx from the Lambda service (throttled,
+      // not found, denied), or a failure before the request left (no connection). Anything else
+      // (a 5xx, a reset or timeout after the request was sent) may have run the function, and is
+      // not reposted: nothing is posted twice.
+      const refused = notSent(error);
       throw new FanoutDispatchError(`invoking ${this.functionName} failed`, !refused, { cause: error });
     }
     const payload = result.Payload ? new TextDecoder().decode(result.Payload) : '';

@@ -75,7 +75,7 @@ export async function deliver(
           const outcome = await dispatch(ports, dispatcher, { messages, connections: chunk, now });
           if (outcome !== 'refused') return results.push(outcome);
           const mine = posting.then(async () => results.push(await postChunk(ports, { messages, connections: chunk, now })));
-          posting = mine;
+          posting = mine.catch(() => undefined);
           await mine;
         }),
       );
@@ -194,10 +194,15 @@ async function forgetGone(
   if (itemsOnly) return [];
   const transitions: Transition[] = [];
   for (const connection of gone) {
-    const { decision, written } = await mutateAgent(ports, workspaceId, connection.userId, (stored, now, policy) =>
-      stored ? disconnectRule(stored, connection.connectionId, now, policy) : null,
-    );
-    if (written && decision) transitions.push(...decision.transitions);
+    // One user's failure must not drop the disconnects already committed for the others.
+    try {
+      const { decision, written } = await mutateAgent(ports, workspaceId, connection.userId, (stored, now, policy) =>
+        stored ? disconnectRule(stored, connection.connectionId, now, policy) : null,
+      );
+      if (written && decision) transitions.push(...decision.transitions);
+    } catch (error) {
+      ports.logger.error('disconnecting a gone connection failed; its lease will expire it', { workspaceId, connectionId: connection.connectionId, error });
+    }
   }
   return transitions;
 }

@@ -38,8 +38,9 @@ export function makeDocumentClient(env: Env): DynamoDBDocumentClient {
   const endpoint = env.PRESENCE_DYNAMODB_ENDPOINT;
   const client = new DynamoDBClient({
     region: env.AWS_REGION ?? 'us-east-1',
-    // A request that never answers is abandoned and retried, instead of holding a handler (or the
-    // sweeper, or a shutdown) until the Lambda timeout: the SDK sets no timeout of its own.
+    // A connection that cannot be made fails and is retried. A slow request is only logged by this
+    // SDK version (no throwOnRequestTimeout): abandoning and retrying a conditional write that had
+    // been applied would make mutateAgent see its own write as a lost race and publish nothing.
     requestHandler: {
       connectionTimeout: readNumber(env, 'PRESENCE_DYNAMODB_CONNECT_TIMEOUT_MS', 2000, 1),
       requestTimeout: readNumber(env, 'PRESENCE_DYNAMODB_REQUEST_TIMEOUT_MS', 5000, 1),
@@ -123,8 +124,13 @@ function fanoutFromEnv(env: Env): FanoutDispatcher | undefined {
           // No retries: a retried invocation that had run would post its chunk twice. A refused one
           // is posted by the sender instead (fanout.ts).
           maxAttempts: 1,
-          // Longer than the fan-out function's timeout, so an answer is never abandoned while it runs.
-          requestHandler: { requestTimeout: readNumber(env, 'PRESENCE_FANOUT_TIMEOUT_MS', 16_000, 1) },
+          // Longer than the fan-out function's timeout, so an answer is never abandoned while it
+          // runs; a connection that cannot be made fails fast, and the sender posts the chunk.
+          requestHandler: {
+            connectionTimeout: 1_000,
+            requestTimeout: readNumber(env, 'PRESENCE_FANOUT_TIMEOUT_MS', 16_000, 1),
+            throwOnRequestTimeout: true,
+          },
         }),
         functionName,
       ),

@@ -438,6 +438,29 @@ describe('a chunk reporting a gone connection', () => {
     expect(b!.status).toBe('online');
   });
 
+  it("one gone user's failed disconnect does not drop the others' committed disconnects", async () => {
+    const { s, a } = await withGone({ graceMs: 0 });
+    s.gateway.gone.add('conn-d');
+    const store = s.ports.store;
+    // Reading d fails every time (DynamoDB down for that item, say); c's disconnect goes through.
+    const failing: Ports['store'] = Object.create(store, {
+      getAgentWithSettings: {
+        value: (workspaceId: string, userId: string) =>
+          userId === 'd' ? Promise.reject(new Error('injected')) : store.getAgentWithSettings(workspaceId, userId),
+      },
+    });
+
+    await setStatus({ ...s.ports, store: failing }, a, 'away');
+
+    expect(s.harness.events.events.map((e) => [e.userId, e.reason])).toEqual([
+      ['a', 'manual'],
+      ['c', 'disconnect'],
+    ]);
+    for (const id of ['conn-a', 'conn-b', 'conn-e']) {
+      expect(s.gateway.received(id, 'presence').map((m) => [m.userId, m.reason])).toContainEqual(['c', 'disconnect']);
+    }
+  });
+
   it("deliver's report counts the gone connections", async () => {
     const { s } = await withGone({ graceMs: 0 });
 
