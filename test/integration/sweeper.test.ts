@@ -6,6 +6,21 @@ import { makeSweeperHandler } from '#handlers/sweeper.ts';
 import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 
+/**
+ * A watcher and alice, whose only tab closed 7 s ago: her reconnect grace (10 s) ends 3 s from
+ * now, between two passes 5 s apart.
+ */
+async function aliceInGrace() {
+  const harness = await makeHarness({ sweepIntervalMs: 5_000 });
+  const service = makeService(harness);
+  const workspace = uniqueWorkspace();
+  await TestConnection.open(service, { workspace, sub: 'watcher' });
+  const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+  await alice.close();
+  harness.clock.advance(7_000);
+  return { harness, workspace };
+}
+
 describe('sweeper handler', () => {
   it('runs a pass every interval until its minute is nearly used, then stops before the timeout', async () => {
     // Prepare: a Lambda with a 70 s timeout; the clock moves only when the handler sleeps.
@@ -149,13 +164,7 @@ describe('look-ahead: each pass settles what falls due before the next at its de
   });
 
   it('settles a deadline between passes at that instant', async () => {
-    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
-    const service = makeService(harness);
-    const workspace = uniqueWorkspace();
-    await TestConnection.open(service, { workspace, sub: 'watcher' });
-    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
-    await alice.close();
-    harness.clock.advance(7_000); // the grace ends 3 s from now
+    const { harness, workspace } = await aliceInGrace();
     const deadline = harness.clock.now() + 3_000;
     const waits: number[] = [];
 
@@ -229,13 +238,7 @@ describe('look-ahead: each pass settles what falls due before the next at its de
   });
 
   it('reads the settings once for a lease or grace deadline (they do not depend on them), again for an idle one', async () => {
-    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
-    const service = makeService(harness);
-    const workspace = uniqueWorkspace();
-    await TestConnection.open(service, { workspace, sub: 'watcher' });
-    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
-    await alice.close();
-    harness.clock.advance(7_000); // her grace ends 3 s from now
+    const { harness, workspace } = await aliceInGrace();
     const reads: string[] = [];
     harness.client.middlewareStack.add(
       (next, context) => async (args) => {
@@ -252,13 +255,7 @@ describe('look-ahead: each pass settles what falls due before the next at its de
   });
 
   it('without waitUntil, looks at nothing that is not due yet', async () => {
-    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
-    const service = makeService(harness);
-    const workspace = uniqueWorkspace();
-    await TestConnection.open(service, { workspace, sub: 'watcher' });
-    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
-    await alice.close();
-    harness.clock.advance(7_000);
+    const { harness, workspace } = await aliceInGrace();
 
     const report = await sweep(harness.ports, { lookAheadMs: 5_000 });
 
@@ -300,13 +297,7 @@ describe('look-ahead in the Lambda sweeper', () => {
 
 describe('look-ahead waits', () => {
   it('settle a deadline only once the clock has reached it, even when a timer fires early', async () => {
-    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
-    const service = makeService(harness);
-    const workspace = uniqueWorkspace();
-    await TestConnection.open(service, { workspace, sub: 'watcher' });
-    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
-    await alice.close();
-    harness.clock.advance(7_000); // her grace ends 3 s from now
+    const { harness, workspace } = await aliceInGrace();
     const deadline = harness.clock.now() + 3_000;
     harness.events.events.length = 0;
     const sleeps: number[] = [];
@@ -332,13 +323,7 @@ describe('look-ahead waits', () => {
 
 describe('stopping during a look-ahead wait', () => {
   it('ends the wait at once and settles nothing before its deadline', async () => {
-    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
-    const service = makeService(harness);
-    const workspace = uniqueWorkspace();
-    await TestConnection.open(service, { workspace, sub: 'watcher' });
-    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
-    await alice.close();
-    harness.clock.advance(7_000); // her grace ends 3 s from now
+    const { harness, workspace } = await aliceInGrace();
     harness.events.events.length = 0;
     let sleeps = 0;
     const handler = makeSweeperHandler({
