@@ -4,18 +4,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { readNumber } from '#app/config.ts';
-import { lazyGateway } from '#handlers/composition.ts';
+import { fanoutDepsFromEnv } from '#handlers/composition.ts';
 import { makeFanoutHandler } from '#handlers/fanout.ts';
 import type { WorkerReply, WorkerRequest } from '#local/fanout-workers.ts';
 
 const env = (workerData as { env: Record<string, string | undefined> }).env;
-const handler = makeFanoutHandler({
-  gateway: lazyGateway(env),
-  logger: new Logger({ serviceName: 'presence-local-fanout', logLevel: (env.POWERTOOLS_LOG_LEVEL as 'INFO') ?? 'INFO' }),
-  fanoutConcurrency: readNumber(env, 'PRESENCE_FANOUT_CONCURRENCY', 32, 1),
-  postTimeoutMs: readNumber(env, 'PRESENCE_POST_TIMEOUT_MS', 3000, 1),
-});
+const handler = makeFanoutHandler(
+  fanoutDepsFromEnv(env, new Logger({ serviceName: 'presence-local-fanout', logLevel: (env.POWERTOOLS_LOG_LEVEL as 'INFO') ?? 'INFO' })),
+);
 
 const port = parentPort!;
 port.on('message', (request: WorkerRequest) => {

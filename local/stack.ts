@@ -6,13 +6,14 @@
  */
 import { access, constants, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { ApiGatewayConnectionGateway } from '#adapters/api-gateway.ts';
 import { readNumber } from '#app/config.ts';
 import type { Clock, FanoutChunk, Logger } from '#app/ports.ts';
-import { compose, jwtSettingsFromEnv } from '#handlers/composition.ts';
+import { compose, jwtSettingsFromEnv, postTimeoutMsFromEnv } from '#handlers/composition.ts';
 import { makeHttpHandler } from '#handlers/http.ts';
 import { makeSweeperHandler, type SweeperResult } from '#handlers/sweeper.ts';
 import { makeWebSocketApi } from '#handlers/websocket.ts';
@@ -154,7 +155,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       });
       adapter ??= new ApiGatewayConnectionGateway({
         client: management,
-        requestTimeoutMs: readNumber(env, 'PRESENCE_POST_TIMEOUT_MS', 3000, 1),
+        requestTimeoutMs: postTimeoutMsFromEnv(env),
       });
       return adapter;
     };
@@ -227,19 +228,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // as the Lambda sweeper does; a test driving a manual clock sweeps only what is already due.
     // Stopping ends a pass's wait at once: what it waited for is not yet due, so it settles nothing.
     const stopWaits = new AbortController();
-    const sleep = (ms: number) =>
-      new Promise<void>((resolve) => {
-        if (stopWaits.signal.aborted) return resolve();
-        const onAbort = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          stopWaits.signal.removeEventListener('abort', onAbort);
-          resolve();
-        }, ms);
-        stopWaits.signal.addEventListener('abort', onAbort, { once: true });
-      });
+    const sleep = (ms: number) => delay(ms, undefined, { signal: stopWaits.signal }).catch(() => undefined);
     const sweeper = makeSweeperHandler({
       ports,
       sleep: timed ? sleep : async () => {},

@@ -41,12 +41,14 @@ export async function sweep(ports: Ports, options: SweepOptions = {}): Promise<S
     }
     return policy;
   };
+  // An agent read from the deadline index has a deadline; the fallback only satisfies the type.
+  const dueOf = (candidate: StoredAgent) => candidate.dueAt ?? startedAt;
   const upcoming: StoredAgent[] = [];
   for (let shard = 0; shard < ports.store.deadlineShards; shard++) {
     for await (const page of ports.store.dueAgents(shard, startedAt + lookAheadMs)) {
       report.read += page.length;
-      const due = page.filter((candidate) => (candidate.dueAt ?? startedAt) <= startedAt);
-      upcoming.push(...page.filter((candidate) => (candidate.dueAt ?? startedAt) > startedAt));
+      const due = page.filter((candidate) => dueOf(candidate) <= startedAt);
+      upcoming.push(...page.filter((candidate) => dueOf(candidate) > startedAt));
       await forEachLimited(due, AGENTS_IN_FLIGHT, async (candidate) => {
         await settleAgent(ports, candidate, await policyOf(candidate.workspaceId), report);
       });
@@ -54,11 +56,11 @@ export async function sweep(ports: Ports, options: SweepOptions = {}): Promise<S
   }
   // Each at its deadline, earliest first. The item read now decides then: if a heartbeat renewed
   // it meanwhile, the version condition fails and the re-read finds nothing due.
-  upcoming.sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0));
+  upcoming.sort((a, b) => dueOf(a) - dueOf(b));
   await forEachLimited(upcoming, AGENTS_IN_FLIGHT, async (candidate) => {
-    await options.waitUntil!(candidate.dueAt ?? startedAt);
+    await options.waitUntil!(dueOf(candidate));
     // A wait that ended early (the host is stopping) settles nothing: the next pass will.
-    if (ports.clock.now() < (candidate.dueAt ?? startedAt)) return;
+    if (ports.clock.now() < dueOf(candidate)) return;
     // An idle deadline is read against the settings as they are now: the idle timeout may have
     // changed while this pass waited (a deadline already past when the pass read the settings
     // cannot be moved by a later change, so due agents need no second read). Leases and the

@@ -18,6 +18,7 @@ import { ConfigurationError } from '#app/errors.ts';
 import { ConnectionRateLimiter, type RateLimitConfig } from '#app/rate-limit.ts';
 import type { ConnectionGateway, EventPublisher, FanoutDispatcher, Logger as LoggerPort, Ports } from '#app/ports.ts';
 import type { TokenVerifier } from '#app/principal.ts';
+import type { FanoutDeps } from '#handlers/fanout.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -138,6 +139,28 @@ function fanoutFromEnv(env: Env): FanoutDispatcher | undefined {
   return { post: (chunk) => dispatcher().post(chunk) };
 }
 
+/** How long one post may take before it is abandoned (PRESENCE_POST_TIMEOUT_MS). */
+export function postTimeoutMsFromEnv(env: Env): number {
+  return readNumber(env, 'PRESENCE_POST_TIMEOUT_MS', 3000, 1);
+}
+
+/**
+ * What the fan-out function needs, and nothing else (no table, bus or token settings): the
+ * management API and the post settings. Lambda and the local worker threads both build it here.
+ */
+export function fanoutDepsFromEnv(
+  env: Env,
+  logger: LoggerPort,
+  wrapGateway: (gateway: ConnectionGateway) => ConnectionGateway = (gateway) => gateway,
+): FanoutDeps {
+  return {
+    gateway: wrapGateway(lazyGateway(env)),
+    logger,
+    fanoutConcurrency: presenceConfigFromEnv(env).fanoutConcurrency,
+    postTimeoutMs: postTimeoutMsFromEnv(env),
+  };
+}
+
 /** The management endpoint comes from configuration (the stage's callback URL), never from events. */
 export function lazyGateway(env: Env): ConnectionGateway {
   const gateway = once(
@@ -147,7 +170,7 @@ export function lazyGateway(env: Env): ConnectionGateway {
           endpoint: requireEnv(env, 'PRESENCE_CALLBACK_URL'),
           region: env.AWS_REGION ?? 'us-east-1',
         }),
-        requestTimeoutMs: readNumber(env, 'PRESENCE_POST_TIMEOUT_MS', 3000, 1),
+        requestTimeoutMs: postTimeoutMsFromEnv(env),
       }),
   );
   return {

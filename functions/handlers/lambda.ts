@@ -1,7 +1,7 @@
 /** Lambda entry points. Each is wired from the environment on its first invocation (cold start). */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { compose, lazyGateway } from '#handlers/composition.ts';
+import { compose, fanoutDepsFromEnv } from '#handlers/composition.ts';
 import { makeFanoutHandler } from '#handlers/fanout.ts';
 import { measuredAuthorizer, measuredGateway, measuredPorts, publishingMetrics } from '#handlers/metrics.ts';
 import { makeHttpHandler } from '#handlers/http.ts';
@@ -57,12 +57,10 @@ export const sweeper = lazy(() =>
     lookAhead: true,
   }),
 );
-// Needs only the management API and the fan-out concurrency: no table, no bus, no token settings.
 export const fanout = lazy(() =>
-  makeFanoutHandler({
-    gateway: measuredGateway(lazyGateway(process.env), metrics),
-    logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'presence' }),
-    fanoutConcurrency: readNumber(process.env, 'PRESENCE_FANOUT_CONCURRENCY', 32, 1),
-    postTimeoutMs: readNumber(process.env, 'PRESENCE_POST_TIMEOUT_MS', 3000, 1),
-  }),
+  makeFanoutHandler(
+    fanoutDepsFromEnv(process.env, new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'presence' }), (gateway) =>
+      measuredGateway(gateway, metrics),
+    ),
+  ),
 );

@@ -7,18 +7,19 @@ import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 
 /**
- * A watcher and alice, whose only tab closed 7 s ago: her reconnect grace (10 s) ends 3 s from
- * now, between two passes 5 s apart.
+ * A watcher and alice, whose only tab closed `elapsedMs` ago (by default 7 s: her reconnect grace,
+ * 10 s, then ends 3 s from now, between two passes 5 s apart).
  */
-async function aliceInGrace() {
+async function aliceInGrace(elapsedMs = 7_000) {
   const harness = await makeHarness({ sweepIntervalMs: 5_000 });
   const service = makeService(harness);
   const workspace = uniqueWorkspace();
-  await TestConnection.open(service, { workspace, sub: 'watcher' });
+  const watcher = await TestConnection.open(service, { workspace, sub: 'watcher' });
   const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
   await alice.close();
-  harness.clock.advance(7_000);
-  return { harness, workspace };
+  const graceEnd = harness.clock.now() + 10_000;
+  harness.clock.advance(elapsedMs);
+  return { harness, workspace, watcher, graceEnd };
 }
 
 describe('sweeper handler', () => {
@@ -63,12 +64,7 @@ describe('sweeper handler', () => {
   });
 
   it('publishes within one interval of a deadline across passes', async () => {
-    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
-    const service = makeService(harness);
-    const workspace = uniqueWorkspace();
-    const watcher = await TestConnection.open(service, { workspace, sub: 'watcher' });
-    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
-    await alice.close();
+    const { harness, watcher } = await aliceInGrace(0);
     const start = harness.clock.now();
     const handler = makeSweeperHandler({
       ports: harness.ports,
@@ -138,14 +134,7 @@ describe('look-ahead: each pass settles what falls due before the next at its de
   }
 
   it('publishes a deadline when it passes, not at the next pass', async () => {
-    const harness = await makeHarness({ sweepIntervalMs: 5_000 });
-    const service = makeService(harness);
-    const workspace = uniqueWorkspace();
-    const watcher = await TestConnection.open(service, { workspace, sub: 'watcher' });
-    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
-    await alice.close();
-    const deadline = harness.clock.now() + 10_000; // the reconnect grace
-    harness.clock.advance(2_000);
+    const { harness, watcher, graceEnd: deadline } = await aliceInGrace(2_000);
     const start = harness.clock.now(); // passes at +0, +5, +10 s: the deadline, +8 s, falls between
     const postedAt: number[] = [];
     const post = harness.gateway.post.bind(harness.gateway);
