@@ -1,9 +1,10 @@
 /**
  * PresenceClient: one agent's connection to the presence service, for browsers and Node.
  *
- * - keeps the workspace roster from a `getPresence` snapshot plus live `presence` messages; an
- *   entry only changes for news at least as new as what it holds, so an old message or a
- *   snapshot taken before a change never brings back a stale status;
+ * - keeps the roster of its subscription (the whole workspace, or chosen teams and the agent)
+ *   from a snapshot plus live `presence` messages; a snapshot in parts replaces the roster only
+ *   once every part is in; an entry only changes for news at least as new as what it holds, so an
+ *   old message or a snapshot taken before a change never brings back a stale status;
  * - heartbeats every interval with `active` = activity since the previous beat (DOM listeners in
  *   browsers, `markActive()` elsewhere), with a Worker timer that background tabs do not slow down;
  * - reconnects with capped exponential backoff and full jitter, asking for a fresh token each time;
@@ -123,6 +124,26 @@ interface Link {
   synced: boolean;
   openedAt: number;
   handover?: ReturnType<typeof setTimeout>;
+  /** Parts of snapshots still coming in, by snapshot id. */
+  assembling: Map<string, SnapshotMessage[]>;
+}
+
+/** Snapshots assembled at once on one connection; an older unfinished one is dropped. */
+const MAX_ASSEMBLING = 4;
+
+/** The ids the server accepts (PROTOCOL.md): 1 to 128 of A-Z a-z 0-9 _ . @ : - */
+const ID_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;
+const MAX_TEAMS = 50;
+
+function normalizeScope(teams: readonly string[] | null): string[] | null {
+  return teams === null ? null : [...new Set(teams)].sort();
+}
+
+function sameScope(a: readonly string[] | null, b: readonly string[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  const left = normalizeScope(a)!;
+  const right = normalizeScope(b)!;
+  return left.length === right.length && left.every((team, index) => team === right[index]);
 }
 
 type Waiter = { match: (message: ServerMessage) => boolean; settle: (message: ServerMessage) => void };
@@ -155,6 +176,8 @@ export class PresenceClient {
   private detachActivity: (() => void) | undefined;
   private waiters: Waiter[] = [];
   private userId: string | undefined;
+  /** The teams this client follows; null: the whole workspace. Sent again on every new connection. */
+  private scope: string[] | null = null;
   private readyWaiters: Array<{ resolve: () => void; reject: (error: PresenceClientError) => void }> = [];
 
   constructor(options: PresenceClientOptions) {
@@ -181,7 +204,7 @@ export class PresenceClient {
     return () => this.listeners[event].delete(listener);
   }
 
-  /** The current roster: every user of the workspace the server knows. */
+  /** The current roster: every user of the subscription (by default the workspace) the server knows. */
   get roster(): Roster {
     return this.entries;
   }
@@ -235,6 +258,33 @@ export class PresenceClient {
     link.socket.send(JSON.stringify({ action: 'setStatus', status }));
     if (!confirmed) return; // already in effect: the server publishes nothing, there is nothing to wait for
     const reply = await confirmed;
+    if (reply.type === 'error') throw new PresenceClientError(reply.code, reply.message);
+  }
+
+  /** The teams this client follows, or null for the whole workspace. */
+  get subscription(): readonly string[] | null {
+    return this.scope;
+  }
+
+  /**
+   * Follows only these teams (and the agent themself), or the whole workspace with null. Resolves
+   * once the roster holds exactly that scope (every part of its snapshot in); before the
+   * connection is open it is kept and applied when it opens, and it is applied again on every
+   * reconnect and handover. Rejects with `invalid_message` for anything but null or 1 to 50 team ids.
+   */
+  async subscribe(teams: readonly string[] | null): Promise<void> {
+    if (teams !== null && (!Array.isArray(teams) || teams.length === 0 || teams.length > MAX_TEAMS || !teams.every((team) => typeof team === 'string' && ID_PATTERN.test(team)))) {
+      throw new PresenceClientError('invalid_message', `teams must be null (the whole workspace) or 1 to ${MAX_TEAMS} team ids`);
+    }
+    const scope = normalizeScope(teams);
+    this.scope = scope;
+    const link = [this.current, this.incoming].find((candidate) => candidate?.opened && candidate.socket.readyState === OPEN);
+    if (!link) return;
+    const answered = this.waitFor(
+      (message) => (message.type === 'snapshot' && sameScope(message.scope, scope)) || message.type === 'error',
+    );
+    link.socket.send(JSON.stringify({ action: 'subscribe', teams: scope }));
+    const reply = await answered;
     if (reply.type === 'error') throw new PresenceClientError(reply.code, reply.message);
   }
 
@@ -295,12 +345,13 @@ export class PresenceClient {
       if (!handover) this.scheduleRetry();
       return;
     }
-    const link: Link = { socket, opened: false, synced: false, openedAt: 0 };
+    const link: Link = { socket, opened: false, synced: false, openedAt: 0, assembling: new Map() };
     this.incoming = link;
     socket.onopen = () => {
       link.opened = true;
       link.openedAt = Date.now();
-      socket.send(JSON.stringify({ action: 'getPresence' }));
+      // The first snapshot is of the subscription: a team agent never loads the whole workspace.
+      socket.send(JSON.stringify(this.scope === null ? { action: 'getPresence' } : { action: 'subscribe', teams: this.scope }));
     };
     socket.onmessage = (event) => {
       const message = parseServerMessage(event.data);
@@ -314,8 +365,12 @@ export class PresenceClient {
 
   private onMessage(link: Link, message: ServerMessage): void {
     if (message.type === 'snapshot') {
-      this.applySnapshot(message);
+      const whole = this.assemble(link, message);
+      if (!whole) return;
+      this.applySnapshot(whole);
       if (!link.synced) this.promote(link);
+      this.settleWaiters(whole);
+      return;
     } else if (message.type === 'presence') {
       this.applyPresence(message);
     } else if (message.type === 'loggedOut') {
@@ -394,6 +449,23 @@ export class PresenceClient {
 
   // ---------- roster ----------
 
+  /** Collects a snapshot's parts; returns the whole snapshot once its last part is in. */
+  private assemble(link: Link, part: SnapshotMessage): SnapshotMessage | undefined {
+    const parts = Number.isInteger(part.parts) && part.parts > 0 ? part.parts : 1;
+    if (parts === 1) return part;
+    const received = link.assembling.get(part.id) ?? [];
+    if (!received.some((known) => known.part === part.part)) received.push(part);
+    link.assembling.delete(part.id);
+    if (received.length < parts) {
+      link.assembling.set(part.id, received);
+      // A snapshot whose parts stopped coming (the connection is dropping) must not pile up.
+      if (link.assembling.size > MAX_ASSEMBLING) link.assembling.delete(link.assembling.keys().next().value!);
+      return undefined;
+    }
+    received.sort((a, b) => a.part - b.part);
+    return { ...part, part: 1, parts: 1, users: received.flatMap((each) => each.users) };
+  }
+
   private applySnapshot(snapshot: SnapshotMessage): void {
     const next = new Map<string, RosterEntry>();
     for (const user of snapshot.users) {
@@ -409,6 +481,8 @@ export class PresenceClient {
   }
 
   private applyPresence(message: PresenceEvent): void {
+    // The server sends only the subscription's changes; one from before a subscribe took effect is not for this roster.
+    if (this.scope !== null && message.userId !== this.userId && !message.teams.some((team) => this.scope!.includes(team))) return;
     const known = this.entries.get(message.userId);
     // Both connections deliver during a handover, and a message can be older than the snapshot.
     if (known && message.at < known.since) return;

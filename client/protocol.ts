@@ -28,9 +28,17 @@ export interface PresenceEvent {
   at: number;
 }
 
+/**
+ * One part of a snapshot: `parts` messages share an `id` and are numbered `part` 1..parts; the
+ * roster is the users of all of them. `scope`: the subscribed team ids, or null (whole workspace).
+ */
 export interface SnapshotMessage {
   type: 'snapshot';
+  id: string;
+  part: number;
+  parts: number;
   at: number;
+  scope: string[] | null;
   users: RosterEntry[];
 }
 

@@ -30,6 +30,7 @@ export type PresenceHandler =
   | 'disconnect'
   | 'heartbeat'
   | 'setStatus'
+  | 'subscribe'
   | 'getPresence'
   | 'logout'
   | 'defaultRoute'

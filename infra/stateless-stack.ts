@@ -52,7 +52,7 @@ export const FANOUT_TIMEOUT = Duration.seconds(15);
 export const THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
 
 /** The WebSocket message routes besides $connect, $disconnect and $default. */
-export const MESSAGE_ROUTES = ['heartbeat', 'setStatus', 'getPresence', 'logout'] as const;
+export const MESSAGE_ROUTES = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout'] as const;
 
 /** The HTTP routes of PROTOCOL.md. */
 export const HTTP_ROUTES: { method: HttpMethod; path: string }[] = [
@@ -96,9 +96,17 @@ export const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
   disconnect: { description: 'WebSocket $disconnect', table: MUTATES, posts: true, publishes: true, fansOut: true, timing: true },
   heartbeat: { description: 'WebSocket heartbeat', table: MUTATES, posts: true, publishes: true, fansOut: true, timing: true },
   setStatus: { description: 'WebSocket setStatus', table: MUTATES, posts: true, publishes: true, fansOut: true, timing: true },
+  // A snapshot of the connection's scope: its item, then the workspace's agents, or a team's
+  // membership items and those agents in batches.
   getPresence: {
-    description: 'WebSocket getPresence: snapshot of the workspace',
-    table: { actions: ['dynamodb:GetItem', 'dynamodb:Query'] },
+    description: 'WebSocket getPresence: snapshot of what the connection subscribes to',
+    table: { actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'] },
+    posts: true,
+    timing: true,
+  },
+  subscribe: {
+    description: 'WebSocket subscribe: sets the connection\'s scope and sends its snapshot',
+    table: { actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem'] },
     posts: true,
     timing: true,
   },

@@ -1,5 +1,6 @@
 /** The presence store on DynamoDB (DocumentClient), following the single-table model in table.ts. */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { BatchWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -20,6 +21,8 @@ import {
   duePk,
   SETTINGS_SK,
   statusPk,
+  teamMemberPrefix,
+  teamMemberSk,
   workspacePk,
 } from '#adapters/keys.ts';
 import { TABLE } from '#adapters/table.ts';
@@ -27,6 +30,7 @@ import { TABLE } from '#adapters/table.ts';
 /** API Gateway closes every WebSocket connection after 2 hours; keep its item a little longer. */
 const CONNECTION_RETENTION_MS = 3 * 60 * 60 * 1000;
 const BATCH_WRITE_LIMIT = 25;
+const BATCH_GET_LIMIT = 100;
 /** BatchGetItem may leave keys unprocessed under throttling; after this many rounds, one Get each. */
 const BATCH_GET_ROUNDS = 3;
 
@@ -68,6 +72,15 @@ function toSettings(item: Record<string, unknown>): WorkspaceSettings {
   return {
     idleTimeoutSeconds: item.idleTimeoutSeconds as number,
     ...(Array.isArray(item.changes) ? { changes: item.changes as NonNullable<WorkspaceSettings['changes']> } : {}),
+  };
+}
+
+function toConnection(item: Record<string, unknown>): ConnectionRecord {
+  return {
+    connectionId: item.connectionId as string,
+    userId: item.userId as string,
+    connectedAt: item.connectedAt as number,
+    scope: Array.isArray(item.scope) ? (item.scope as string[]) : null,
   };
 }
 
@@ -206,35 +219,81 @@ export class DynamoDbPresenceStore implements PresenceStore {
     } while (ExclusiveStartKey);
   }
 
-  async putConnection(workspaceId: string, connection: ConnectionRecord): Promise<void> {
-    await this.client.send(
-      new PutCommand({
+  async putConnection(workspaceId: string, connection: ConnectionRecord, options: { onlyIfAbsent?: boolean } = {}): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: workspacePk(workspaceId),
+            sk: connectionSk(connection.connectionId),
+            connectionId: connection.connectionId,
+            userId: connection.userId,
+            connectedAt: connection.connectedAt,
+            ...(connection.scope ? { scope: connection.scope } : {}),
+            ttl: Math.ceil((connection.connectedAt + CONNECTION_RETENTION_MS) / 1000),
+          },
+          ...(options.onlyIfAbsent ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),
+        }),
+      );
+    } catch (error) {
+      if (options.onlyIfAbsent && error instanceof ConditionalCheckFailedException) return;
+      throw error;
+    }
+  }
+
+  async getConnection(workspaceId: string, connectionId: string): Promise<ConnectionRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
         TableName: this.tableName,
-        Item: {
-          pk: workspacePk(workspaceId),
-          sk: connectionSk(connection.connectionId),
-          connectionId: connection.connectionId,
-          userId: connection.userId,
-          connectedAt: connection.connectedAt,
-          ttl: Math.ceil((connection.connectedAt + CONNECTION_RETENTION_MS) / 1000),
-        },
+        Key: { pk: workspacePk(workspaceId), sk: connectionSk(connectionId) },
+        // A subscribe a moment ago on this connection must decide the scope.
+        ConsistentRead: true,
       }),
+    );
+    return Item ? toConnection(Item) : undefined;
+  }
+
+  async putMemberships(workspaceId: string, userId: string, teams: string[], now: number): Promise<void> {
+    const pk = workspacePk(workspaceId);
+    // Rewritten on every connect, so it lives as long as the agent item it points to.
+    const ttl = Math.ceil((now + this.agentRetentionMs) / 1000);
+    await this.batchWrite(
+      [...new Set(teams)].map((team) => ({ PutRequest: { Item: { pk, sk: teamMemberSk(team, userId), userId, ttl } } })),
     );
   }
 
-  async deleteConnections(workspaceId: string, connectionIds: string[]): Promise<void> {
-    const unique = [...new Set(connectionIds)];
-    for (let start = 0; start < unique.length; start += BATCH_WRITE_LIMIT) {
-      let requests: NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string] = unique
-        .slice(start, start + BATCH_WRITE_LIMIT)
-        .map((id) => ({ DeleteRequest: { Key: { pk: workspacePk(workspaceId), sk: connectionSk(id) } } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-        if (attempt > 8) throw new Error(`could not delete ${requests.length} connection items`);
-        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
-        requests = result.UnprocessedItems?.[this.tableName] ?? [];
-      }
+  async deleteMemberships(workspaceId: string, userId: string, teams: string[]): Promise<void> {
+    const pk = workspacePk(workspaceId);
+    await this.batchWrite([...new Set(teams)].map((team) => ({ DeleteRequest: { Key: { pk, sk: teamMemberSk(team, userId) } } })));
+  }
+
+  async listTeamMembers(workspaceId: string, team: string): Promise<string[]> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': teamMemberPrefix(team) },
+      ProjectionExpression: 'userId',
+      // A member whose $connect just returned must be in the next subscriber's snapshot.
+      ConsistentRead: true,
+    });
+    return items.map((item) => item.userId as string);
+  }
+
+  async getAgents(workspaceId: string, userIds: string[]): Promise<StoredAgent[]> {
+    const pk = workspacePk(workspaceId);
+    const unique = [...new Set(userIds)];
+    const agents: StoredAgent[] = [];
+    for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+      const keys = unique.slice(start, start + BATCH_GET_LIMIT).map((userId) => ({ pk, sk: agentSk(userId) }));
+      for (const item of await this.batchGet(keys)) agents.push(toAgent(item));
     }
+    return agents;
+  }
+
+  async deleteConnections(workspaceId: string, connectionIds: string[]): Promise<void> {
+    const pk = workspacePk(workspaceId);
+    await this.batchWrite([...new Set(connectionIds)].map((id) => ({ DeleteRequest: { Key: { pk, sk: connectionSk(id) } } })));
   }
 
   async listConnections(workspaceId: string): Promise<ConnectionRecord[]> {
@@ -245,11 +304,7 @@ export class DynamoDbPresenceStore implements PresenceStore {
       // A connection written a moment ago (its own $connect) must receive this fan-out.
       ConsistentRead: true,
     });
-    return items.map((item) => ({
-      connectionId: item.connectionId as string,
-      userId: item.userId as string,
-      connectedAt: item.connectedAt as number,
-    }));
+    return items.map(toConnection);
   }
 
   async getSettings(workspaceId: string): Promise<WorkspaceSettings | undefined> {
@@ -272,24 +327,10 @@ export class DynamoDbPresenceStore implements PresenceStore {
     userId: string,
   ): Promise<{ agent: StoredAgent | undefined; settings: WorkspaceSettings | undefined }> {
     const pk = workspacePk(workspaceId);
-    let keys: Record<string, unknown>[] = [
+    const items = await this.batchGet([
       { pk, sk: agentSk(userId) },
       { pk, sk: SETTINGS_SK },
-    ];
-    const items: Record<string, unknown>[] = [];
-    for (let round = 0; keys.length > 0 && round < BATCH_GET_ROUNDS; round++) {
-      const { Responses, UnprocessedKeys } = await this.client.send(
-        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
-      );
-      items.push(...(Responses?.[this.tableName] ?? []));
-      keys = (UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
-    }
-    if (keys.length > 0) {
-      const rest = await Promise.all(
-        keys.map((Key) => this.client.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }))),
-      );
-      for (const { Item } of rest) if (Item) items.push(Item);
-    }
+    ]);
     const agentItem = items.find((item) => item.sk !== SETTINGS_SK);
     const settingsItem = items.find((item) => item.sk === SETTINGS_SK);
     return { agent: agentItem ? toAgent(agentItem) : undefined, settings: settingsItem ? toSettings(settingsItem) : undefined };
@@ -307,6 +348,42 @@ export class DynamoDbPresenceStore implements PresenceStore {
         },
       }),
     );
+  }
+
+  /**
+   * Consistent BatchGetItem of at most 100 keys: unprocessed keys are asked for again, and after
+   * BATCH_GET_ROUNDS rounds read one GetItem each. Missing items are simply absent.
+   */
+  private async batchGet(keys: Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let pending = keys;
+    for (let round = 0; pending.length > 0 && round < BATCH_GET_ROUNDS; round++) {
+      const { Responses, UnprocessedKeys } = await this.client.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      items.push(...(Responses?.[this.tableName] ?? []));
+      pending = (UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+    }
+    if (pending.length > 0) {
+      const rest = await Promise.all(
+        pending.map((Key) => this.client.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }))),
+      );
+      for (const { Item } of rest) if (Item) items.push(Item);
+    }
+    return items;
+  }
+
+  /** BatchWriteItem in groups of 25, asking again for unprocessed items with a capped backoff. */
+  private async batchWrite(requests: NonNullable<BatchWriteCommandInput['RequestItems']>[string]): Promise<void> {
+    for (let start = 0; start < requests.length; start += BATCH_WRITE_LIMIT) {
+      let pending = requests.slice(start, start + BATCH_WRITE_LIMIT);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+        if (attempt > 8) throw new Error(`could not write ${pending.length} items`);
+        const result = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+        pending = result.UnprocessedItems?.[this.tableName] ?? [];
+      }
+    }
   }
 
   /** Follows LastEvaluatedKey to the end. */

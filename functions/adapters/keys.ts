@@ -5,10 +5,14 @@ import { TABLE } from '#adapters/table.ts';
 export const AGENT_PREFIX = 'AGENT#';
 export const CONNECTION_PREFIX = 'CONN#';
 export const SETTINGS_SK = 'SETTINGS';
+export const TEAM_PREFIX = 'TEAM#';
 
 export const workspacePk = (workspaceId: string) => `WS#${workspaceId}`;
 export const agentSk = (userId: string) => `${AGENT_PREFIX}${userId}`;
 export const connectionSk = (connectionId: string) => `${CONNECTION_PREFIX}${connectionId}`;
+/** A membership item: team first, so one team's members are one key-prefix query. */
+export const teamMemberPrefix = (team: string) => `${TEAM_PREFIX}${team}#`;
+export const teamMemberSk = (team: string, userId: string) => `${teamMemberPrefix(team)}${userId}`;
 export const statusPk = (workspaceId: string, status: Exclude<Status, 'offline'>) => `WS#${workspaceId}#STATUS#${status}`;
 export const duePk = (shard: number) => `DUE#${shard}`;
 

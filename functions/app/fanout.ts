@@ -1,5 +1,6 @@
-/** After a transition: push it to every connection of the workspace and publish the domain event. */
+/** After a transition: push it to the connections subscribed to it and publish the domain event. */
 import { disconnect as disconnectRule, type Transition } from '#domain/presence.ts';
+import { inScope } from '#domain/scope.ts';
 import { ConnectionGoneError, FanoutDispatchError } from '#app/errors.ts';
 import { forEachLimited } from '#app/concurrency.ts';
 import { presenceChanged, presenceMessage } from '#app/messages.ts';
@@ -29,7 +30,8 @@ export interface FanoutReport {
 }
 
 /**
- * Sends each transition, in order, to every connection of the workspace (the user's own included).
+ * Sends each transition, in order, to every connection subscribed to it: the user's own, those of
+ * the whole workspace, and those following one of the user's teams (domain/scope.ts).
  * Up to `fanoutChunkSize` connections are posted here, with bounded concurrency; a larger fan-out
  * is split into chunks that the dispatcher posts all at once (one Lambda invocation each), because
  * a single function's CPU caps how fast it can sign and send posts. A post that fails never fails
@@ -60,10 +62,12 @@ export async function deliver(
     // API Gateway refuses posts to a connection until its $connect returns (410): skip it rather
     // than mistake it for gone. It learns the state from its getPresence snapshot.
     connections = connections.filter((connection) => connection.connectionId !== options.opening);
-    const messages = pending.map(presenceMessage);
     const now = ports.clock.now();
-    const chunks = split(connections, ports.config.fanoutChunkSize);
-    const dispatcher = chunks.length > 1 ? ports.fanout : undefined;
+    const chunks = audiences(pending, connections).flatMap(({ messages, connections: members }) =>
+      split(members, ports.config.fanoutChunkSize).map((part): FanoutChunk => ({ messages, connections: part, now })),
+    );
+    const targets = chunks.reduce((sum, chunk) => sum + chunk.connections.length, 0);
+    const dispatcher = targets > ports.config.fanoutChunkSize ? ports.fanout : undefined;
     const results: ChunkReport[] = [];
     if (dispatcher) {
       report.dispatched += chunks.length;
@@ -72,15 +76,16 @@ export async function deliver(
       let posting: Promise<unknown> = Promise.resolve();
       await Promise.all(
         chunks.map(async (chunk) => {
-          const outcome = await dispatch(ports, dispatcher, { messages, connections: chunk, now });
+          const outcome = await dispatch(ports, dispatcher, chunk);
           if (outcome !== 'refused') return results.push(outcome);
-          const mine = posting.then(async () => results.push(await postChunk(ports, { messages, connections: chunk, now })));
+          const mine = posting.then(async () => results.push(await postChunk(ports, chunk)));
           posting = mine.catch(() => undefined);
           await mine;
         }),
       );
     } else {
-      results.push(await postChunk(ports, { messages, connections, now }));
+      // One audience after another, so at most fanoutConcurrency posts are in flight.
+      for (const chunk of chunks) results.push(await postChunk(ports, chunk));
     }
     const byId = new Map(connections.map((connection) => [connection.connectionId, connection]));
     const gone: ConnectionRecord[] = [];
@@ -104,6 +109,29 @@ export async function deliver(
     }
   }
   return report;
+}
+
+/**
+ * The connections grouped by the messages they receive: each connection gets, in order, the
+ * transitions its scope covers. Connections that receive none are left out.
+ */
+function audiences(transitions: Transition[], connections: ConnectionRecord[]): Array<{ messages: unknown[]; connections: ConnectionRecord[] }> {
+  const groups = new Map<string, { messages: unknown[]; connections: ConnectionRecord[] }>();
+  for (const connection of connections) {
+    const scope = connection.scope ?? null;
+    const covered = transitions.filter((transition) => inScope(scope, connection.userId, transition));
+    if (covered.length === 0) continue;
+    // Transitions are few per round (usually one user's); the indices name the group.
+    const key = covered.map((transition) => transitions.indexOf(transition)).join(',');
+    let group = groups.get(key);
+    if (!group) {
+      group = { messages: covered.map(presenceMessage), connections: [] };
+      groups.set(key, group);
+    }
+    // A chunk names its connections only; the scope stays here.
+    group.connections.push({ connectionId: connection.connectionId, userId: connection.userId, connectedAt: connection.connectedAt });
+  }
+  return [...groups.values()];
 }
 
 function split<T>(items: T[], size: number): T[][] {

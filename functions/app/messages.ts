@@ -13,9 +13,18 @@ export interface PresenceMessage {
   at: number;
 }
 
+/**
+ * One part of a snapshot. A snapshot of any size arrives as `parts` messages with the same `id`,
+ * numbered `part` 1..parts, each under API Gateway's 128 KB limit; `users` are in userId order
+ * across the parts. `scope` is what it covers: team ids, or null for the whole workspace.
+ */
 export interface SnapshotMessage {
   type: 'snapshot';
+  id: string;
+  part: number;
+  parts: number;
   at: number;
+  scope: string[] | null;
   users: PresenceView[];
 }
 

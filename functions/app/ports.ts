@@ -10,6 +10,8 @@ export interface ConnectionRecord {
   connectionId: string;
   userId: string;
   connectedAt: number;
+  /** The teams this connection subscribed to; absent or null: the whole workspace. */
+  scope?: string[] | null | undefined;
 }
 
 export interface WorkspaceSettings {
@@ -31,14 +33,23 @@ export interface PresenceStore {
   /** Writes the agent if its version is still `agent.version`; false when another writer won. */
   saveAgent(agent: Agent, dueAt: number | null, now: number): Promise<boolean>;
   listAgents(workspaceId: string): Promise<StoredAgent[]>;
+  /** The agents of these users that exist (consistent; any number of ids, read in batches). */
+  getAgents(workspaceId: string, userIds: string[]): Promise<StoredAgent[]>;
+  /** Records that the user is in these teams (membership items, kept as long as agents; idempotent). */
+  putMemberships(workspaceId: string, userId: string, teams: string[], now: number): Promise<void>;
+  deleteMemberships(workspaceId: string, userId: string, teams: string[]): Promise<void>;
+  /** The users with a membership item of this team (may include users who left it since). */
+  listTeamMembers(workspaceId: string, team: string): Promise<string[]>;
   /** Agents whose published status is `status` (online or away), from the sparse status index. */
   listByStatus(workspaceId: string, status: Exclude<Status, 'offline'>): Promise<StoredAgent[]>;
   /** Agents of one deadline shard due at `now`, page by page. */
   dueAgents(shard: number, now: number): AsyncIterable<StoredAgent[]>;
   readonly deadlineShards: number;
-  putConnection(workspaceId: string, connection: ConnectionRecord): Promise<void>;
+  /** Writes the connection's item; with onlyIfAbsent, leaves an existing one as it is. */
+  putConnection(workspaceId: string, connection: ConnectionRecord, options?: { onlyIfAbsent?: boolean }): Promise<void>;
   deleteConnections(workspaceId: string, connectionIds: string[]): Promise<void>;
   listConnections(workspaceId: string): Promise<ConnectionRecord[]>;
+  getConnection(workspaceId: string, connectionId: string): Promise<ConnectionRecord | undefined>;
   getSettings(workspaceId: string): Promise<WorkspaceSettings | undefined>;
   putSettings(workspaceId: string, settings: WorkspaceSettings): Promise<void>;
 }

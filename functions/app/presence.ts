@@ -1,5 +1,8 @@
-/** WebSocket use cases: connect, disconnect, heartbeat, set status, snapshot, logout. */
+/** WebSocket use cases: connect, disconnect, heartbeat, set status, subscribe, snapshot, logout. */
+import { randomUUID } from 'node:crypto';
 import * as rules from '#domain/presence.ts';
+import { inScope, normalizeScope, type Scope } from '#domain/scope.ts';
+import { splitIntoParts } from '#domain/snapshot-parts.ts';
 import type { ChosenStatus, Decision, Transition } from '#domain/presence.ts';
 import { ConnectionGoneError } from '#app/errors.ts';
 import { deliver } from '#app/fanout.ts';
@@ -35,16 +38,21 @@ async function restoreConnectionItem(ports: Ports, context: ConnectionContext, m
   const knownBefore = mutation.stored !== undefined && context.connectionId in mutation.stored.connections;
   const knownNow = mutation.decision !== null && context.connectionId in mutation.decision.agent.connections;
   if (mutation.written && knownNow && !knownBefore) {
-    await ports.store.putConnection(context.principal.workspaceId, {
-      connectionId: context.connectionId,
-      userId: context.principal.userId,
-      connectedAt: context.connectedAt,
-    });
+    // Only if it is gone: an item kept past the lease still holds the connection's scope.
+    await ports.store.putConnection(
+      context.principal.workspaceId,
+      { connectionId: context.connectionId, userId: context.principal.userId, connectedAt: context.connectedAt },
+      { onlyIfAbsent: true },
+    );
   }
 }
 
 export async function connect(ports: Ports, context: ConnectionContext): Promise<Transition[]> {
   const { principal, connectionId, connectedAt } = context;
+  // Team snapshots find members through these items, so they are written before the agent (a
+  // team's snapshot filters out members who left it, never misses one who joined). Teams come
+  // from the token, which only $connect sees change.
+  await ports.store.putMemberships(principal.workspaceId, principal.userId, principal.teams, ports.clock.now());
   // The item first, so the new connection also receives its own user's `connect` transition.
   await ports.store.putConnection(principal.workspaceId, { connectionId, userId: principal.userId, connectedAt });
   let mutation: Mutation;
@@ -57,7 +65,17 @@ export async function connect(ports: Ports, context: ConnectionContext): Promise
     await ports.store.deleteConnections(principal.workspaceId, [connectionId]).catch(() => undefined);
     throw error;
   }
+  await forgetLeftTeams(ports, principal, mutation);
   return settle(ports, principal.workspaceId, mutation, connectionId);
+}
+
+/** Membership items of teams the user is no longer in; one left behind is filtered out on read. */
+async function forgetLeftTeams(ports: Ports, principal: Principal, mutation: Mutation): Promise<void> {
+  const left = (mutation.stored?.teams ?? []).filter((team) => !principal.teams.includes(team));
+  if (!mutation.written || left.length === 0) return;
+  await ports.store.deleteMemberships(principal.workspaceId, principal.userId, left).catch((error: unknown) => {
+    ports.logger.warn('could not delete membership items of left teams', { workspaceId: principal.workspaceId, left, error });
+  });
 }
 
 export async function disconnect(ports: Ports, context: ConnectionContext): Promise<Transition[]> {
@@ -87,21 +105,93 @@ export async function setStatus(ports: Ports, context: ConnectionContext, chosen
   return settle(ports, principal.workspaceId, mutation);
 }
 
-/** The whole workspace as readers see it now, offline users included; sent to the asking connection. */
-export async function snapshot(ports: Pick<Ports, 'store' | 'clock' | 'config'>, workspaceId: string): Promise<SnapshotMessage> {
-  const [agents, policy] = await Promise.all([ports.store.listAgents(workspaceId), workspacePolicy(ports, workspaceId)]);
+export interface Snapshot {
+  at: number;
+  scope: Scope;
+  users: rules.PresenceView[];
+}
+
+/**
+ * The users of a scope as readers see them now, offline ones included, in userId order: the whole
+ * workspace (scope null), or the members of the scope's teams and the viewer. A team scope reads
+ * its teams' membership items and those agents, never the whole workspace.
+ */
+export async function snapshot(
+  ports: Pick<Ports, 'store' | 'clock' | 'config'>,
+  workspaceId: string,
+  scope: Scope = null,
+  viewerUserId?: string,
+): Promise<Snapshot> {
+  const [agents, policy] = await Promise.all([
+    scope === null ? ports.store.listAgents(workspaceId) : agentsInScope(ports, workspaceId, scope, viewerUserId),
+    workspacePolicy(ports, workspaceId),
+  ]);
   const now = ports.clock.now();
   return {
-    type: 'snapshot',
     at: now,
-    users: agents.map((agent) => rules.view(agent, now, policy)).sort((a, b) => a.userId.localeCompare(b.userId)),
+    scope,
+    users: agents.map((agent) => rules.view(agent, now, policy)).sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0)),
   };
 }
 
-export async function getPresence(ports: Ports, context: ConnectionContext): Promise<SnapshotMessage> {
-  const message = await snapshot(ports, context.principal.workspaceId);
-  await ports.gateway.post(context.connectionId, message);
-  return message;
+async function agentsInScope(
+  ports: Pick<Ports, 'store'>,
+  workspaceId: string,
+  scope: readonly string[],
+  viewerUserId: string | undefined,
+): Promise<rules.Agent[]> {
+  const members = await Promise.all(scope.map((team) => ports.store.listTeamMembers(workspaceId, team)));
+  const userIds = new Set(members.flat());
+  if (viewerUserId !== undefined) userIds.add(viewerUserId);
+  const agents = await ports.store.getAgents(workspaceId, [...userIds]);
+  // A membership item outlives a team the user left until their next connect cleans it up.
+  return agents.filter((agent) => inScope(scope, viewerUserId ?? '', agent));
+}
+
+/** The snapshot as the messages that carry it, each part well under API Gateway's 128 KB. */
+export function snapshotMessages(snap: Snapshot, id: string = randomUUID()): SnapshotMessage[] {
+  const parts = splitIntoParts(snap.users);
+  return parts.map((users, index) => ({
+    type: 'snapshot',
+    id,
+    part: index + 1,
+    parts: parts.length,
+    at: snap.at,
+    scope: snap.scope === null ? null : [...snap.scope],
+    users,
+  }));
+}
+
+/** Posts the parts in order; a connection that went away stops it. */
+async function sendSnapshot(ports: Ports, connectionId: string, snap: Snapshot): Promise<SnapshotMessage[]> {
+  const messages = snapshotMessages(snap);
+  for (const message of messages) await ports.gateway.post(connectionId, message);
+  return messages;
+}
+
+/** A snapshot of what this connection subscribes to (the whole workspace unless it subscribed to teams). */
+export async function getPresence(ports: Ports, context: ConnectionContext): Promise<SnapshotMessage[]> {
+  const { principal, connectionId } = context;
+  const connection = await ports.store.getConnection(principal.workspaceId, connectionId);
+  const scope = normalizeScope(connection?.scope ?? null);
+  return sendSnapshot(ports, connectionId, await snapshot(ports, principal.workspaceId, scope, principal.userId));
+}
+
+/**
+ * From now on this connection receives the changes of users in these teams and its own user's
+ * (null: the whole workspace); replies with a snapshot of exactly that scope. The scope is kept
+ * on the connection's item, so every later fan-out honours it.
+ */
+export async function subscribe(ports: Ports, context: ConnectionContext, teams: string[] | null): Promise<SnapshotMessage[]> {
+  const { principal, connectionId, connectedAt } = context;
+  const scope = normalizeScope(teams);
+  await ports.store.putConnection(principal.workspaceId, {
+    connectionId,
+    userId: principal.userId,
+    connectedAt,
+    scope: scope === null ? null : [...scope],
+  });
+  return sendSnapshot(ports, connectionId, await snapshot(ports, principal.workspaceId, scope, principal.userId));
 }
 
 /** Offline everywhere now: every connection of the user gets `loggedOut` and is closed. */

@@ -10,11 +10,12 @@ export interface RateLimitConfig {
   perSecond: number;
 }
 
-/** What each action costs: status changes fan out to the workspace, snapshots read all of it. */
+/** What each action costs: status changes fan out, snapshots read a whole scope. */
 export const ACTION_COST: Record<string, number> = {
   heartbeat: 1,
   setStatus: 4,
   getPresence: 5,
+  subscribe: 5,
   logout: 1,
 };
 const OTHER_COST = 1;

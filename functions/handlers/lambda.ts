@@ -16,6 +16,7 @@ import {
   makeHeartbeatHandler,
   makeLogoutHandler,
   makeSetStatusHandler,
+  makeSubscribeHandler,
 } from '#handlers/websocket.ts';
 import { readNumber } from '#app/config.ts';
 
@@ -43,6 +44,7 @@ export const connect = lazy(() => makeConnectHandler(withPorts()));
 export const disconnect = lazy(() => makeDisconnectHandler(withPorts()));
 export const heartbeat = lazy(() => makeHeartbeatHandler(withPorts()));
 export const setStatus = lazy(() => makeSetStatusHandler(withPorts()));
+export const subscribe = lazy(() => makeSubscribeHandler(withPorts()));
 export const getPresence = lazy(() => makeGetPresenceHandler(withPorts()));
 export const logout = lazy(() => makeLogoutHandler(withPorts()));
 export const defaultRoute = lazy(() => makeDefaultHandler(withPorts()));

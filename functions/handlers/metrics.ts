@@ -80,6 +80,10 @@ function measuredStore(store: PresenceStore, metrics: Metrics, now: Now): Presen
     getAgentWithSettings: (...args) => store.getAgentWithSettings(...args),
     saveAgent: (...args) => store.saveAgent(...args),
     listAgents: (...args) => store.listAgents(...args),
+    getAgents: (...args) => store.getAgents(...args),
+    putMemberships: (...args) => store.putMemberships(...args),
+    deleteMemberships: (...args) => store.deleteMemberships(...args),
+    listTeamMembers: (...args) => store.listTeamMembers(...args),
     listByStatus: (...args) => store.listByStatus(...args),
     async *dueAgents(shard, until) {
       for await (const page of store.dueAgents(shard, until)) {
@@ -93,6 +97,7 @@ function measuredStore(store: PresenceStore, metrics: Metrics, now: Now): Presen
     putConnection: (...args) => store.putConnection(...args),
     deleteConnections: (...args) => store.deleteConnections(...args),
     listConnections: (...args) => store.listConnections(...args),
+    getConnection: (...args) => store.getConnection(...args),
     getSettings: (...args) => store.getSettings(...args),
     putSettings: (...args) => store.putSettings(...args),
   };

@@ -42,6 +42,14 @@ export const setStatusMessage = z.strictObject({
 
 export const chosenStatusSchema = z.enum(CHOSEN_STATUSES);
 
+/** Team ids to follow (1 to MAX_TEAMS), or null for the whole workspace. */
+export const subscribeMessage = z.strictObject({
+  action: z.literal('subscribe'),
+  teams: z.union([z.null(), z.array(idSchema).min(1).max(MAX_TEAMS)], {
+    error: `teams must be null (the whole workspace) or 1 to ${MAX_TEAMS} team ids`,
+  }),
+});
+
 export const bareActionMessage = (action: 'getPresence' | 'logout') => z.strictObject({ action: z.literal(action) });
 
 export const agentsQuerySchema = z.strictObject({

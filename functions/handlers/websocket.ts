@@ -24,6 +24,7 @@ import {
   describeIssues,
   heartbeatMessage,
   setStatusMessage,
+  subscribeMessage,
 } from '#handlers/schemas.ts';
 import type { z } from 'zod';
 
@@ -46,7 +47,7 @@ export interface WebSocketResult {
 
 export type WebSocketHandler = (event: WebSocketEvent) => Promise<WebSocketResult>;
 
-export const KNOWN_ACTIONS = ['heartbeat', 'setStatus', 'getPresence', 'logout'] as const;
+export const KNOWN_ACTIONS = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout'] as const;
 
 // ---------- authorizer ----------
 
@@ -205,6 +206,13 @@ export function makeGetPresenceHandler(deps: MessageDeps): WebSocketHandler {
   });
 }
 
+export function makeSubscribeHandler(deps: MessageDeps): WebSocketHandler {
+  return makeMessageHandler(deps, 'subscribe', async (ports, context, body) => {
+    const message = parseWith(subscribeMessage, body);
+    await presence.subscribe(ports, context, message.teams);
+  });
+}
+
 export function makeLogoutHandler(deps: MessageDeps): WebSocketHandler {
   return makeMessageHandler(deps, 'logout', async (ports, context, body) => {
     parseWith(bareActionMessage('logout'), body);
@@ -236,6 +244,7 @@ export function makeWebSocketApi(deps: MessageDeps & { verifier: TokenVerifier }
     routes: {
       heartbeat: makeHeartbeatHandler(deps),
       setStatus: makeSetStatusHandler(deps),
+      subscribe: makeSubscribeHandler(deps),
       getPresence: makeGetPresenceHandler(deps),
       logout: makeLogoutHandler(deps),
       $default: makeDefaultHandler(deps),

@@ -71,6 +71,11 @@ function startSession(session: Session): void {
         render();
       });
     },
+    onScope: (teams) => {
+      client.subscribe(teams).catch((error: unknown) => {
+        view.toast(error instanceof Error ? error.message : String(error));
+      });
+    },
     onLogout: () => {
       // The client closes itself on `loggedOut` (or when it cannot send): the 'closed' state below.
       client.logout().catch(() => {});

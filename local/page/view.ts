@@ -148,6 +148,8 @@ export interface AppHandlers {
   userId: string;
   name: string;
   onStatus(status: ChosenStatus): void;
+  /** Show one of the agent's teams (and themself), or everyone with null. */
+  onScope(teams: string[] | null): void;
   onLogout(): void;
 }
 
@@ -166,6 +168,13 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
   ) as HTMLSelectElement;
   picker.addEventListener('change', () => handlers.onStatus(picker.value as ChosenStatus));
 
+  // Which people to follow: everyone, or one of the agent's own teams (a subscription, so the
+  // page receives only that team's changes). Filled in from the agent's teams once known.
+  const teamFilter = h('select', { id: 'team-filter', name: 'team', 'data-testid': 'team-filter' }) as HTMLSelectElement;
+  const teamFilterLabel = h('label', { for: 'team-filter' }, 'Show');
+  let teamOptions = '';
+  teamFilter.addEventListener('change', () => handlers.onScope(teamFilter.value === '' ? null : [teamFilter.value]));
+
   const logout = h('button', { type: 'button', 'data-testid': 'logout' }, 'Log out');
   logout.addEventListener('click', () => handlers.onLogout());
 
@@ -181,6 +190,8 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
       { class: 'topbar' },
       h('div', { class: 'brand' }, 'Team presence', h('span', { class: 'workspace' }, handlers.workspace)),
       h('div', { class: 'spacer' }),
+      teamFilterLabel,
+      teamFilter,
       h('label', { for: 'status-picker' }, 'Status'),
       picker,
       logout,
@@ -202,6 +213,19 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
       if (self && self.status !== 'offline') chosen = self.status;
       picker.value = chosen;
       picker.disabled = state !== 'open';
+
+      const myTeams = self?.teams ?? [];
+      if (myTeams.join('\n') !== teamOptions) {
+        teamOptions = myTeams.join('\n');
+        const selected = teamFilter.value;
+        teamFilter.replaceChildren(
+          h('option', { value: '' }, 'Everyone'),
+          ...myTeams.map((team) => h('option', { value: team }, `Team ${team}`)),
+        );
+        teamFilter.value = myTeams.includes(selected) ? selected : '';
+      }
+      teamFilter.hidden = teamFilterLabel.hidden = myTeams.length === 0;
+      teamFilter.disabled = state !== 'open';
 
       // The user's own indicator, top right.
       const selfStatus: Status = state === 'open' ? (self?.status ?? 'online') : 'offline';

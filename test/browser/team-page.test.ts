@@ -141,6 +141,23 @@ describe('team page', () => {
     await waitForStatus(pageA, 'bob', 'online');
   });
 
+  it("follows one of the agent's teams with the Show picker, and everyone again", async () => {
+    // Act: Bob (support) shows only his team; Carol is in billing.
+    await pageB.getByLabel('Show', { exact: true }).selectOption('support');
+
+    // Assess
+    await pageB.getByTestId('roster-row-carol').waitFor({ state: 'detached' });
+    const rows = await pageB.locator('[data-testid^="roster-row-"]').evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-testid')));
+    expect(rows.sort()).toEqual(['roster-row-alice', 'roster-row-bob']);
+    // Still live for the team: Alice (sales, support) changes, and Bob's page shows it.
+    await pageA.getByLabel('Status', { exact: true }).selectOption('online');
+    await waitForStatus(pageB, 'alice', 'online');
+    await pageB.getByLabel('Show', { exact: true }).selectOption('');
+    await waitForStatus(pageB, 'carol', 'offline');
+    await pageA.getByLabel('Status', { exact: true }).selectOption('away');
+    await waitForStatus(pageB, 'alice', 'away');
+  });
+
   it('shows the idle banner and clears it when the user is active again', async () => {
     // Prepare: every agent's last activity is older than the idle timeout.
     stack.clock.advance(31_000);

@@ -24,6 +24,7 @@ const HANDLERS = [
   'disconnect',
   'heartbeat',
   'setStatus',
+  'subscribe',
   'getPresence',
   'logout',
   'defaultRoute',
@@ -47,6 +48,7 @@ describe('WebSocket API', () => {
     ['$default', 'defaultRoute'],
     ['heartbeat', 'heartbeat'],
     ['setStatus', 'setStatus'],
+    ['subscribe', 'subscribe'],
     ['getPresence', 'getPresence'],
     ['logout', 'logout'],
   ])('routes %s to the %s function', (routeKey, handler) => {
@@ -62,7 +64,7 @@ describe('WebSocket API', () => {
     const keys = Object.values(template.findResources('AWS::ApiGatewayV2::Route'))
       .map((route) => route.Properties.RouteKey as string)
       .filter((key) => !key.includes(' /'));
-    expect(keys.sort()).toEqual(['$connect', '$default', '$disconnect', 'getPresence', 'heartbeat', 'logout', 'setStatus']);
+    expect(keys.sort()).toEqual(['$connect', '$default', '$disconnect', 'getPresence', 'heartbeat', 'logout', 'setStatus', 'subscribe']);
   });
 
   it('authorizes $connect only, from the token query parameter, with the authorizer function', () => {
@@ -91,7 +93,7 @@ describe('WebSocket API', () => {
     const stageUrl = {
       'Fn::Join': ['', ['https://', { Ref: apiId }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/dev']],
     };
-    for (const handler of ['connect', 'disconnect', 'heartbeat', 'setStatus', 'getPresence', 'logout', 'defaultRoute', 'http', 'sweeper', 'fanout']) {
+    for (const handler of ['connect', 'disconnect', 'heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout', 'defaultRoute', 'http', 'sweeper', 'fanout']) {
       const env = (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
       expect(env.PRESENCE_CALLBACK_URL, handler).toEqual(stageUrl);
     }
@@ -185,6 +187,7 @@ describe('presence functions', () => {
     ['heartbeat', MUTATING],
     ['setStatus', MUTATING],
     ['logout', MUTATING],
+    ['subscribe', [...TABLE, ...TIMING, ...POSTS]],
     ['getPresence', [...TABLE, ...TIMING, ...POSTS]],
     ['defaultRoute', [...TABLE, ...POSTS]],
     ['onlineAgents', [...TABLE, ...TIMING]],
@@ -218,7 +221,8 @@ describe('presence functions', () => {
     ['heartbeat', MUTATE],
     ['setStatus', MUTATE],
     ['logout', MUTATE],
-    ['getPresence', [...READ, ...POST]],
+    ['subscribe', [...READ, 'Allow dynamodb:BatchGetItem on table', 'Allow dynamodb:PutItem on table', ...POST]],
+    ['getPresence', [...READ, 'Allow dynamodb:BatchGetItem on table', ...POST]],
     ['defaultRoute', POST],
     ['onlineAgents', [...READ, 'Allow dynamodb:Query on index/byStatus']],
     ['http', [...MUTATE, 'Allow dynamodb:Query on index/byStatus']],

@@ -14,6 +14,8 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly agents = new Map<string, StoredAgent>();
   private readonly connections = new Map<string, ConnectionRecord & { workspaceId: string }>();
   private readonly settings = new Map<string, WorkspaceSettings>();
+  /** workspace, team -> user ids */
+  private readonly memberships = new Map<string, Set<string>>();
 
   async getAgent(workspaceId: string, userId: string): Promise<StoredAgent | undefined> {
     const agent = this.agents.get(key(workspaceId, userId));
@@ -43,6 +45,27 @@ export class MemoryPresenceStore implements PresenceStore {
     return this.byWorkspace(workspaceId);
   }
 
+  async getAgents(workspaceId: string, userIds: string[]): Promise<StoredAgent[]> {
+    const wanted = new Set(userIds);
+    return this.byWorkspace(workspaceId).filter((agent) => wanted.has(agent.userId));
+  }
+
+  async putMemberships(workspaceId: string, userId: string, teams: string[], _now: number): Promise<void> {
+    for (const team of teams) {
+      const members = this.memberships.get(key(workspaceId, team)) ?? new Set<string>();
+      members.add(userId);
+      this.memberships.set(key(workspaceId, team), members);
+    }
+  }
+
+  async deleteMemberships(workspaceId: string, userId: string, teams: string[]): Promise<void> {
+    for (const team of teams) this.memberships.get(key(workspaceId, team))?.delete(userId);
+  }
+
+  async listTeamMembers(workspaceId: string, team: string): Promise<string[]> {
+    return [...(this.memberships.get(key(workspaceId, team)) ?? [])];
+  }
+
   async listByStatus(workspaceId: string, status: 'online' | 'away'): Promise<StoredAgent[]> {
     return this.byWorkspace(workspaceId).filter((agent) => agent.status === status);
   }
@@ -55,8 +78,17 @@ export class MemoryPresenceStore implements PresenceStore {
     if (due.length > 0) yield due;
   }
 
-  async putConnection(workspaceId: string, connection: ConnectionRecord): Promise<void> {
-    this.connections.set(key(workspaceId, connection.connectionId), { ...connection, workspaceId });
+  async putConnection(workspaceId: string, connection: ConnectionRecord, options: { onlyIfAbsent?: boolean } = {}): Promise<void> {
+    const k = key(workspaceId, connection.connectionId);
+    if (options.onlyIfAbsent && this.connections.has(k)) return;
+    this.connections.set(k, { ...connection, scope: connection.scope ?? null, workspaceId });
+  }
+
+  async getConnection(workspaceId: string, connectionId: string): Promise<ConnectionRecord | undefined> {
+    const found = this.connections.get(key(workspaceId, connectionId));
+    if (!found) return undefined;
+    const { workspaceId: _workspace, ...connection } = found;
+    return structuredClone(connection);
   }
 
   async deleteConnections(workspaceId: string, connectionIds: string[]): Promise<void> {
@@ -67,7 +99,7 @@ export class MemoryPresenceStore implements PresenceStore {
     return [...this.connections.values()]
       .filter((connection) => connection.workspaceId === workspaceId)
       .sort((a, b) => (a.connectionId < b.connectionId ? -1 : 1))
-      .map(({ connectionId, userId, connectedAt }) => ({ connectionId, userId, connectedAt }));
+      .map(({ connectionId, userId, connectedAt, scope }) => ({ connectionId, userId, connectedAt, scope: scope ?? null }));
   }
 
   async getSettings(workspaceId: string): Promise<WorkspaceSettings | undefined> {

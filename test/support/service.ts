@@ -86,6 +86,12 @@ export class TestConnection {
   getPresence() {
     return this.send({ action: 'getPresence' });
   }
+  subscribe(teams: unknown) {
+    return this.send({ action: 'subscribe', teams });
+  }
+  snapshots() {
+    return this.service.harness.gateway.received(this.id, 'snapshot');
+  }
   logout() {
     return this.send({ action: 'logout' });
   }
