@@ -1,9 +1,10 @@
 /**
- * The stateful part: the presence table (from the one table definition), the event bus and, when
- * asked, the HS256 signing secret. Everything here outlives redeploys of the stateless stack.
+ * The stateful part: the presence table (from the one table definition) and its stream, the event
+ * bus and, when asked, the HS256 signing secret. Everything here outlives redeploys of the
+ * stateless stack.
  */
 import { RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, ProjectionType, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
@@ -20,6 +21,8 @@ export interface PresenceStatefulStackProps extends StackProps {
 
 export class PresenceStatefulStack extends Stack {
   readonly table: TableV2;
+  /** The table's stream: always on, so the stream consumer's event source needs no check. */
+  readonly tableStreamArn: string;
   readonly bus: EventBus;
   readonly jwtSecret?: Secret;
 
@@ -31,6 +34,7 @@ export class PresenceStatefulStack extends Stack {
       sortKey: attribute(TABLE.sortKey),
       billing: Billing.onDemand(),
       timeToLiveAttribute: TABLE.ttlAttribute,
+      dynamoStream: StreamViewType[TABLE.streamViewType],
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       // Chosen statuses and settings outlive any deployment mistake.
       removalPolicy: RemovalPolicy.RETAIN,
@@ -41,6 +45,8 @@ export class PresenceStatefulStack extends Stack {
         projectionType: ProjectionType.ALL,
       })),
     });
+    if (!this.table.tableStreamArn) throw new Error('the presence table has no stream');
+    this.tableStreamArn = this.table.tableStreamArn;
     this.bus = new EventBus(this, 'PresenceBus', { description: 'PresenceChanged events of the presence service' });
     if (props?.createJwtSecret) {
       this.jwtSecret = new Secret(this, 'JwtSecret', {

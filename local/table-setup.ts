@@ -1,6 +1,6 @@
 /**
  * Creates the presence table from the one table definition, or brings an existing one up to it
- * (missing indexes, TTL), so `npm start` can run again and again on the same data directory.
+ * (missing indexes, stream, TTL), so `npm start` can run again and again on the same data directory.
  */
 import {
   CreateTableCommand,
@@ -16,12 +16,13 @@ import { createTableInput, TABLE } from '#adapters/table.ts';
 export interface TableSetupReport {
   created: boolean;
   addedIndexes: string[];
+  enabledStream: boolean;
   enabledTtl: boolean;
 }
 
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<TableSetupReport> {
   const wanted = createTableInput(tableName);
-  const report: TableSetupReport = { created: false, addedIndexes: [], enabledTtl: false };
+  const report: TableSetupReport = { created: false, addedIndexes: [], enabledStream: false, enabledTtl: false };
   let existing;
   try {
     existing = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
@@ -44,6 +45,19 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
         }),
       );
       report.addedIndexes.push(index.IndexName);
+    }
+    const stream = existing.StreamSpecification;
+    if (!stream?.StreamEnabled || stream.StreamViewType !== TABLE.streamViewType) {
+      // A stream's view type is fixed: a wrong one is turned off first (its records are lost, locally only).
+      if (stream?.StreamEnabled) {
+        await client.send(
+          new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: false } }),
+        );
+      }
+      await client.send(
+        new UpdateTableCommand({ TableName: tableName, StreamSpecification: wanted.StreamSpecification }),
+      );
+      report.enabledStream = true;
     }
   }
   const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));

@@ -1,5 +1,5 @@
 /**
- * The one definition of the presence table: key names, indexes and the TTL attribute.
+ * The one definition of the presence table: key names, indexes, the TTL attribute and the stream.
  * The store, the tests, the local stack and the CDK stack all build from these constants.
  */
 export const TABLE = {
@@ -16,6 +16,8 @@ export const TABLE = {
   },
   /** Deadline shards: spread sweeper writes over partitions. Fixed for the life of a table. */
   deadlineShards: 16,
+  /** Every write is an event: the stream consumer needs both images to tell what changed. */
+  streamViewType: 'NEW_AND_OLD_IMAGES',
 } as const;
 
 export type AttributeType = 'S' | 'N';
@@ -53,5 +55,6 @@ export function createTableInput(tableName: string) {
       // Both readers need whole agents: the sweeper to decide and write, the query to answer.
       Projection: { ProjectionType: 'ALL' as const },
     })),
+    StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE.streamViewType },
   };
 }

@@ -1,4 +1,4 @@
-/** The table CDK deploys is the one table definition: keys, indexes, TTL, PITR, retention. */
+/** The table CDK deploys is the one table definition: keys, indexes, TTL, stream, PITR, retention. */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,11 +14,12 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 function synth() {
   const { context } = JSON.parse(readFileSync('cdk.json', 'utf8')) as { context: Record<string, unknown> };
   const app = new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
-  return Template.fromStack(new PresenceStatefulStack(app, 'Stateful'));
+  const stack = new PresenceStatefulStack(app, 'Stateful');
+  return { stack, template: Template.fromStack(stack) };
 }
 
 describe('stateful stack', () => {
-  const template = synth();
+  const { stack, template } = synth();
 
   it('builds the table from the one table definition', () => {
     const local = createTableInput('x');
@@ -27,11 +28,18 @@ describe('stateful stack', () => {
       AttributeDefinitions: Match.arrayWith(local.AttributeDefinitions.map((definition) => Match.objectLike(definition))),
       BillingMode: 'PAY_PER_REQUEST',
       TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
+      StreamSpecification: { StreamViewType: local.StreamSpecification.StreamViewType },
       GlobalSecondaryIndexes: local.GlobalSecondaryIndexes.map((index) =>
         Match.objectLike({ IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection }),
       ),
       Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
     });
+  });
+
+  it('gives the table a stream of new and old images and exposes its ARN', () => {
+    expect(TABLE.streamViewType).toBe('NEW_AND_OLD_IMAGES');
+    const [tableId] = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable'));
+    expect(stack.resolve(stack.tableStreamArn)).toEqual({ 'Fn::GetAtt': [tableId, 'StreamArn'] });
   });
 
   it('keeps the table when the stack is deleted, and names nothing physically', () => {
