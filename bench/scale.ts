@@ -9,7 +9,6 @@ import { BatchWriteCommand, type DynamoDBDocumentClient, ScanCommand } from '@aw
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
 import { type Agent, expire, nextDeadline, type Policy } from '#domain/presence.ts';
 import { queryAgents } from '#app/agents.ts';
-import { deliver } from '#app/fanout.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import { workspacePolicy } from '#app/policy.ts';
 import type { Ports, StoredAgent } from '#app/ports.ts';
@@ -107,7 +106,6 @@ async function scanSweep(ports: Ports, doc: DynamoDBDocumentClient, tableName: s
     if (!written || !decision || decision.transitions.length === 0) return;
     transitions += decision.transitions.length;
     if (decision.droppedConnections.length > 0) await ports.store.deleteConnections(candidate.workspaceId, decision.droppedConnections);
-    await deliver(ports, candidate.workspaceId, decision.transitions);
   });
   return transitions;
 }

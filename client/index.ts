@@ -15,6 +15,7 @@
  */
 import {
   type ChosenStatus,
+  type PresenceChange,
   type PresenceEvent,
   parseServerMessage,
   type RosterEntry,
@@ -22,7 +23,7 @@ import {
   type SnapshotMessage,
 } from './protocol.ts';
 
-export type { ChosenStatus, PresenceEvent, Reason, RosterEntry, Status } from './protocol.ts';
+export type { ChosenStatus, PresenceChange, PresenceEvent, Reason, RosterEntry, Status } from './protocol.ts';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export type Roster = ReadonlyMap<string, Readonly<RosterEntry>>;
@@ -252,7 +253,8 @@ export class PresenceClient {
     this.activeSinceBeat = false; // setStatus counts as activity on the server
     const confirmed = this.me?.status === status ? undefined : this.waitFor(
       (message) =>
-        (message.type === 'presence' && message.userId === this.userId && message.reason === 'manual' && message.status === status) ||
+        (message.type === 'presence' &&
+          message.changes.some((change) => change.userId === this.userId && change.reason === 'manual' && change.status === status)) ||
         message.type === 'error',
     );
     link.socket.send(JSON.stringify({ action: 'setStatus', status }));
@@ -372,7 +374,7 @@ export class PresenceClient {
       this.settleWaiters(whole);
       return;
     } else if (message.type === 'presence') {
-      this.applyPresence(message);
+      for (const change of message.changes) this.applyPresence(change);
     } else if (message.type === 'loggedOut') {
       // Logged out here or on another device: never reconnect.
       this.settleWaiters(message);
@@ -470,33 +472,39 @@ export class PresenceClient {
     const next = new Map<string, RosterEntry>();
     for (const user of snapshot.users) {
       const known = this.entries.get(user.userId);
-      // A presence message newer than the snapshot wins over it.
-      next.set(user.userId, known && known.since > snapshot.at ? known : { ...user, teams: [...user.teams] });
+      // A change newer than the snapshot (a greater version) wins over it.
+      next.set(user.userId, known && known.version > user.version ? known : { ...user, teams: [...user.teams] });
     }
     for (const [userId, known] of this.entries) {
-      if (!next.has(userId) && known.since > snapshot.at) next.set(userId, known);
+      if (!next.has(userId) && known.since > snapshot.at && this.follows(known)) next.set(userId, known);
     }
     this.entries = next;
     this.emit('roster', this.entries);
   }
 
-  private applyPresence(message: PresenceEvent): void {
+  /** Whether the subscription covers this user (the server sends only those; this guards the roster). */
+  private follows(user: { userId: string; teams: readonly string[] }): boolean {
+    return this.scope === null || user.userId === this.userId || user.teams.some((team) => this.scope!.includes(team));
+  }
+
+  private applyPresence(change: PresenceChange): void {
     // The server sends only the subscription's changes; one from before a subscribe took effect is not for this roster.
-    if (this.scope !== null && message.userId !== this.userId && !message.teams.some((team) => this.scope!.includes(team))) return;
-    const known = this.entries.get(message.userId);
-    // Both connections deliver during a handover, and a message can be older than the snapshot.
-    if (known && message.at < known.since) return;
-    if (known && message.at === known.since && known.status === message.status) return;
-    const activity = message.reason === 'active' || message.reason === 'manual';
-    this.entries = new Map(this.entries).set(message.userId, {
-      userId: message.userId,
-      name: message.name,
-      teams: [...message.teams],
-      status: message.status,
-      since: message.at,
-      lastActiveAt: activity ? Math.max(message.at, known?.lastActiveAt ?? 0) : (known?.lastActiveAt ?? message.at),
+    if (!this.follows(change)) return;
+    const known = this.entries.get(change.userId);
+    // Delivery is at least once, both connections deliver during a handover, and a change can be
+    // older than the snapshot: only a greater version is news.
+    if (known && change.version <= known.version) return;
+    const activity = change.reason === 'active' || change.reason === 'manual';
+    this.entries = new Map(this.entries).set(change.userId, {
+      userId: change.userId,
+      name: change.name,
+      teams: [...change.teams],
+      status: change.status,
+      since: change.at,
+      lastActiveAt: activity ? Math.max(change.at, known?.lastActiveAt ?? 0) : (known?.lastActiveAt ?? change.at),
+      version: change.version,
     });
-    this.emit('presence', message);
+    this.emit('presence', { type: 'presence', ...change });
     this.emit('roster', this.entries);
   }
 

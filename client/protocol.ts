@@ -15,10 +15,12 @@ export interface RosterEntry {
   since: number;
   /** The last activity the server recorded (ms). */
   lastActiveAt: number;
+  /** The user's version this entry reflects: a change with a version up to it is already in. */
+  version: number;
 }
 
-export interface PresenceEvent {
-  type: 'presence';
+/** One change of a user's effective status, with the user's version after it. */
+export interface PresenceChange {
   userId: string;
   name: string;
   teams: string[];
@@ -26,6 +28,18 @@ export interface PresenceEvent {
   previous: Status;
   reason: Reason;
   at: number;
+  version: number;
+}
+
+/** One delivery's changes that this connection subscribes to, in order per user. */
+export interface PresenceMessage {
+  type: 'presence';
+  changes: PresenceChange[];
+}
+
+/** The client's `presence` event: one change it applied to its roster. */
+export interface PresenceEvent extends PresenceChange {
+  type: 'presence';
 }
 
 /**
@@ -53,7 +67,7 @@ export interface LoggedOutMessage {
   at: number;
 }
 
-export type ServerMessage = PresenceEvent | SnapshotMessage | ErrorMessage | LoggedOutMessage;
+export type ServerMessage = PresenceMessage | SnapshotMessage | ErrorMessage | LoggedOutMessage;
 
 /** Parses a frame; anything that is not a known message is ignored by the caller. */
 export function parseServerMessage(data: unknown): ServerMessage | undefined {
@@ -66,5 +80,6 @@ export function parseServerMessage(data: unknown): ServerMessage | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const type = (value as { type?: unknown }).type;
-  return type === 'presence' || type === 'snapshot' || type === 'error' || type === 'loggedOut' ? (value as ServerMessage) : undefined;
+  if (type === 'presence') return Array.isArray((value as { changes?: unknown }).changes) ? (value as PresenceMessage) : undefined;
+  return type === 'snapshot' || type === 'error' || type === 'loggedOut' ? (value as ServerMessage) : undefined;
 }

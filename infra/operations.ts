@@ -1,7 +1,7 @@
 /**
  * Operations: CloudWatch alarms (optionally notifying an SNS topic) and one dashboard, over the
- * AWS metrics of the APIs, functions and table and the custom metrics the functions emit
- * (functions/handlers/metrics.ts, names in metric-names.ts).
+ * AWS metrics of the APIs, functions, table, stream consumer and its dead-letter queue, and the
+ * custom metrics the functions emit (functions/handlers/metrics.ts, names in metric-names.ts).
  */
 import { Duration } from 'aws-cdk-lib';
 import type { HttpApi, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -20,6 +20,7 @@ import {
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Operation, type TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { Reason } from '../functions/domain/presence.ts';
 import { METRICS, REASON_DIMENSION } from '../functions/handlers/metric-names.ts';
@@ -31,6 +32,7 @@ const everyReason: [Exclude<Reason, (typeof REASONS)[number]>] extends [never] ?
 void everyReason;
 
 const FIVE_MINUTES = Duration.minutes(5);
+const ONE_MINUTE = Duration.minutes(1);
 
 /** Alarm thresholds, per 5 minutes unless said otherwise. */
 export const THRESHOLDS = {
@@ -42,6 +44,10 @@ export const THRESHOLDS = {
   authorizerErrors: 1,
   webSocketErrors: 5,
   http5xx: 5,
+  /** Age of the oldest record the stream consumer was handed, in ms (maximum over 1 minute). */
+  streamIteratorAgeMs: 30_000,
+  /** Messages in the delivery dead-letter queue: any is a batch of changes dropped after every retry. */
+  deliveryDlqMessages: 1,
 } as const;
 
 export interface PresenceOperationsProps {
@@ -51,6 +57,8 @@ export interface PresenceOperationsProps {
   webSocketStage: WebSocketStage;
   httpApi: HttpApi;
   table: TableV2;
+  /** The stream consumer's on-failure destination. */
+  deliveryDlq: IQueue;
   sweeperTimeout: Duration;
   alarmTopic?: ITopic;
 }
@@ -72,6 +80,9 @@ export class PresenceOperations extends Construct {
         dimensionsMap: { service, ...dimensions },
       });
     const sweeper = functions.sweeper.function;
+    // How far the stream consumer is behind the newest change it was handed (AWS/Lambda, ms).
+    const iteratorAge = functions.stream.function.metric('IteratorAge', { statistic: 'Maximum', period: ONE_MINUTE });
+    const dlqMessages = props.deliveryDlq.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES });
     // The WebSocket API reports per API and stage.
     const webSocketMetric = (metricName: string, statistic = 'Sum') =>
       new Metric({
@@ -120,8 +131,20 @@ export class PresenceOperations extends Construct {
     alarm(
       'SweeperDurationNearTimeout',
       `a sweeper run took over ${THRESHOLDS.sweeperDurationShare * 100}% of its timeout`,
-      sweeper.metricDuration({ statistic: 'Maximum', period: Duration.minutes(1) }),
+      sweeper.metricDuration({ statistic: 'Maximum', period: ONE_MINUTE }),
       Math.round(timeoutMs * THRESHOLDS.sweeperDurationShare),
+    );
+    alarm(
+      'StreamIteratorAge',
+      `deliveries are falling behind: the stream consumer got a change over ${THRESHOLDS.streamIteratorAgeMs / 1000} s old (1-minute period)`,
+      iteratorAge,
+      THRESHOLDS.streamIteratorAgeMs,
+    );
+    alarm(
+      'DeliveryDlqMessages',
+      'presence changes were dropped after every retry: the delivery dead-letter queue has messages',
+      dlqMessages,
+      THRESHOLDS.deliveryDlqMessages,
     );
     alarm('FanoutFailures', 'posts to connections or PresenceChanged events failed', fanoutFailures, THRESHOLDS.fanoutFailures);
     alarm('TableThrottles', 'DynamoDB throttled presence requests', tableThrottles, THRESHOLDS.tableThrottles);
@@ -162,9 +185,15 @@ export class PresenceOperations extends Construct {
         custom(METRICS.sweepLag, 'p99').with({ label: 'p99' }),
         custom(METRICS.sweepLag, 'Maximum').with({ label: 'max' }),
       ]),
-      graph('Sweeper duration (ms)', [sweeper.metricDuration({ statistic: 'Maximum', period: Duration.minutes(1) })], {
+      graph('Sweeper duration (ms)', [sweeper.metricDuration({ statistic: 'Maximum', period: ONE_MINUTE })], {
         leftAnnotations: [durationLimit],
       }),
+    );
+    this.dashboard.addWidgets(
+      graph('Delivery: stream iterator age (max, ms)', [iteratorAge.with({ label: 'iterator age' })], {
+        leftAnnotations: [{ value: THRESHOLDS.streamIteratorAgeMs, label: 'alarm' }],
+      }),
+      graph('Delivery: dead-letter queue (batches dropped after every retry)', [dlqMessages.with({ label: 'messages visible' })]),
     );
     this.dashboard.addWidgets(
       graph('Function errors', Object.entries(functions).map(([name, fn]) => fn.function.metricErrors({ period: FIVE_MINUTES, label: name }))),

@@ -37,6 +37,7 @@ export type PresenceHandler =
   | 'onlineAgents'
   | 'http'
   | 'sweeper'
+  | 'stream'
   | 'fanout';
 
 export type TableAction =

@@ -1,7 +1,7 @@
 /**
  * The stateless part: the WebSocket API and its functions, the HTTP API, the online-agents function,
- * the sweeper schedule, and operations (alarms, dashboard). Redeploy or replace it freely: all state
- * lives in the stateful stack.
+ * the sweeper schedule, the delivery consumer on the table's stream (with its dead-letter queue), and
+ * operations (alarms, dashboard). Redeploy or replace it freely: all state lives in the stateful stack.
  */
 import { type CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import {
@@ -18,15 +18,24 @@ import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import { AccountPrincipal, ArnPrincipal, ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { PresenceDeployConfig } from './config.ts';
 import { PresenceOperations } from './operations.ts';
-import { PresenceFunction, type PresenceFunctionProps, type PresenceHandler, type TableAccess } from './presence-function.ts';
+import {
+  PresenceFunction,
+  type PresenceFunctionProps,
+  type PresenceHandler,
+  type TableAccess,
+  type TableAction,
+} from './presence-function.ts';
 
 export interface PresenceStatelessStackProps extends StackProps {
   config: PresenceDeployConfig;
@@ -45,8 +54,28 @@ export const SWEEPER_TIMEOUT = Duration.seconds(SWEEP_WINDOW_SECONDS + SWEEP_RES
 
 /** One vCPU: Lambda allocates CPU in proportion to memory. */
 export const FANOUT_MEMORY_MB = 1769;
-/** A chunk's posts time out after PRESENCE_POST_TIMEOUT_MS each; the senders wait a little longer. */
+/** A chunk's posts time out after PRESENCE_POST_TIMEOUT_MS each; the sender waits a little longer. */
 export const FANOUT_TIMEOUT = Duration.seconds(15);
+/**
+ * The stream consumer's timeout. A batch holds up to 100 changes of several workspaces, delivered
+ * four workspaces at a time, each of which may wait for fan-out chunks (up to FANOUT_TIMEOUT and a
+ * second); a batch that times out is retried, so it is given room to finish instead.
+ */
+export const STREAM_TIMEOUT = Duration.seconds(60);
+/** How long the dead-letter queue keeps the record of a dropped delivery: SQS's longest. */
+export const DELIVERY_DLQ_RETENTION = Duration.days(14);
+
+/**
+ * Lambda event filtering on the table's stream: only records whose new image has `changes`, the
+ * list an agent write that committed status changes records (most writes are lease renewals
+ * without any, and never invoke the function). `exists` matches leaf values only, and a DynamoDB
+ * image nests every value under its type, so the pattern names a leaf inside the list:
+ * changes → L (each element) → M → version → N; a list matches when any element does. Deletes
+ * (no NewImage) and the settings item (whose `changes` carry no version) do not match.
+ */
+export const CHANGES_FILTER = FilterCriteria.filter({
+  dynamodb: { NewImage: { changes: { L: { M: { version: { N: FilterRule.exists() } } } } } },
+});
 
 /** Both APIs: requests per second across the stage, and the burst above it. */
 export const THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
@@ -72,7 +101,7 @@ interface FunctionNeeds {
   posts?: boolean;
   /** Publishes PresenceChanged events. */
   publishes?: boolean;
-  /** Fans transitions out, so hands the chunks of large fan-outs to the fan-out function. */
+  /** Delivers changes, so hands the chunks of large fan-outs to the fan-out function. */
   fansOut?: boolean;
   /** Verifies tokens itself. */
   verifiesTokens?: boolean;
@@ -82,20 +111,26 @@ interface FunctionNeeds {
 }
 
 /**
- * A read (the agent and its settings in one BatchGetItem), decide and conditional write on an
- * agent, plus fan-out (list connections, forget gone ones).
+ * Read, decide and conditionally write one agent: the agent and its workspace's settings in one
+ * consistent BatchGetItem (GetItem for keys it leaves unprocessed), then PutItem on its version.
  */
-const MUTATES: TableAccess = {
-  actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
-};
+const DECIDES: TableAction[] = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'];
 
-/** Every function and exactly what it needs; the tests check the synthesized policies against this. */
+/**
+ * Every function and exactly what it needs; the tests check the synthesized policies against this.
+ * Only the stream consumer delivers (posts presence, publishes PresenceChanged, hands chunks to the
+ * fan-out function); the handlers and the sweeper read, decide and write, and the message routes
+ * post only their replies to the sender.
+ */
 export const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
   authorizer: { description: 'WebSocket $connect REQUEST authorizer: verifies the token', verifiesTokens: true },
-  connect: { description: 'WebSocket $connect', table: MUTATES, posts: true, publishes: true, fansOut: true, timing: true },
-  disconnect: { description: 'WebSocket $disconnect', table: MUTATES, posts: true, publishes: true, fansOut: true, timing: true },
-  heartbeat: { description: 'WebSocket heartbeat', table: MUTATES, posts: true, publishes: true, fansOut: true, timing: true },
-  setStatus: { description: 'WebSocket setStatus', table: MUTATES, posts: true, publishes: true, fansOut: true, timing: true },
+  // Its connection item (PutItem) and the user's team membership items (BatchWriteItem) beside the agent.
+  connect: { description: 'WebSocket $connect', table: { actions: [...DECIDES, 'dynamodb:BatchWriteItem'] }, timing: true },
+  // Deletes its connection item (BatchWriteItem) beside the agent.
+  disconnect: { description: 'WebSocket $disconnect', table: { actions: [...DECIDES, 'dynamodb:BatchWriteItem'] }, timing: true },
+  // A connection given up on gets its item back (PutItem); errors are posted back to the sender.
+  heartbeat: { description: 'WebSocket heartbeat', table: { actions: DECIDES }, posts: true, timing: true },
+  setStatus: { description: 'WebSocket setStatus', table: { actions: DECIDES }, posts: true, timing: true },
   // A snapshot of the connection's scope: its item, then the workspace's agents, or a team's
   // membership items and those agents in batches.
   getPresence: {
@@ -110,7 +145,13 @@ export const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
     posts: true,
     timing: true,
   },
-  logout: { description: 'WebSocket logout', table: MUTATES, posts: true, publishes: true, fansOut: true, timing: true },
+  // Lists the user's connections (Query), posts each `loggedOut`, closes it and deletes its item.
+  logout: {
+    description: 'WebSocket logout',
+    table: { actions: [...DECIDES, 'dynamodb:Query', 'dynamodb:BatchWriteItem'] },
+    posts: true,
+    timing: true,
+  },
   // The composition builds a store for every ports user, so $default needs the table name; it never reads it.
   defaultRoute: { description: 'WebSocket $default: unknown actions', table: { actions: [] }, posts: true },
   onlineAgents: {
@@ -118,28 +159,34 @@ export const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
     table: { actions: ['dynamodb:GetItem', 'dynamodb:Query'], indexes: ['byStatus'] },
     timing: true,
   },
+  // Agents by status (byStatus) or all of them (Query); settings; a new idle timeout settles the present agents.
   http: {
     description: 'HTTP API of PROTOCOL.md',
-    table: { ...MUTATES, indexes: ['byStatus'] },
-    posts: true,
-    publishes: true,
-    fansOut: true,
+    table: { actions: [...DECIDES, 'dynamodb:Query'], indexes: ['byStatus'] },
     verifiesTokens: true,
     timing: true,
   },
   sweeper: {
     description: 'Sweeper: expires leases, grace periods and idle deadlines',
-    table: { ...MUTATES, indexes: ['byDeadline'] },
+    table: { actions: DECIDES, indexes: ['byDeadline'] },
+    timing: true,
+    overrides: { timeout: SWEEPER_TIMEOUT, reservedConcurrentExecutions: 1 },
+  },
+  // Lists each workspace's connections (Query), forgets gone ones (BatchWriteItem) and disconnects
+  // their users (read, decide, write); posts, publishes and hands large fan-outs to the fan-out function.
+  stream: {
+    description: 'Stream: the delivery consumer on the table\'s stream; posts presence and publishes PresenceChanged',
+    table: { actions: [...DECIDES, 'dynamodb:Query', 'dynamodb:BatchWriteItem'] },
     posts: true,
     publishes: true,
     fansOut: true,
     timing: true,
-    overrides: { timeout: SWEEPER_TIMEOUT, reservedConcurrentExecutions: 1 },
+    overrides: { timeout: STREAM_TIMEOUT },
   },
   // A full vCPU (1,769 MB): signing and sending a post costs about half a millisecond of CPU, so
   // a chunk of 100 takes about 50 ms here instead of about 350 ms at 256 MB, for the same GB-seconds.
   fanout: {
-    description: 'Fan-out: posts one chunk of a large fan-out, invoked by the functions that make transitions',
+    description: 'Fan-out: posts one chunk of a large fan-out, invoked by the stream consumer',
     posts: true,
     overrides: { memorySize: FANOUT_MEMORY_MB, timeout: FANOUT_TIMEOUT },
   },
@@ -151,6 +198,8 @@ export class PresenceStatelessStack extends Stack {
   readonly webSocketStage: WebSocketStage;
   readonly httpApi: HttpApi;
   readonly httpStage: HttpStage;
+  /** Where the stream consumer's batches go once every retry failed. */
+  readonly deliveryDlq: Queue;
 
   constructor(scope: Construct, id: string, props: PresenceStatelessStackProps) {
     super(scope, id, props);
@@ -273,6 +322,44 @@ export class PresenceStatelessStack extends Stack {
         'Scheduler target grant (grantInvoke) covers the sweeper function and its versions/aliases (ARN:*); it names this one function only.',
     });
 
+    // ---------- delivery: the consumer on the table's stream ----------
+    // Read by operators, never consumed: for a stream, Lambda sends the failed batch's shard and
+    // sequence-number range (not the records), to be read from the stream within its 24 hours.
+    this.deliveryDlq = new Queue(this, 'DeliveryDlq', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: DELIVERY_DLQ_RETENTION,
+    });
+    Validations.of(this.deliveryDlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself a dead-letter destination: the on-failure destination of the stream consumer\'s event source mapping. Operators read it; nothing consumes it that could fail, so a DLQ of its own would only hold the same records again.',
+    });
+    functions.stream.function.addEventSource(
+      new DynamoEventSource(table, {
+        // Changes committed from now on: a new consumer must not replay up to 24 hours of old changes.
+        startingPosition: StartingPosition.LATEST,
+        // Up to 100 records per invocation; a burst coalesces into one message per connection per batch.
+        batchSize: 100,
+        // Latency first: invoke as soon as records arrive; a busy stream batches by itself (each shard is polled about four times a second).
+        maxBatchingWindow: Duration.seconds(0),
+        // One batch per shard at a time, so a workspace's burst coalesces in one lane; raise it if IteratorAge grows while the function is healthy.
+        parallelizationFactor: 1,
+        // The handler names the first record it could not deliver; only it and the records after it come again.
+        reportBatchItemFailures: true,
+        // A batch that throws or times out is split in two, so one bad record cannot hold its shard's other changes.
+        bisectBatchOnError: true,
+        // Bounded retries, then the batch goes to the DLQ instead of blocking its shard until the records expire.
+        retryAttempts: 10,
+        // A presence change older than an hour is worthless: drop it (to the DLQ) rather than deliver it late.
+        maxRecordAge: Duration.hours(1),
+        // Batches that failed every retry, or aged out, are recorded in the DLQ (alarmed on).
+        onFailure: new SqsDlq(this.deliveryDlq),
+        // Only agent writes that committed changes invoke the function (see CHANGES_FILTER).
+        filters: [CHANGES_FILTER],
+      }),
+    );
+
     // ---------- online-agents ----------
     for (const principal of config.onlineAgentsInvokers) {
       functions.onlineAgents.function.grantInvoke(
@@ -288,6 +375,7 @@ export class PresenceStatelessStack extends Stack {
       webSocketStage: this.webSocketStage,
       httpApi: this.httpApi,
       table,
+      deliveryDlq: this.deliveryDlq,
       sweeperTimeout: SWEEPER_TIMEOUT,
       ...(config.alarmTopicArn ? { alarmTopic: Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn) } : {}),
     });

@@ -499,6 +499,8 @@ function toLambdaValue(value: StreamAttributeValue): AttributeValue {
   if (value.BOOL !== undefined) return { BOOL: value.BOOL };
   if (value.NULL !== undefined) return { NULL: value.NULL };
   // A type newer than this SDK: passed on as DynamoDB sent it.
+  // The Streams client reads an empty map ({"M":{}}, e.g. an agent with no connections left) as {}.
+  if (!value.$unknown) return { M: {} };
   const [type, raw] = value.$unknown;
   return { [type]: raw } as unknown as AttributeValue;
 }

@@ -1,6 +1,7 @@
 /**
  * The whole service on one machine: DynamoDB Local, the WebSocket emulator with its
- * `@connections` endpoint, the HTTP API and page, and the sweeper on a timer. Every request runs
+ * `@connections` endpoint, the HTTP API and page, the sweeper on a timer, and the delivery
+ * consumer reading the table's stream. Every request runs
  * through the same handler factories and composition Lambda uses; only the adapters' endpoints
  * and the event publisher differ.
  */
@@ -18,6 +19,8 @@ import { makeHttpHandler } from '#handlers/http.ts';
 import { makeSweeperHandler, type SweeperResult } from '#handlers/sweeper.ts';
 import { makeWebSocketApi } from '#handlers/websocket.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from '#local/dynamodb-local.ts';
+import { DynamoDbStreamReader } from '#local/dynamodb-stream.ts';
+import { makeStreamHandler } from '#handlers/stream.ts';
 import { LocalEventPublisher } from '#local/events.ts';
 import { WorkerFanoutDispatcher } from '#local/fanout-workers.ts';
 import { LocalHttpServer, type PageAssets } from '#local/http-server.ts';
@@ -65,6 +68,11 @@ export interface LocalStack {
   emulator: WebSocketEmulator;
   /** One sweep pass now. */
   sweep(): Promise<SweeperResult>;
+  /**
+   * Resolves once every change committed before the call has been delivered: the stream is read
+   * up to now and every post it caused is done (tests use it as a barrier).
+   */
+  delivered(): Promise<void>;
   /** Fan-out chunks the worker threads were given so far. */
   fanoutChunks(): number;
   stop(): Promise<void>;
@@ -132,8 +140,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       region: 'us-east-1',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
+    let tableCreated = false;
     try {
-      await ensureTable(dynamo, tableName);
+      tableCreated = (await ensureTable(dynamo, tableName)).created;
     } catch (error) {
       throw new LocalStackError(`cannot set up table ${tableName} at ${dynamoEndpoint}: ${(error as Error).message}`);
     } finally {
@@ -223,6 +232,35 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const ws = emulator;
     cleanups.push(() => ws.stop());
 
+    // Delivery: the same consumer Lambda runs on the table's stream, fed from DynamoDB Local's
+    // stream. A new table is read from its first record; an existing one from now (what was
+    // written while the stack was down was delivered to nobody, and replaying it would only
+    // repeat old events).
+    const stream = new DynamoDbStreamReader({
+      tableName,
+      connection: { endpoint: dynamoEndpoint },
+      handler: makeStreamHandler({ ports }),
+      onFailure: (failure) =>
+        logger.error('changes not delivered after every attempt (the on-failure destination)', {
+          shardId: failure.shardId,
+          records: failure.records.length,
+          error: failure.error === undefined ? undefined : String(failure.error),
+        }),
+      logger,
+      from: tableCreated ? 'trim-horizon' : 'latest',
+    });
+    try {
+      await stream.start();
+    } catch (error) {
+      throw new LocalStackError(`cannot read the stream of table ${tableName}: ${(error as Error).message}`);
+    }
+    cleanups.push(() => stream.stop());
+    const delivered = async () => {
+      await ws.settled();
+      await stream.drained();
+      await ws.settled();
+    };
+
     const timed = options.sweepTimer !== false;
     // With the timer (real time), each pass settles what falls due before the next at its deadline,
     // as the Lambda sweeper does; a test driving a manual clock sweeps only what is already due.
@@ -302,6 +340,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       signing,
       emulator: ws,
       sweep,
+      delivered,
       fanoutChunks: () => workers?.chunks ?? 0,
       stop: () => (stopping ??= cleanup()),
     };

@@ -10,7 +10,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Agent, ChosenStatus, Reason, Status } from '#domain/presence.ts';
+import { type Agent, type ChosenStatus, type Reason, type Status, type Transition, versionAfter } from '#domain/presence.ts';
 import type { ConnectionRecord, PresenceStore, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
 import {
   AGENT_PREFIX,
@@ -34,6 +34,15 @@ const BATCH_GET_LIMIT = 100;
 /** BatchGetItem may leave keys unprocessed under throttling; after this many rounds, one Get each. */
 const BATCH_GET_ROUNDS = 3;
 
+/** A committed change as the agent item records it; the item holds who (ids, name, teams). */
+export interface StoredChange {
+  status: Status;
+  previous: Status;
+  reason: Reason;
+  at: number;
+  version: number;
+}
+
 interface AgentItem {
   pk: string;
   sk: string;
@@ -51,6 +60,8 @@ interface AgentItem {
   graceUntil?: number;
   loggedOut: boolean;
   version: number;
+  /** The changes this write committed, for the stream's consumer; absent on writes without any. */
+  changes?: StoredChange[];
   statusPk?: string;
   statusSk?: string;
   duePk?: string;
@@ -131,7 +142,7 @@ export class DynamoDbPresenceStore implements PresenceStore {
     return Item ? toAgent(Item) : undefined;
   }
 
-  async saveAgent(agent: Agent, dueAt: number | null, now: number): Promise<boolean> {
+  async saveAgent(agent: Agent, dueAt: number | null, now: number, changes: Transition[] = []): Promise<boolean> {
     const item: AgentItem = {
       pk: workspacePk(agent.workspaceId),
       sk: agentSk(agent.userId),
@@ -146,9 +157,12 @@ export class DynamoDbPresenceStore implements PresenceStore {
       connections: agent.connections,
       leaseUntil: agent.leaseUntil,
       loggedOut: agent.loggedOut,
-      version: agent.version + 1,
+      version: versionAfter(agent.version, changes.length),
       ttl: Math.ceil((now + this.agentRetentionMs) / 1000),
     };
+    if (changes.length > 0) {
+      item.changes = changes.map(({ status, previous, reason, at, version }) => ({ status, previous, reason, at, version }));
+    }
     if (agent.reason) item.reason = agent.reason;
     if (agent.graceUntil !== null) item.graceUntil = agent.graceUntil;
     // Sparse index keys: present only while they mean something.

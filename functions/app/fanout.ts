@@ -1,4 +1,9 @@
-/** After a transition: push it to the connections subscribed to it and publish the domain event. */
+/**
+ * Delivery of committed changes, as the table's stream hands them over: each connection gets one
+ * message with every change of the batch it subscribes to, and each change becomes a
+ * `PresenceChanged` event. Handlers and the sweeper only write; this is the one place that posts
+ * presence and publishes events.
+ */
 import { disconnect as disconnectRule, type Transition } from '#domain/presence.ts';
 import { inScope } from '#domain/scope.ts';
 import { ConnectionGoneError, FanoutDispatchError } from '#app/errors.ts';
@@ -7,15 +12,15 @@ import { presenceChanged, presenceMessage } from '#app/messages.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import type { ChunkReport, ConnectionRecord, FanoutChunk, FanoutDispatcher, Ports } from '#app/ports.ts';
 
-/** Gone connections can take their user offline, which is fanned out again; this bounds the chain. */
-const MAX_ROUNDS = 4;
+/** Workspaces of one batch delivered at once. */
+const WORKSPACES_IN_FLIGHT = 4;
 
 /**
  * API Gateway answers 410 for a connection whose `$connect` has not returned yet, exactly as for
- * a gone one. Its record is stored during `$connect`, so another user's fan-out can find it in
- * that window: a 410 for a connection younger than API Gateway's integration timeout (29 s) is
- * not proof it is gone. It is skipped, not forgotten: its client starts from a getPresence
- * snapshot taken after the upgrade, and if it never opened, its lease ends it.
+ * a gone one. Its record is stored during `$connect`, so a delivery can find it in that window:
+ * a 410 for a connection younger than API Gateway's integration timeout (29 s) is not proof it
+ * is gone. It is skipped, not forgotten: its client starts from a snapshot taken after the
+ * upgrade, and if it never opened, its lease ends it.
  */
 export const OPENING_WINDOW_MS = 30_000;
 
@@ -29,103 +34,109 @@ export interface FanoutReport {
   dispatched: number;
 }
 
-/**
- * Sends each transition, in order, to every connection subscribed to it: the user's own, those of
- * the whole workspace, and those following one of the user's teams (domain/scope.ts).
- * Up to `fanoutChunkSize` connections are posted here, with bounded concurrency; a larger fan-out
- * is split into chunks that the dispatcher posts all at once (one Lambda invocation each), because
- * a single function's CPU caps how fast it can sign and send posts. A post that fails never fails
- * the others or the transition; a gone connection is forgotten, and if it was its user's last,
- * that user is disconnected too.
- */
-export async function deliver(
-  ports: Ports,
-  workspaceId: string,
-  transitions: Transition[],
-  options: { opening?: string } = {},
-): Promise<FanoutReport> {
-  const report: FanoutReport = { posted: 0, gone: 0, failed: 0, opening: 0, dispatched: 0 };
-  let pending = transitions;
-  for (let round = 0; pending.length > 0 && round < MAX_ROUNDS; round++) {
-    // The events go out while the posts are made, not after them: a large fan-out waits for its
-    // chunks, and a sender cut off meanwhile must not lose the events of committed transitions.
-    const published = publish(ports, pending);
-    let connections: ConnectionRecord[];
-    try {
-      connections = await ports.store.listConnections(workspaceId);
-    } catch (error) {
-      // The transition is committed: a failed fan-out is logged, never turned into a failed request.
-      ports.logger.error('fan-out could not list connections', { workspaceId, error });
-      await published;
-      return report;
-    }
-    // API Gateway refuses posts to a connection until its $connect returns (410): skip it rather
-    // than mistake it for gone. It learns the state from its getPresence snapshot.
-    connections = connections.filter((connection) => connection.connectionId !== options.opening);
-    const now = ports.clock.now();
-    const chunks = audiences(pending, connections).flatMap(({ messages, connections: members }) =>
-      split(members, ports.config.fanoutChunkSize).map((part): FanoutChunk => ({ messages, connections: part, now })),
-    );
-    const targets = chunks.reduce((sum, chunk) => sum + chunk.connections.length, 0);
-    const dispatcher = targets > ports.config.fanoutChunkSize ? ports.fanout : undefined;
-    const results: ChunkReport[] = [];
-    if (dispatcher) {
-      report.dispatched += chunks.length;
-      // A refused chunk is posted here as soon as it is refused, one after another, so this
-      // function keeps to fanoutConcurrency and need not wait for the slowest dispatch.
-      let posting: Promise<unknown> = Promise.resolve();
-      await Promise.all(
-        chunks.map(async (chunk) => {
-          const outcome = await dispatch(ports, dispatcher, chunk);
-          if (outcome !== 'refused') return results.push(outcome);
-          const mine = posting.then(async () => results.push(await postChunk(ports, chunk)));
-          posting = mine.catch(() => undefined);
-          await mine;
-        }),
-      );
-    } else {
-      // One audience after another, so at most fanoutConcurrency posts are in flight.
-      for (const chunk of chunks) results.push(await postChunk(ports, chunk));
-    }
-    const byId = new Map(connections.map((connection) => [connection.connectionId, connection]));
-    const gone: ConnectionRecord[] = [];
-    for (const result of results) {
-      report.posted += result.posted;
-      report.failed += result.failed;
-      report.opening += result.opening;
-      report.gone += result.gone.length;
-      for (const id of result.gone) {
-        const connection = byId.get(id);
-        if (connection) gone.push(connection);
-      }
-    }
-    await published;
-    const lastRound = round === MAX_ROUNDS - 1;
-    try {
-      pending = gone.length > 0 ? await forgetGone(ports, workspaceId, gone, lastRound) : [];
-    } catch (error) {
-      ports.logger.error('forgetting gone connections failed; leases will expire them', { workspaceId, error });
-      pending = [];
-    }
-  }
-  return report;
+export interface DeliveryOutcome {
+  report: FanoutReport;
+  /**
+   * Changes whose delivery must be tried again (their workspace's connections could not be
+   * listed, or their events not published). Nothing was posted for them, or every post is
+   * repeated with the same versions, which clients drop.
+   */
+  retry: Transition[];
 }
 
 /**
- * The connections grouped by the messages they receive: each connection gets, in order, the
- * transitions its scope covers. Connections that receive none are left out.
+ * Delivers a batch of committed changes, in the order given (the stream's order per user).
+ * Per workspace: its connections are listed once; each connection that subscribes to at least
+ * one of the changes gets one `presence` message carrying those changes, in order; up to
+ * `fanoutChunkSize` connections are posted here with bounded concurrency, more are split into
+ * chunks the dispatcher posts all at once. A post that fails never fails the others; a gone
+ * connection is forgotten and, if it was its user's last, that user is disconnected (a write,
+ * whose change the stream brings back here).
  */
-function audiences(transitions: Transition[], connections: ConnectionRecord[]): Array<{ messages: unknown[]; connections: ConnectionRecord[] }> {
+export async function deliverChanges(ports: Ports, changes: Transition[]): Promise<DeliveryOutcome> {
+  const report: FanoutReport = { posted: 0, gone: 0, failed: 0, opening: 0, dispatched: 0 };
+  const retry: Transition[] = [];
+  const byWorkspace = new Map<string, Transition[]>();
+  for (const change of changes) {
+    const list = byWorkspace.get(change.workspaceId) ?? [];
+    list.push(change);
+    byWorkspace.set(change.workspaceId, list);
+  }
+  await forEachLimited([...byWorkspace], WORKSPACES_IN_FLIGHT, async ([workspaceId, pending]) => {
+    // The events go out while the posts are made, not after them.
+    const published = publish(ports, pending);
+    const delivered = deliverToWorkspace(ports, workspaceId, pending, report);
+    const [eventsOut, postsOut] = await Promise.all([published, delivered]);
+    if (!eventsOut || !postsOut) retry.push(...pending);
+  });
+  return { report, retry };
+}
+
+/** False when the workspace's connections could not be listed (nothing was posted). */
+async function deliverToWorkspace(ports: Ports, workspaceId: string, changes: Transition[], report: FanoutReport): Promise<boolean> {
+  let connections: ConnectionRecord[];
+  try {
+    connections = await ports.store.listConnections(workspaceId);
+  } catch (error) {
+    ports.logger.error('delivery could not list connections; the batch is retried', { workspaceId, error });
+    return false;
+  }
+  const now = ports.clock.now();
+  const chunks = audiences(changes, connections).flatMap(({ messages, connections: members }) =>
+    split(members, ports.config.fanoutChunkSize).map((part): FanoutChunk => ({ messages, connections: part, now })),
+  );
+  const targets = chunks.reduce((sum, chunk) => sum + chunk.connections.length, 0);
+  const dispatcher = targets > ports.config.fanoutChunkSize ? ports.fanout : undefined;
+  const results: ChunkReport[] = [];
+  if (dispatcher) {
+    report.dispatched += chunks.length;
+    // A refused chunk is posted here as soon as it is refused, one after another, so this
+    // function keeps to fanoutConcurrency and need not wait for the slowest dispatch.
+    let posting: Promise<unknown> = Promise.resolve();
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const outcome = await dispatch(ports, dispatcher, chunk);
+        if (outcome !== 'refused') return results.push(outcome);
+        const mine = posting.then(async () => results.push(await postChunk(ports, chunk)));
+        posting = mine.catch(() => undefined);
+        await mine;
+      }),
+    );
+  } else {
+    // One audience after another, so at most fanoutConcurrency posts are in flight.
+    for (const chunk of chunks) results.push(await postChunk(ports, chunk));
+  }
+  const byId = new Map(connections.map((connection) => [connection.connectionId, connection]));
+  const gone: ConnectionRecord[] = [];
+  for (const result of results) {
+    report.posted += result.posted;
+    report.failed += result.failed;
+    report.opening += result.opening;
+    report.gone += result.gone.length;
+    for (const id of result.gone) {
+      const connection = byId.get(id);
+      if (connection) gone.push(connection);
+    }
+  }
+  if (gone.length > 0) await forgetGone(ports, workspaceId, gone);
+  return true;
+}
+
+/**
+ * The connections grouped by the message they receive: each connection gets one message with,
+ * in order, the changes its scope covers. Connections that receive none are left out.
+ */
+function audiences(changes: Transition[], connections: ConnectionRecord[]): Array<{ messages: unknown[]; connections: ConnectionRecord[] }> {
   const groups = new Map<string, { messages: unknown[]; connections: ConnectionRecord[] }>();
   for (const connection of connections) {
     const scope = connection.scope ?? null;
-    const covered = transitions.filter((transition) => inScope(scope, connection.userId, transition));
+    const covered = changes.filter((change) => inScope(scope, connection.userId, change));
     if (covered.length === 0) continue;
-    // Transitions are few per round (usually one user's); the indices name the group.
-    const key = covered.map((transition) => transitions.indexOf(transition)).join(',');
+    // The whole-workspace subscribers share one group; team subscribers one per set of teams.
+    const key = covered.length === changes.length ? '*' : covered.map((change) => changes.indexOf(change)).join(',');
     let group = groups.get(key);
     if (!group) {
-      group = { messages: covered.map(presenceMessage), connections: [] };
+      group = { messages: [presenceMessage(covered)], connections: [] };
       groups.set(key, group);
     }
     // A chunk names its connections only; the scope stays here.
@@ -199,38 +210,38 @@ export async function postChunk(
   return report;
 }
 
-async function publish(ports: Ports, transitions: Transition[]): Promise<void> {
+/** False when EventBridge did not take the events (the batch is retried; events are at least once). */
+async function publish(ports: Ports, transitions: Transition[]): Promise<boolean> {
   try {
     await ports.events.publish(transitions.map(presenceChanged));
+    return true;
   } catch (error) {
-    // The transition is committed and pushed; a lost event is logged, never a failed request.
-    ports.logger.error('publishing PresenceChanged failed', { error, count: transitions.length });
+    ports.logger.error('publishing PresenceChanged failed; the batch is retried', { error, count: transitions.length });
+    return false;
   }
 }
 
-async function forgetGone(
-  ports: Ports,
-  workspaceId: string,
-  gone: ConnectionRecord[],
-  itemsOnly: boolean,
-): Promise<Transition[]> {
-  await ports.store.deleteConnections(
-    workspaceId,
-    gone.map((connection) => connection.connectionId),
-  );
-  // With no round left to deliver in, leave the agents to their leases rather than publish unseen.
-  if (itemsOnly) return [];
-  const transitions: Transition[] = [];
+/**
+ * Gone connections lose their items, and a user whose last connection it was is disconnected:
+ * a write like any other, whose change the stream delivers in a later batch.
+ */
+async function forgetGone(ports: Ports, workspaceId: string, gone: ConnectionRecord[]): Promise<void> {
+  try {
+    await ports.store.deleteConnections(
+      workspaceId,
+      gone.map((connection) => connection.connectionId),
+    );
+  } catch (error) {
+    ports.logger.error('forgetting gone connections failed; their TTL will', { workspaceId, error });
+  }
   for (const connection of gone) {
-    // One user's failure must not drop the disconnects already committed for the others.
+    // One user's failure must not stop the others' disconnects.
     try {
-      const { decision, written } = await mutateAgent(ports, workspaceId, connection.userId, (stored, now, policy) =>
+      await mutateAgent(ports, workspaceId, connection.userId, (stored, now, policy) =>
         stored ? disconnectRule(stored, connection.connectionId, now, policy) : null,
       );
-      if (written && decision) transitions.push(...decision.transitions);
     } catch (error) {
       ports.logger.error('disconnecting a gone connection failed; its lease will expire it', { workspaceId, connectionId: connection.connectionId, error });
     }
   }
-  return transitions;
 }

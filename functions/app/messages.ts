@@ -2,8 +2,8 @@
 import type { PresenceView, Transition } from '#domain/presence.ts';
 import type { PresenceChanged } from '#app/ports.ts';
 
-export interface PresenceMessage {
-  type: 'presence';
+/** One committed change of a user's effective status. */
+export interface PresenceChange {
   userId: string;
   name: string;
   teams: string[];
@@ -11,6 +11,14 @@ export interface PresenceMessage {
   previous: Transition['previous'];
   reason: Transition['reason'];
   at: number;
+  /** The user's version after this change: a client drops a change not newer than what it holds. */
+  version: number;
+}
+
+/** The changes of one delivery batch that a connection subscribes to, in order per user. */
+export interface PresenceMessage {
+  type: 'presence';
+  changes: PresenceChange[];
 }
 
 /**
@@ -25,7 +33,8 @@ export interface SnapshotMessage {
   parts: number;
   at: number;
   scope: string[] | null;
-  users: PresenceView[];
+  /** Each with the user's version when read: a change with a version up to it is already in. */
+  users: Array<PresenceView & { version: number }>;
 }
 
 export interface ErrorMessage {
@@ -41,9 +50,8 @@ export interface LoggedOutMessage {
 
 export type ServerMessage = PresenceMessage | SnapshotMessage | ErrorMessage | LoggedOutMessage;
 
-export function presenceMessage(transition: Transition): PresenceMessage {
+export function presenceChange(transition: Transition): PresenceChange {
   return {
-    type: 'presence',
     userId: transition.userId,
     name: transition.name,
     teams: transition.teams,
@@ -51,7 +59,12 @@ export function presenceMessage(transition: Transition): PresenceMessage {
     previous: transition.previous,
     reason: transition.reason,
     at: transition.at,
+    version: transition.version,
   };
+}
+
+export function presenceMessage(transitions: Transition[]): PresenceMessage {
+  return { type: 'presence', changes: transitions.map(presenceChange) };
 }
 
 export function presenceChanged(transition: Transition): PresenceChanged {

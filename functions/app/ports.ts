@@ -1,5 +1,5 @@
 /** The ports the use cases are given. Adapters implement them; tests pass fakes or the real store. */
-import type { Agent, ChosenStatus, Reason, Status } from '#domain/presence.ts';
+import type { Agent, ChosenStatus, Reason, Status, Transition } from '#domain/presence.ts';
 
 /** An agent as stored, with the deadline the index holds for it. */
 export interface StoredAgent extends Agent {
@@ -30,8 +30,12 @@ export interface PresenceStore {
     workspaceId: string,
     userId: string,
   ): Promise<{ agent: StoredAgent | undefined; settings: WorkspaceSettings | undefined }>;
-  /** Writes the agent if its version is still `agent.version`; false when another writer won. */
-  saveAgent(agent: Agent, dueAt: number | null, now: number): Promise<boolean>;
+  /**
+   * Writes the agent if its version is still `agent.version`; false when another writer won. The
+   * write records the changes it commits (the stream's consumer delivers them) and moves the
+   * version to versionAfter(agent.version, changes.length).
+   */
+  saveAgent(agent: Agent, dueAt: number | null, now: number, changes?: Transition[]): Promise<boolean>;
   listAgents(workspaceId: string): Promise<StoredAgent[]>;
   /** The agents of these users that exist (consistent; any number of ids, read in batches). */
   getAgents(workspaceId: string, userIds: string[]): Promise<StoredAgent[]>;

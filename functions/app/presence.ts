@@ -5,7 +5,6 @@ import { inScope, normalizeScope, type Scope } from '#domain/scope.ts';
 import { splitIntoParts } from '#domain/snapshot-parts.ts';
 import type { ChosenStatus, Decision, Transition } from '#domain/presence.ts';
 import { ConnectionGoneError } from '#app/errors.ts';
-import { deliver } from '#app/fanout.ts';
 import type { LoggedOutMessage, SnapshotMessage } from '#app/messages.ts';
 import { type Mutation, mutateAgent } from '#app/mutate.ts';
 import { workspacePolicy } from '#app/policy.ts';
@@ -23,14 +22,9 @@ function identityOf(principal: Principal): rules.Identity {
   return { workspaceId: principal.workspaceId, userId: principal.userId, name: principal.name, teams: principal.teams };
 }
 
-async function settle(ports: Ports, workspaceId: string, mutation: Mutation, opening?: string): Promise<Transition[]> {
-  const decision = mutation.decision;
-  if (!mutation.written || !decision) return [];
-  // Connections whose lease passed keep their items: the tab may still be there (a logout must
-  // reach it, and its next message revives it). A dead one costs one post that answers 410,
-  // which removes it; the item's TTL is the backstop.
-  await deliver(ports, workspaceId, decision.transitions, opening ? { opening } : {});
-  return decision.transitions;
+/** What a use case committed; the table's stream delivers it (app/fanout.ts). */
+function settle(mutation: Mutation): Transition[] {
+  return mutation.written && mutation.decision ? mutation.decision.transitions : [];
 }
 
 /** A message on a connection the agent had given up on brings its connection item back too. */
@@ -66,7 +60,7 @@ export async function connect(ports: Ports, context: ConnectionContext): Promise
     throw error;
   }
   await forgetLeftTeams(ports, principal, mutation);
-  return settle(ports, principal.workspaceId, mutation, connectionId);
+  return settle(mutation);
 }
 
 /** Membership items of teams the user is no longer in; one left behind is filtered out on read. */
@@ -84,7 +78,7 @@ export async function disconnect(ports: Ports, context: ConnectionContext): Prom
   const mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) =>
     stored ? rules.disconnect(stored, connectionId, now, policy) : null,
   );
-  return settle(ports, principal.workspaceId, mutation);
+  return settle(mutation);
 }
 
 export async function heartbeat(ports: Ports, context: ConnectionContext, active: boolean): Promise<Transition[]> {
@@ -93,7 +87,7 @@ export async function heartbeat(ports: Ports, context: ConnectionContext, active
     rules.heartbeat(stored, identityOf(principal), connectionId, connectedAt, active, now, policy),
   );
   await restoreConnectionItem(ports, context, mutation);
-  return settle(ports, principal.workspaceId, mutation);
+  return settle(mutation);
 }
 
 export async function setStatus(ports: Ports, context: ConnectionContext, chosen: ChosenStatus): Promise<Transition[]> {
@@ -102,13 +96,13 @@ export async function setStatus(ports: Ports, context: ConnectionContext, chosen
     rules.setStatus(stored, identityOf(principal), connectionId, connectedAt, chosen, now, policy),
   );
   await restoreConnectionItem(ports, context, mutation);
-  return settle(ports, principal.workspaceId, mutation);
+  return settle(mutation);
 }
 
 export interface Snapshot {
   at: number;
   scope: Scope;
-  users: rules.PresenceView[];
+  users: Array<rules.PresenceView & { version: number }>;
 }
 
 /**
@@ -130,7 +124,7 @@ export async function snapshot(
   return {
     at: now,
     scope,
-    users: agents.map((agent) => rules.view(agent, now, policy)).sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0)),
+    users: agents.map((agent) => ({ ...rules.view(agent, now, policy), version: agent.version })).sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0)),
   };
 }
 
@@ -213,7 +207,6 @@ export async function logout(ports: Ports, context: ConnectionContext): Promise<
     ...(decision?.droppedConnections ?? []),
     ...listed.filter((connection) => connection.userId === principal.userId).map((c) => c.connectionId),
   ]);
-  if (mutation.written && decision) await deliver(ports, workspaceId, decision.transitions);
   const message: LoggedOutMessage = { type: 'loggedOut', at: ports.clock.now() };
   await Promise.all(
     [...closing].map(async (connectionId) => {
@@ -228,5 +221,5 @@ export async function logout(ports: Ports, context: ConnectionContext): Promise<
     }),
   );
   await ports.store.deleteConnections(workspaceId, [...closing]);
-  return mutation.written && decision ? decision.transitions : [];
+  return settle(mutation);
 }

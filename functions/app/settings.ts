@@ -2,7 +2,6 @@
 import { expire } from '#domain/presence.ts';
 import { forEachLimited } from '#app/concurrency.ts';
 import { ForbiddenError, InvalidRequestError } from '#app/errors.ts';
-import { deliver } from '#app/fanout.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import type { Ports, WorkspaceSettings } from '#app/ports.ts';
 import type { Principal } from '#app/principal.ts';
@@ -46,10 +45,7 @@ export async function putSettings(ports: Ports, principal: Principal, settings: 
   ).flat();
   await forEachLimited(present, AGENTS_IN_FLIGHT, async (agent) => {
     // The agent and the settings are read afresh: the settings may have changed again since.
-    const { decision, written } = await mutateAgent(ports, workspaceId, agent.userId, (stored, now, policy) =>
-      stored ? expire(stored, now, policy) : null,
-    );
-    if (written && decision && decision.transitions.length > 0) await deliver(ports, workspaceId, decision.transitions);
+    await mutateAgent(ports, workspaceId, agent.userId, (stored, now, policy) => (stored ? expire(stored, now, policy) : null));
   });
   return next;
 }

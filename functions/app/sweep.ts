@@ -1,7 +1,6 @@
-/** The sweeper: one pass over every deadline shard, publishing the transitions that are due. */
+/** The sweeper: one pass over every deadline shard, committing the transitions that are due (the stream delivers them). */
 import { expire, idleDeadline, nextDeadline, type Policy } from '#domain/presence.ts';
 import { forEachLimited } from '#app/concurrency.ts';
-import { deliver } from '#app/fanout.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import { workspacePolicy } from '#app/policy.ts';
 import type { Ports, StoredAgent } from '#app/ports.ts';
@@ -88,9 +87,6 @@ async function settleAgent(ports: Ports, candidate: StoredAgent, policy: Policy,
       return;
     }
     report.transitions += decision.transitions.length;
-    // Connections whose lease passed keep their items until a post answers 410 (see settle() in
-    // presence.ts): a logout must still reach a tab that is only slow.
-    await deliver(ports, candidate.workspaceId, decision.transitions);
   } catch (error) {
     // One agent's failure must not stop the pass; its deadline stays in the index for the next one.
     ports.logger.error('sweeping an agent failed', { workspaceId: candidate.workspaceId, userId: candidate.userId, error });

@@ -56,6 +56,8 @@ export interface Transition {
   previous: Status;
   reason: Reason;
   at: number;
+  /** The user's version this change made: every change of a user has a greater one than the last. */
+  version: number;
 }
 
 export interface PresenceView {
@@ -176,8 +178,18 @@ export function nextDeadline(agent: Agent, policy: Policy): number | null {
   return Math.min(presenceEnd(agent), idleDeadline(agent, policy));
 }
 
-function transition(agent: Agent, previous: Status, reason: Reason, at: number): Transition {
+/**
+ * The version an agent item gets when a write with `transitions` changes commits over `version`:
+ * one step per change (at least one per write), so each change has a version of its own.
+ */
+export function versionAfter(version: number, transitions: number): number {
+  return version + Math.max(1, transitions);
+}
+
+/** The next change of a draft over `agent` (as stored, so its version is the stored one). */
+function transition(agent: Agent, previous: Status, reason: Reason, at: number, index: number): Transition {
   return {
+    version: agent.version + 1 + index,
     workspaceId: agent.workspaceId,
     userId: agent.userId,
     name: agent.name,
@@ -260,7 +272,7 @@ class Draft {
     this.agent.reason = reason;
     this.agent.since = at;
     this.changed = true;
-    this.transitions.push(transition(this.agent, previous, reason, at));
+    this.transitions.push(transition(this.agent, previous, reason, at, this.transitions.length));
   }
 
   /** Marks the connection live; returns true when it was not known before. */
@@ -454,7 +466,7 @@ export function logout(stored: Agent, now: number, policy: Policy): Decision {
     agent.status = 'offline';
     agent.reason = 'logout';
     agent.since = now;
-    draft.transitions.push(transition(agent, previous, 'logout', now));
+    draft.transitions.push(transition(agent, previous, 'logout', now, draft.transitions.length));
   }
   draft.changed = draft.changed || draft.droppedConnections.length > 0;
   return draft.decision();

@@ -6,6 +6,7 @@ import { makeFanoutHandler } from '#handlers/fanout.ts';
 import { measuredAuthorizer, measuredGateway, measuredPorts, publishingMetrics } from '#handlers/metrics.ts';
 import { makeHttpHandler } from '#handlers/http.ts';
 import { makeOnlineAgentsHandler } from '#handlers/online-agents.ts';
+import { makeStreamHandler } from '#handlers/stream.ts';
 import { makeSweeperHandler } from '#handlers/sweeper.ts';
 import {
   makeAuthorizerHandler,
@@ -59,6 +60,8 @@ export const sweeper = lazy(() =>
     lookAhead: true,
   }),
 );
+/** The delivery consumer on the table's stream: posts the changes and publishes the events. */
+export const stream = lazy(() => makeStreamHandler({ ports: measured() }));
 export const fanout = lazy(() =>
   makeFanoutHandler(
     fanoutDepsFromEnv(process.env, new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'presence' }), (gateway) =>

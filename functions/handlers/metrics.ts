@@ -9,7 +9,7 @@ import { DECISION_TIMED_REASONS, METRICS, REASON_DIMENSION } from '#handlers/met
 
 type Now = () => number;
 
-function isPresenceMessage(message: unknown): message is { type: 'presence'; reason: string; at: number } {
+function isPresenceMessage(message: unknown): message is { type: 'presence'; changes: Array<{ reason: string; at: number }> } {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'presence';
 }
 
@@ -25,8 +25,13 @@ export function measuredGateway(gateway: ConnectionGateway, metrics: Metrics, no
         }
         throw error;
       }
-      if (isPresenceMessage(message) && DECISION_TIMED_REASONS.includes(message.reason)) {
-        metrics.addMetric(METRICS.fanoutLatency, MetricUnit.Milliseconds, Math.max(0, now() - message.at));
+      if (isPresenceMessage(message)) {
+        // From each user-driven change's commit to the post that carried it (commit to subscriber).
+        for (const change of message.changes) {
+          if (DECISION_TIMED_REASONS.includes(change.reason)) {
+            metrics.addMetric(METRICS.fanoutLatency, MetricUnit.Milliseconds, Math.max(0, now() - change.at));
+          }
+        }
       }
     },
     get: (connectionId) => gateway.get(connectionId),
@@ -53,7 +58,7 @@ function measuredFanout(fanout: FanoutDispatcher, metrics: Metrics): FanoutDispa
 function measuredEvents(events: EventPublisher, metrics: Metrics): EventPublisher {
   return {
     async publish(changes) {
-      // Every committed transition is published exactly once, so this counts transitions.
+      // Every committed transition is published once per delivery (a retried batch publishes again).
       const byReason = new Map<string, number>();
       for (const change of changes) byReason.set(change.reason, (byReason.get(change.reason) ?? 0) + 1);
       for (const [reason, count] of byReason) {

@@ -105,7 +105,7 @@ describe('team page in a hidden tab', () => {
       const { lastActiveAt } = (await response.json()) as { lastActiveAt: string };
       if (lastActiveAt === now) break;
     }
-    await stack.emulator.settled();
+    await stack.delivered();
   }
 
   const aliceOffline = () => bob.messages.filter((message) => message.type === 'presence' && message.userId === 'alice' && message.status === 'offline');

@@ -168,7 +168,7 @@ describe('PresenceClient on Node', () => {
       // Three handovers, each with a fresh token and an overlap; the 3 s lifetime never hits (2 s of
       // margin a handover, so a busy machine does not turn this into a lifetime close).
       await until(made.client, () => made.tokens >= 4, 'three handovers', 10_000);
-      await short.emulator.settled();
+      await short.delivered();
       short.clock.advance(5000); // past the reconnect grace
       await short.sweep();
       // The observer's own change comes after anything the sweep sent it.

@@ -94,6 +94,7 @@ async function mint(args: string[]): Promise<string> {
 }
 
 describe('npm start', () => {
+  // Two cold starts of the stack and its DynamoDB Local (a JVM each) on a shared 2-core machine: 60 s.
   it('serves, warns about the development secret, keeps data across a restart and stops cleanly', async () => {
     const env = { ...(await ports()), PRESENCE_DATA_DIR: dataDir };
     const first = run('local/main.ts', [], env);
@@ -129,8 +130,9 @@ describe('npm start', () => {
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
     expect(secondTree.filter(alive)).toEqual([]);
-  });
+  }, 60_000);
 
+  // Two cold starts, as above: 60 s.
   it('killed outright (SIGKILL), it leaves no process behind and loses no acknowledged change', async () => {
     const env = { ...(await ports()), PRESENCE_DATA_DIR: join(dataDir, 'killed') };
     const first = run('local/main.ts', [], env);
@@ -159,7 +161,7 @@ describe('npm start', () => {
     expect((await again.snapshot()).users.find((user) => user.userId === 'bob')?.status).toBe('away');
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  });
+  }, 60_000);
 
   it('says in one sentence when a port is taken, and leaves nothing running', async () => {
     const blocker = createServer();

@@ -16,7 +16,7 @@ async function flood(client: Client, messages: object[]): Promise<void> {
   const target = stack.emulator.messagesReceived + messages.length;
   for (const message of messages) client.send(message);
   while (stack.emulator.messagesReceived < target) await new Promise((resolve) => setImmediate(resolve));
-  await stack.emulator.settled();
+  await stack.delivered();
 }
 beforeAll(async () => {
   stack = await startTestStack({ env: { PRESENCE_RATE_LIMIT_BURST: '20', PRESENCE_RATE_LIMIT_PER_SECOND: '2' } });

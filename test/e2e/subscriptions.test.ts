@@ -139,7 +139,10 @@ describe('a workspace larger than one message', () => {
     await viewer.connect();
 
     // Assess
+    // Before the snapshot the roster may hold the viewer alone (its own connect change); it is
+    // never replaced by a part: the first snapshot-sized roster is the whole one.
     expect(viewer.roster.size).toBe(1501);
-    expect(sizes[0]).toBe(1501);
+    expect(sizes.filter((size) => size > 1)).toEqual(sizes.filter((size) => size > 1).map(() => 1501));
+    expect(sizes).toContain(1501);
   });
 });

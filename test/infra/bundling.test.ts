@@ -18,7 +18,7 @@ describe('bundling', () => {
     const { stateless } = buildPresenceApp(app);
     const assembly = app.synth();
     const functions = functionsByHandler(Template.fromStack(stateless));
-    expect(functions.size).toBe(13);
+    expect(functions.size).toBe(14);
 
     for (const [handler, { properties }] of functions) {
       const key = (properties.Code as { S3Key: string }).S3Key;

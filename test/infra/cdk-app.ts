@@ -58,7 +58,10 @@ function resourceLabel(resource: unknown, ownLogGroupId: string | undefined): st
   const index = /\/index\/(\w+)/.exec(text);
   if (index) return `index/${index[1]}`;
   if (text.includes('@connections')) return 'connections';
+  // The table's stream ARN comes from the table too: tell it apart before the table.
+  if (text.includes('PresenceTable') && text.includes('StreamArn')) return 'stream';
   if (text.includes('PresenceTable')) return 'table';
+  if (/"DeliveryDlq[A-Za-z0-9]*","Arn"/.test(text)) return 'dlq';
   if (text.includes('PresenceBus')) return 'bus';
   if (/"Fanout[A-Za-z0-9]*","Arn"/.test(text)) return 'fanout';
   return text;

@@ -89,7 +89,8 @@ describe('other settings', () => {
     const topic = ALARM_TOPIC;
     const { stateless } = configured;
     const alarms = Object.values(stateless.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.length).toBeGreaterThanOrEqual(7);
+    // The nine of README "Alarms and dashboard", the stream consumer's two included.
+    expect(alarms).toHaveLength(9);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([topic]);
       expect(alarm.Properties.OKActions).toEqual([topic]);
@@ -113,7 +114,7 @@ describe('other settings', () => {
     for (const template of [stateful, stateless]) {
       const resources = template.toJSON().Resources as Record<string, { Type: string; Properties?: Record<string, unknown> }>;
       for (const [id, resource] of Object.entries(resources)) {
-        for (const key of ['FunctionName', 'TableName', 'RoleName', 'LogGroupName', 'DashboardName', 'Name']) {
+        for (const key of ['FunctionName', 'TableName', 'RoleName', 'LogGroupName', 'DashboardName', 'QueueName', 'Name']) {
           const value = resource.Properties?.[key];
           // References to other resources are objects; a literal string is a hard-coded physical name.
           if (typeof value !== 'string' || resource.Type.startsWith('AWS::ApiGatewayV2::')) continue;

@@ -42,7 +42,7 @@ function fakePorts(overrides: Partial<Ports>): Ports {
   return { ...overrides } as Ports;
 }
 
-const presence = (reason: string, at: number) => ({ type: 'presence', userId: 'u', reason, at });
+const presence = (reason: string, at: number) => ({ type: 'presence', changes: [{ userId: 'u', reason, at, version: 1 }] });
 
 describe('metrics of the Lambda entries', () => {
   it('records fan-out latency for user-driven transitions and counts failed posts, not gone connections', async () => {

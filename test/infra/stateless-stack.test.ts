@@ -1,10 +1,17 @@
 /**
  * The stateless stack as synthesized from cdk.json's context (bundling skipped): WebSocket routes and
- * the $connect authorizer, the stage, the HTTP API, the sweeper schedule, and for every function its
- * environment and exactly the permissions it needs.
+ * the $connect authorizer, the stage, the HTTP API, the sweeper schedule, the delivery consumer on
+ * the table's stream (its event source mapping, filter and dead-letter queue), and for every function
+ * its environment and exactly the permissions it needs.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Match } from 'aws-cdk-lib/assertions';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import type { Agent, Transition } from '#domain/presence.ts';
+import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
+import { changesOf } from '#handlers/stream.ts';
 import { removeOutdirs, functionsByHandler, grantsOf, synthPresence } from './cdk-app.ts';
 
 afterAll(removeOutdirs);
@@ -31,8 +38,12 @@ const HANDLERS = [
   'onlineAgents',
   'http',
   'sweeper',
+  'stream',
   'fanout',
 ];
+
+/** The functions that post to connections: the message routes (replies to the sender), the stream consumer and fan-out. */
+const POSTERS = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout', 'defaultRoute', 'stream', 'fanout'];
 
 describe('WebSocket API', () => {
   it('selects routes by the action field', () => {
@@ -93,7 +104,7 @@ describe('WebSocket API', () => {
     const stageUrl = {
       'Fn::Join': ['', ['https://', { Ref: apiId }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/dev']],
     };
-    for (const handler of ['connect', 'disconnect', 'heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout', 'defaultRoute', 'http', 'sweeper', 'fanout']) {
+    for (const handler of POSTERS) {
       const env = (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
       expect(env.PRESENCE_CALLBACK_URL, handler).toEqual(stageUrl);
     }
@@ -178,21 +189,22 @@ describe('presence functions', () => {
   const JWT = ['PRESENCE_JWT_SECRET'];
   const SWEEP = ['PRESENCE_SWEEP_INTERVAL_SECONDS', 'PRESENCE_SWEEP_RESERVE_SECONDS', 'PRESENCE_SWEEP_WINDOW_SECONDS'];
   const FANOUT = ['PRESENCE_FANOUT_FUNCTION_NAME', 'PRESENCE_FANOUT_TIMEOUT_MS'];
-  const MUTATING = [...TABLE, ...TIMING, ...POSTS, ...BUS, ...FANOUT];
+  const DECIDING = [...TABLE, ...TIMING];
 
   it.each<[string, string[]]>([
     ['authorizer', JWT],
-    ['connect', MUTATING],
-    ['disconnect', MUTATING],
-    ['heartbeat', MUTATING],
-    ['setStatus', MUTATING],
-    ['logout', MUTATING],
-    ['subscribe', [...TABLE, ...TIMING, ...POSTS]],
-    ['getPresence', [...TABLE, ...TIMING, ...POSTS]],
+    ['connect', DECIDING],
+    ['disconnect', DECIDING],
+    ['heartbeat', [...DECIDING, ...POSTS]],
+    ['setStatus', [...DECIDING, ...POSTS]],
+    ['logout', [...DECIDING, ...POSTS]],
+    ['subscribe', [...DECIDING, ...POSTS]],
+    ['getPresence', [...DECIDING, ...POSTS]],
     ['defaultRoute', [...TABLE, ...POSTS]],
-    ['onlineAgents', [...TABLE, ...TIMING]],
-    ['http', [...MUTATING, ...JWT]],
-    ['sweeper', [...MUTATING, ...SWEEP]],
+    ['onlineAgents', DECIDING],
+    ['http', [...DECIDING, ...JWT]],
+    ['sweeper', [...DECIDING, ...SWEEP]],
+    ['stream', [...DECIDING, ...POSTS, ...BUS, ...FANOUT]],
     ['fanout', POSTS],
   ])('%s gets only the environment it reads', (handler, expected) => {
     const env = (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
@@ -208,25 +220,36 @@ describe('presence functions', () => {
 
   const LOGS = ['Allow logs:CreateLogStream on own-log-group', 'Allow logs:PutLogEvents on own-log-group'];
   const READ = ['Allow dynamodb:GetItem on table', 'Allow dynamodb:Query on table'];
-  const WRITE = ['Allow dynamodb:BatchWriteItem on table', 'Allow dynamodb:PutItem on table'];
+  /** Read, decide, conditionally write one agent (BatchGetItem of agent and settings, GetItem for leftovers, PutItem). */
+  const DECIDE = ['Allow dynamodb:BatchGetItem on table', 'Allow dynamodb:GetItem on table', 'Allow dynamodb:PutItem on table'];
+  const QUERY = ['Allow dynamodb:Query on table'];
+  const BATCH_WRITE = ['Allow dynamodb:BatchWriteItem on table'];
   const POST = ['Allow execute-api:ManageConnections on connections'];
   const PUBLISH = ['Allow events:PutEvents on bus'];
   const INVOKE = ['Allow lambda:InvokeFunction on fanout'];
-  const MUTATE = [...READ, 'Allow dynamodb:BatchGetItem on table', ...WRITE, ...POST, ...PUBLISH, ...INVOKE];
+  const STREAM_READ = [
+    'Allow dynamodb:DescribeStream on stream',
+    'Allow dynamodb:GetRecords on stream',
+    'Allow dynamodb:GetShardIterator on stream',
+    'Allow dynamodb:ListStreams on stream',
+  ];
+  /** SqsDlq's grant (grantSendMessages) on the delivery dead-letter queue alone. */
+  const DLQ_SEND = ['Allow sqs:GetQueueAttributes on dlq', 'Allow sqs:GetQueueUrl on dlq', 'Allow sqs:SendMessage on dlq'];
 
   it.each<[string, string[]]>([
     ['authorizer', []],
-    ['connect', MUTATE],
-    ['disconnect', MUTATE],
-    ['heartbeat', MUTATE],
-    ['setStatus', MUTATE],
-    ['logout', MUTATE],
+    ['connect', [...DECIDE, ...BATCH_WRITE]],
+    ['disconnect', [...DECIDE, ...BATCH_WRITE]],
+    ['heartbeat', [...DECIDE, ...POST]],
+    ['setStatus', [...DECIDE, ...POST]],
+    ['logout', [...DECIDE, ...QUERY, ...BATCH_WRITE, ...POST]],
     ['subscribe', [...READ, 'Allow dynamodb:BatchGetItem on table', 'Allow dynamodb:PutItem on table', ...POST]],
     ['getPresence', [...READ, 'Allow dynamodb:BatchGetItem on table', ...POST]],
     ['defaultRoute', POST],
     ['onlineAgents', [...READ, 'Allow dynamodb:Query on index/byStatus']],
-    ['http', [...MUTATE, 'Allow dynamodb:Query on index/byStatus']],
-    ['sweeper', [...MUTATE, 'Allow dynamodb:Query on index/byDeadline']],
+    ['http', [...DECIDE, ...QUERY, 'Allow dynamodb:Query on index/byStatus']],
+    ['sweeper', [...DECIDE, 'Allow dynamodb:Query on index/byDeadline']],
+    ['stream', [...DECIDE, ...QUERY, ...BATCH_WRITE, ...POST, ...PUBLISH, ...INVOKE, ...STREAM_READ, ...DLQ_SEND]],
     ['fanout', POST],
   ])('%s may do exactly what it needs, and no wildcard action', (handler, expected) => {
     const grants = grantsOf(template, logicalIdOf(handler));
@@ -234,14 +257,26 @@ describe('presence functions', () => {
     expect(grants.join('\n')).not.toMatch(/ [a-z-]+:\*| \* on/);
   });
 
-  it('gives the fan-out function a full vCPU, a timeout its senders outwait, and no table', () => {
-    const fanout = functions.get('fanout')?.properties as { MemorySize: number; Timeout: number };
+  it('leaves delivery to the stream consumer: it alone publishes, invokes the fan-out function and reads the stream', () => {
+    const holders = (grant: string) => HANDLERS.filter((handler) => grantsOf(template, logicalIdOf(handler)).includes(grant)).sort();
+    expect(holders(PUBLISH[0]!)).toEqual(['stream']);
+    expect(holders(INVOKE[0]!)).toEqual(['stream']);
+    for (const grant of [...STREAM_READ, ...DLQ_SEND]) expect(holders(grant), grant).toEqual(['stream']);
+    // connect, disconnect, http and the sweeper only write; the message routes post only replies.
+    expect(holders(POST[0]!)).toEqual([...POSTERS].sort());
+  });
+
+  it('gives the fan-out function a full vCPU, a timeout its sender outwaits, and no table', () => {
+    const fanout = functions.get('fanout')?.properties as { MemorySize: number; Timeout: number; Environment: { Variables: Record<string, unknown> } };
     expect(fanout.MemorySize).toBe(1769);
-    for (const handler of ['connect', 'heartbeat', 'sweeper', 'http']) {
-      const env = (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
-      expect(env.PRESENCE_FANOUT_FUNCTION_NAME, handler).toEqual({ Ref: logicalIdOf('fanout') });
-      expect(Number(env.PRESENCE_FANOUT_TIMEOUT_MS), handler).toBeGreaterThan(fanout.Timeout * 1000);
-    }
+    expect(fanout.Environment.Variables.PRESENCE_TABLE_NAME).toBeUndefined();
+    const withFanout = HANDLERS.filter(
+      (handler) => (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.PRESENCE_FANOUT_FUNCTION_NAME,
+    );
+    expect(withFanout).toEqual(['stream']);
+    const env = (functions.get('stream')?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+    expect(env.PRESENCE_FANOUT_FUNCTION_NAME).toEqual({ Ref: logicalIdOf('fanout') });
+    expect(Number(env.PRESENCE_FANOUT_TIMEOUT_MS)).toBeGreaterThan(fanout.Timeout * 1000);
   });
 
   it('lets nobody invoke online-agents unless configured', () => {
@@ -249,6 +284,143 @@ describe('presence functions', () => {
     expect(JSON.stringify(permissions)).not.toContain(`"${logicalIdOf('onlineAgents')}"`);
   });
 });
+
+describe('delivery: the stream consumer', () => {
+  const mappings = template.findResources('AWS::Lambda::EventSourceMapping');
+  const mapping = Object.values(mappings)[0]?.Properties as Record<string, unknown>;
+  const [queueId] = Object.keys(template.findResources('AWS::SQS::Queue'));
+
+  it('maps the table\'s stream to the stream function, and nothing else', () => {
+    expect(Object.keys(mappings)).toHaveLength(1);
+    expect(mapping.FunctionName).toEqual({ Ref: logicalIdOf('stream') });
+    const source = JSON.stringify(mapping.EventSourceArn);
+    expect(source).toContain('Fn::ImportValue');
+    expect(source).toMatch(/PresenceTable[A-Za-z0-9]*StreamArn/);
+  });
+
+  it('reads from now, in batches of up to 100 with no batching window, one batch per shard at a time', () => {
+    expect(mapping).toMatchObject({
+      StartingPosition: 'LATEST',
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 0,
+      ParallelizationFactor: 1,
+    });
+  });
+
+  it('retries only what failed, splits failing batches, and gives up after 10 retries or an hour', () => {
+    expect(mapping).toMatchObject({
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 3600,
+    });
+  });
+
+  it('sends what it gave up on to the delivery dead-letter queue', () => {
+    expect(mapping.DestinationConfig).toEqual({ OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } });
+  });
+
+  it('keeps the dead-letter queue encrypted, over TLS only, for 14 days', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 1);
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('gives the stream function a timeout that outlasts waiting for fan-out chunks', () => {
+    const stream = functions.get('stream')?.properties as { Timeout: number; Environment: { Variables: Record<string, unknown> } };
+    expect(stream.Timeout).toBe(60);
+    expect(stream.Timeout * 1000).toBeGreaterThan(Number(stream.Environment.Variables.PRESENCE_FANOUT_TIMEOUT_MS));
+  });
+
+  describe('event filtering', () => {
+    const filters = (mapping.FilterCriteria as { Filters: { Pattern: string }[] }).Filters;
+
+    it('invokes the function only for records whose new image has changes', () => {
+      expect(filters).toHaveLength(1);
+      expect(JSON.parse(filters[0]!.Pattern)).toEqual({
+        dynamodb: { NewImage: { changes: { L: { M: { version: { N: [{ exists: true }] } } } } } },
+      });
+    });
+
+    // The records the real store writes, as the stream carries them, against the pattern; the
+    // matcher follows Lambda's (EventBridge's) rules for what the pattern uses: nested keys, a list
+    // matches when any element does, `exists` on leaf values.
+    const captured: Record<string, unknown>[] = [];
+    const store = new DynamoDbPresenceStore({
+      client: { send: async (command: { input: { Item: Record<string, unknown> } }) => (captured.push(command.input.Item), {}) } as unknown as DynamoDBDocumentClient,
+      tableName: 'presence',
+      agentRetentionMs: 86_400_000,
+    });
+    const agent: Agent = {
+      workspaceId: 'acme',
+      userId: 'ana',
+      name: 'Ana',
+      teams: ['sales'],
+      chosen: 'online',
+      status: 'online',
+      reason: 'connect',
+      since: 1_000,
+      lastActiveAt: 1_000,
+      connections: { c1: 1_000 },
+      leaseUntil: 91_000,
+      graceUntil: null,
+      loggedOut: false,
+      version: 3,
+    };
+    const change: Transition = { ...agent, status: 'online', previous: 'offline', reason: 'connect', at: 1_000, version: 4 };
+    const record = (eventName: DynamoDBRecord['eventName'], item?: Record<string, unknown>): DynamoDBRecord => ({
+      eventName,
+      dynamodb: {
+        Keys: { pk: { S: 'WS#acme' }, sk: { S: 'AGENT#ana' } },
+        ...(item ? { NewImage: marshall(item, { removeUndefinedValues: true }) as NonNullable<DynamoDBRecord['dynamodb']>['NewImage'] } : {}),
+        SequenceNumber: '1',
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+      },
+    });
+    const written = async (write: () => Promise<unknown>) => {
+      captured.length = 0;
+      await write();
+      return captured[0]!;
+    };
+
+    it.each<[string, () => Promise<DynamoDBRecord>, boolean]>([
+      ['an agent write that committed changes', async () => record('MODIFY', await written(() => store.saveAgent(agent, 91_000, 1_000, [change, { ...change, status: 'away', previous: 'online', reason: 'manual', version: 5 }]))), true],
+      ['a first agent write (INSERT) with its connect', async () => record('INSERT', await written(() => store.saveAgent({ ...agent, version: 0 }, 91_000, 1_000, [{ ...change, version: 1 }]))), true],
+      ['a lease renewal without changes', async () => record('MODIFY', await written(() => store.saveAgent(agent, 91_000, 1_000))), false],
+      ['a settings write, whose changes are timeout changes', async () => record('MODIFY', await written(() => store.putSettings('acme', { idleTimeoutSeconds: 300, changes: [{ previousIdleTimeoutSeconds: 600, changedAt: 1_000 }] }))), false],
+      ['a connection item', async () => record('INSERT', await written(() => store.putConnection('acme', { connectionId: 'c1', userId: 'ana', connectedAt: 1_000 }))), false],
+      ['a delete (TTL or a gone connection)', async () => record('REMOVE'), false],
+    ])('%s: invokes %s, exactly when the consumer finds changes in it', async (_name, make, invokes) => {
+      const event = await make();
+      expect(matchesPattern(JSON.parse(filters[0]!.Pattern), event)).toBe(invokes);
+      expect(changesOf(event).length > 0).toBe(invokes);
+    });
+  });
+});
+
+/**
+ * The part of Lambda event filtering (EventBridge pattern rules) the stream filter uses: every key of
+ * the pattern must match; an array in the record matches when one of its elements does; a leaf rule
+ * is a list of values or `{ exists }`, which only a present leaf value (not an object) satisfies.
+ */
+function matchesPattern(pattern: unknown, value: unknown): boolean {
+  if (Array.isArray(value)) return value.some((element) => matchesPattern(pattern, element));
+  if (Array.isArray(pattern)) {
+    const leaf = value !== undefined && (value === null || typeof value !== 'object');
+    return pattern.some((rule) =>
+      typeof rule === 'object' && rule !== null && 'exists' in rule ? (rule as { exists: boolean }).exists === leaf : leaf && rule === value,
+    );
+  }
+  if (typeof pattern !== 'object' || pattern === null || typeof value !== 'object' || value === null) return false;
+  return Object.entries(pattern).every(([key, sub]) => matchesPattern(sub, (value as Record<string, unknown>)[key]));
+}
 
 describe('operations', () => {
   it.each([
@@ -259,6 +431,8 @@ describe('operations', () => {
     'AuthorizerErrors',
     'WebSocketErrors',
     'Http5xx',
+    'StreamIteratorAge',
+    'DeliveryDlqMessages',
   ])('has the %s alarm', (name) => {
     const alarms = Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
     expect(alarms.some((id) => id.startsWith(`Operations${name}`))).toBe(true);
@@ -273,6 +447,30 @@ describe('operations', () => {
     });
   });
 
+  it('alarms when the stream consumer falls 30 s behind (maximum iterator age over a minute)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 30_000,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalIdOf('stream') } }],
+    });
+  });
+
+  it('alarms as soon as the delivery dead-letter queue holds a message', () => {
+    const [queueId] = Object.keys(template.findResources('AWS::SQS::Queue'));
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Statistic: 'Maximum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+    });
+  });
+
   it('alarms on the custom authorizer metric, not on Lambda errors that refused tokens also raise', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'Presence',
@@ -281,11 +479,13 @@ describe('operations', () => {
     });
   });
 
-  it('has a dashboard with connections, transitions by reason, fan-out latency and sweep lag', () => {
+  it('has a dashboard with connections, transitions by reason, fan-out latency, sweep lag and delivery lag', () => {
     const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
     expect(dashboards).toHaveLength(1);
     const body = JSON.stringify(dashboards[0]?.Properties.DashboardBody);
-    for (const needle of ['ConnectCount', 'Transitions', 'FanoutLatency', 'SweepLag', 'reason']) expect(body).toContain(needle);
+    for (const needle of ['ConnectCount', 'Transitions', 'FanoutLatency', 'SweepLag', 'reason', 'IteratorAge', 'ApproximateNumberOfMessagesVisible']) {
+      expect(body).toContain(needle);
+    }
     expect(dashboards[0]?.Properties.DashboardName).toBeUndefined();
   });
 

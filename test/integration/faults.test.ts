@@ -146,6 +146,7 @@ describe('a post that hangs', () => {
       requestTimeoutMs: 300,
     });
     const ports: Ports = { ...harness.ports, gateway };
+    harness.deliverWith(ports);
     const service = makeService({ ...harness, ports } as Harness);
     const workspace = uniqueWorkspace();
     const slow = await TestConnection.open(service, { workspace, sub: 'slow' });

@@ -139,7 +139,7 @@ describe('look-ahead: each pass settles what falls due before the next at its de
     const postedAt: number[] = [];
     const post = harness.gateway.post.bind(harness.gateway);
     harness.gateway.post = async (connectionId, message) => {
-      if ((message as { reason?: string }).reason === 'disconnect') postedAt.push(harness.clock.now());
+      if ((message as { changes?: Array<{ reason: string }> }).changes?.some((change) => change.reason === 'disconnect')) postedAt.push(harness.clock.now());
       await post(connectionId, message);
     };
     const handler = makeSweeperHandler({ ports: harness.ports, sleep: sleeper(harness), windowMs: 60_000, reserveMs: 10_000, lookAhead: true });

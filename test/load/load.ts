@@ -48,6 +48,9 @@ export interface LoadReport {
 
 interface Message {
   type: string;
+  /** A `presence` message's changes; each is recorded as a message of its own. */
+  changes?: Message[];
+  version?: number;
   userId?: string;
   status?: string;
   previous?: string;
@@ -74,9 +77,12 @@ class Socket {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const message = JSON.parse(String(data)) as Message;
-      this.messages.push(message);
-      this.waiters = this.waiters.filter((waiter) => !(waiter.match(message) && (waiter.resolve(), true)));
+      const frame = JSON.parse(String(data)) as Message;
+      // One entry per change: the protocol batches changes per delivery.
+      for (const message of frame.type === 'presence' ? (frame.changes ?? []).map((change) => ({ ...change, type: 'presence' })) : [frame]) {
+        this.messages.push(message);
+        this.waiters = this.waiters.filter((waiter) => !(waiter.match(message) && (waiter.resolve(), true)));
+      }
     });
     this.closed = new Promise((resolve) => ws.on('close', () => resolve()));
   }
@@ -254,8 +260,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           .finally(() => finished++),
       ),
     );
-    log('  every agent done; waiting for the requests in flight');
-    await stack.emulator.settled();
+    log('  every agent done; waiting for the requests in flight and their deliveries');
+    await stack.delivered();
     // Everything sent to an observer before its own snapshot has arrived with it.
     for (const observer of observers.values()) {
       const since = observer.messages.length;
@@ -281,7 +287,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       }
       for (const { userId } of users.filter((user) => user.workspace === workspace)) {
         const model = expected.get(`${workspace}/${userId}`) ?? [];
-        const seen = observer.messages.filter((m) => m.type === 'presence' && m.userId === userId).map(describe);
+        // As a client shows them: a change whose version is not greater than the last is a repeat.
+        let held = 0;
+        const seen = observer.messages
+          .filter((m) => m.type === 'presence' && m.userId === userId)
+          .filter((m) => (m.version ?? 0) > held && ((held = m.version ?? 0), true))
+          .map(describe);
         report.notificationsExpected += model.length;
         report.notificationsSeen += seen.length;
         const same = model.length === seen.length && model.every((entry, i) => entry === seen[i]);

@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { snapshot } from '#app/presence.ts';
 import type { ServerMessage } from '#app/messages.ts';
-import type { PresenceChanged, PresenceConfig, PresenceStore } from '#app/ports.ts';
+import { deliverChanges } from '#app/fanout.ts';
+import type { Ports, PresenceChanged, PresenceConfig, PresenceStore } from '#app/ports.ts';
 import {
   type Harness,
   ManualClock,
@@ -105,10 +106,18 @@ interface Sut {
 }
 
 async function makeSut(factory: StoreFactory): Promise<Sut> {
-  const { store, clock } = await factory.forSequence();
+  const { store: shared, clock } = await factory.forSequence();
   const gateway = new RecordingGateway();
   const events = new RecordingPublisher();
-  const ports = { store, gateway, events, clock, config: { ...TEST_CONFIG, ...MODEL_CONFIG }, logger: silentLogger };
+  // The stream's stand-in, as in the harness: each commit's changes are delivered right after it.
+  // A view of the shared store per sequence, so each sequence delivers to its own gateway.
+  const store: PresenceStore = Object.create(shared) as PresenceStore;
+  store.saveAgent = async (agent, dueAt, now, changes = []) => {
+    const written = await shared.saveAgent(agent, dueAt, now, changes);
+    if (written && changes.length > 0) await deliverChanges(ports, changes);
+    return written;
+  };
+  const ports: Ports = { store, gateway, events, clock, config: { ...TEST_CONFIG, ...MODEL_CONFIG }, logger: silentLogger };
   // makeService needs only ports, clock and gateway of a harness.
   const harness = { ports, clock, gateway, events } as unknown as Harness;
   const service = makeService(harness);
@@ -295,7 +304,7 @@ async function compare(sut: Sut, model: PresenceModel): Promise<void> {
   for (const post of posts) received.set(post.connectionId, [...(received.get(post.connectionId) ?? []), post.message]);
   for (const conn of model.conns.values()) {
     const messages = received.get(conn.id) ?? [];
-    const presence = messages.flatMap((message) => (message.type === 'presence' ? [message] : []));
+    const presence = messages.flatMap((message) => (message.type === 'presence' ? message.changes : []));
     // Order is promised per user (a sweep publishes users in its own order).
     const expectedAll = out.deliveries.get(conn.id) ?? [];
     const gotAll: Notice[] = [];
@@ -355,7 +364,8 @@ async function compare(sut: Sut, model: PresenceModel): Promise<void> {
       const wantIds = wantNow.filter((user) => user.status === status).map((user) => user.userId);
       if (!same(gotIds, wantIds)) fail(`GET agents?status=${status} in ${ws.slice(-1)} returned ${JSON.stringify(gotIds)}, expected ${JSON.stringify(wantIds)}`);
       // Every reader agrees: the HTTP query, the online-agents function and the snapshot.
-      const fromSnapshot = snap.users.filter((user) => user.status === status);
+      // The snapshot's entries also carry the user's version, which the HTTP API does not show.
+      const fromSnapshot = snap.users.filter((user) => user.status === status).map(({ version: _version, ...view }) => view);
       if (!same(body.agents, fromSnapshot)) fail(`GET agents?status=${status} and the snapshot disagree`, { http: body.agents, snapshot: fromSnapshot });
       const direct = await sut.service.onlineAgents({ workspaceId: ws, status });
       if (!same(direct, body)) fail(`the online-agents function and GET agents?status=${status} disagree`, { direct, http: body });

@@ -9,7 +9,8 @@ import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb'
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
 import { makeJwtVerifier } from '#adapters/jwt.ts';
 import { ConnectionGoneError } from '#app/errors.ts';
-import type { ServerMessage } from '#app/messages.ts';
+import type { PresenceChange, ServerMessage } from '#app/messages.ts';
+import { deliverChanges } from '#app/fanout.ts';
 import type { ConnectionGateway, EventPublisher, PresenceChanged, PresenceConfig, Ports } from '#app/ports.ts';
 import { makeDocumentClient } from '#handlers/composition.ts';
 import { createTable } from '#test/support/table.ts';
@@ -26,9 +27,11 @@ export class RecordingGateway implements ConnectionGateway {
   readonly deleted: string[] = [];
   readonly gone = new Set<string>();
   readonly failing = new Set<string>();
+  /** Connections whose $connect has not returned: API Gateway answers 410 to posts, as for gone ones. */
+  readonly opening = new Set<string>();
 
   async post(connectionId: string, message: unknown): Promise<void> {
-    if (this.gone.has(connectionId)) throw new ConnectionGoneError(connectionId);
+    if (this.gone.has(connectionId) || this.opening.has(connectionId)) throw new ConnectionGoneError(connectionId);
     if (this.failing.has(connectionId)) throw new Error('network error');
     this.posts.push({ connectionId, message: JSON.parse(JSON.stringify(message)) as ServerMessage });
   }
@@ -39,6 +42,10 @@ export class RecordingGateway implements ConnectionGateway {
     if (this.gone.has(connectionId)) throw new ConnectionGoneError(connectionId);
     this.deleted.push(connectionId);
     this.gone.add(connectionId);
+  }
+  /** The changes one connection received, in order, across its `presence` messages. */
+  changes(connectionId: string): Array<PresenceChange & { type: 'presence' }> {
+    return this.received(connectionId, 'presence').flatMap((message) => message.changes.map((change) => ({ type: 'presence' as const, ...change })));
   }
   /** Messages one connection received, optionally of one type. */
   received<T extends ServerMessage['type']>(connectionId: string, type?: T): Extract<ServerMessage, { type: T }>[] {
@@ -71,6 +78,9 @@ export const TEST_CONFIG: PresenceConfig = {
   agentRetentionMs: 90 * 86_400_000,
 };
 
+/** Stores whose commits the harness delivers at once; a test on the real stream takes its store out. */
+export const harnessDelivers = new WeakSet<object>();
+
 export function uniqueWorkspace(label = 'ws'): string {
   return `${label}-${randomUUID()}`;
 }
@@ -86,6 +96,8 @@ export interface Harness {
   tableName: string;
   /** Every item of the harness's table, sorted: to assert that bad input changed nothing. */
   scanTable(): Promise<Record<string, unknown>[]>;
+  /** The ports the stream's stand-in delivers with (default: `ports`); a test with its own gateway sets them. */
+  deliverWith(ports: Ports): void;
 }
 
 /**
@@ -106,11 +118,33 @@ export async function makeHarness(config: Partial<PresenceConfig> = {}, pageSize
     ...(pageSize ? { pageSize } : {}),
   });
   const ports: Ports = { store, gateway, events, clock, config: { ...TEST_CONFIG, ...config }, logger: silentLogger };
+  // The stream's stand-in: each commit's changes go to the delivery consumer right after the write,
+  // in commit order, as the stream would hand them over (dynamodb-stream tests use the real one).
+  let deliveryPorts = ports;
+  const save = store.saveAgent.bind(store);
+  store.saveAgent = async (agent, dueAt, now, changes = []) => {
+    const written = await save(agent, dueAt, now, changes);
+    if (written && changes.length > 0 && harnessDelivers.has(store)) await deliverChanges(deliveryPorts, changes);
+    return written;
+  };
+  harnessDelivers.add(store);
   const scanTable = async () => {
     const { Items = [] } = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
     return Items.sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
   };
-  return { ports, clock, gateway, events, store, client, tableName, scanTable };
+  return {
+    ports,
+    clock,
+    gateway,
+    events,
+    store,
+    client,
+    tableName,
+    scanTable,
+    deliverWith: (next) => {
+      deliveryPorts = next;
+    },
+  };
 }
 
 export const verifier = makeJwtVerifier({ mode: 'secret', secret: JWT_SECRET });

@@ -4,7 +4,7 @@
  * items per workspace. It is a test double for fast property runs; the same runs go against the
  * real DynamoDbPresenceStore on DynamoDB Local (see test/integration/model.test.ts).
  */
-import type { Agent } from '#domain/presence.ts';
+import { type Agent, type Transition, versionAfter } from '#domain/presence.ts';
 import type { ConnectionRecord, PresenceStore, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
 
 const key = (workspaceId: string, id: string) => `${workspaceId}\u0000${id}`;
@@ -26,11 +26,11 @@ export class MemoryPresenceStore implements PresenceStore {
     return { agent: await this.getAgent(workspaceId, userId), settings: await this.getSettings(workspaceId) };
   }
 
-  async saveAgent(agent: Agent, dueAt: number | null, _now: number): Promise<boolean> {
+  async saveAgent(agent: Agent, dueAt: number | null, _now: number, changes: Transition[] = []): Promise<boolean> {
     const k = key(agent.workspaceId, agent.userId);
     const current = this.agents.get(k);
     if ((current?.version ?? 0) !== agent.version) return false;
-    this.agents.set(k, { ...structuredClone(agent), version: agent.version + 1, dueAt });
+    this.agents.set(k, { ...structuredClone(agent), version: versionAfter(agent.version, changes.length), dueAt });
     return true;
   }
 

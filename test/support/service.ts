@@ -64,7 +64,11 @@ export class TestConnection {
     const statement = authorized.policyDocument.Statement[0] as { Effect: string };
     if (statement.Effect !== 'Allow') throw new HandshakeRejected(403);
     info.authorizer = { ...authorized.context, principalId: authorized.principalId };
-    const result = await service.connect(connectEvent(info, { token: jwt }, now));
+    // As API Gateway: no post reaches a connection until its $connect has returned.
+    service.harness.gateway.opening.add(info.connectionId);
+    const result = await service.connect(connectEvent(info, { token: jwt }, now)).finally(() =>
+      service.harness.gateway.opening.delete(info.connectionId),
+    );
     if (result.statusCode !== 200) throw new HandshakeRejected(result.statusCode);
     return new TestConnection(service, info);
   }
@@ -102,8 +106,9 @@ export class TestConnection {
   received() {
     return this.service.harness.gateway.received(this.id);
   }
+  /** The changes this connection received, one entry per change, across its `presence` messages. */
   presence() {
-    return this.service.harness.gateway.received(this.id, 'presence');
+    return this.service.harness.gateway.changes(this.id);
   }
   errors() {
     return this.service.harness.gateway.received(this.id, 'error');

@@ -6,7 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
-import type { ServerMessage } from '#app/messages.ts';
+import type { PresenceChange, ServerMessage as WireMessage } from '#app/messages.ts';
+
+/**
+ * What a test client records: every message as sent, except that a `presence` message is
+ * recorded as one entry per change it carries (tests follow users' changes, not batches).
+ */
+export type ServerMessage = Exclude<WireMessage, { type: 'presence' }> | (PresenceChange & { type: 'presence' });
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack.ts';
 import { mintToken, type TokenRequest } from '#local/tokens.ts';
 import { ManualClock, silentLogger } from '#test/support/harness.ts';
@@ -33,7 +39,8 @@ export interface TestStack extends LocalStack {
   connect(request: TokenRequest | { rawToken: string }): Promise<Client>;
   /**
    * Sends and waits until the server has handled it: a getPresence round trip proves the frames
-   * arrived (the emulator tracks each handler as a frame arrives), then every handler finishes.
+   * arrived (the emulator tracks each handler as a frame arrives), then every handler finishes
+   * and every change they committed is delivered.
    */
   deliver(client: Client, ...messages: Array<string | object>): Promise<void>;
   /** Closes (or drops) the client and waits until the server has seen it and run `$disconnect`. */
@@ -69,7 +76,7 @@ export async function startTestStack(
     deliver: async (client, ...messages) => {
       for (const message of messages) client.send(message);
       await client.snapshot();
-      await stack.emulator.settled();
+      await stack.delivered();
     },
     close: async (client, how = 'close') => {
       const before = stack.emulator.closedConnections;
@@ -77,7 +84,7 @@ export async function startTestStack(
       else client.socket.close(1000);
       await client.closed;
       while (stack.emulator.closedConnections === before) await new Promise((resolve) => setImmediate(resolve));
-      await stack.emulator.settled();
+      await stack.delivered();
     },
   };
 }
@@ -97,18 +104,25 @@ type Waiter = { predicate: (message: ServerMessage) => boolean; resolve: (messag
 /** A real WebSocket client that records what it receives. */
 export class Client {
   readonly messages: ServerMessage[] = [];
+  /** Frames as received, `presence` batches whole. */
+  readonly frames: WireMessage[] = [];
   private waiters: Waiter[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as ServerMessage;
-      this.messages.push(message);
-      this.waiters = this.waiters.filter((waiter) => {
-        if (!waiter.predicate(message)) return true;
-        waiter.resolve(message);
-        return false;
-      });
+      const frame = JSON.parse(String(data)) as WireMessage;
+      this.frames.push(frame);
+      const entries: ServerMessage[] =
+        frame.type === 'presence' ? frame.changes.map((change) => ({ type: 'presence' as const, ...change })) : [frame];
+      for (const message of entries) {
+        this.messages.push(message);
+        this.waiters = this.waiters.filter((waiter) => {
+          if (!waiter.predicate(message)) return true;
+          waiter.resolve(message);
+          return false;
+        });
+      }
     });
     this.closed = new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
   }

@@ -21,6 +21,7 @@ import {
   setStatus,
   type Status,
   type Transition,
+  versionAfter,
   view,
 } from '#domain/presence.ts';
 
@@ -36,7 +37,8 @@ const AFTER_IDLE = T0 + 620_000;
 const alice: Identity = { workspaceId: 'acme', userId: 'alice', name: 'Alice', teams: ['sales'] };
 
 function published(status: Status, previous: Status, reason: Reason, at: number): Transition {
-  return { workspaceId: 'acme', userId: 'alice', name: 'Alice', teams: ['sales'], status, previous, reason, at };
+  // Versions have their own test below; here any version will do.
+  return { workspaceId: 'acme', userId: 'alice', name: 'Alice', teams: ['sales'], status, previous, reason, at, version: expect.any(Number) as unknown as number };
 }
 
 // ---- Scenario builders: every state is reached through the public events, at explicit times. ----
@@ -787,5 +789,23 @@ describe('a connection revived while idle latches idle', () => {
     const revived = heartbeat(closed, alice, 'c1', T0, false, T0 + 700_000, noGrace).agent;
     expect(revived.reason).toBe('idle');
     expect(view(revived, T0 + 701_000, { ...noGrace, idleTimeoutMs: 3_600_000 }).status).toBe('offline');
+  });
+});
+
+describe('versions: every change of a user has its own, greater than the last', () => {
+  it('numbers the changes of one write after the stored version, and the write moves past them', () => {
+    // Prepare: alice online at version 3 (as stored), her lease long over.
+    const online: Agent = { ...open(undefined, 'c1', T0).agent, version: 3 };
+
+    // Act: a new connection after the lease ended publishes the timeout and the connect in one write.
+    const decision = open(online, 'c2', LEASE_END + 1);
+
+    // Assess
+    expect(decision.transitions.map((t) => [t.reason, t.version])).toEqual([
+      ['timeout', 4],
+      ['connect', 5],
+    ]);
+    expect(versionAfter(3, decision.transitions.length)).toBe(5);
+    expect(versionAfter(3, 0)).toBe(4);
   });
 });

@@ -8,7 +8,7 @@ import { initials } from '#local/page/view.ts';
 const T = 1_764_000_000_000;
 
 function entry(userId: string, fields: Partial<RosterEntry> = {}): RosterEntry {
-  return { userId, name: userId, teams: [], status: 'online', since: T, lastActiveAt: T, ...fields };
+  return { userId, name: userId, teams: [], status: 'online', since: T, lastActiveAt: T, version: 1, ...fields };
 }
 
 function roster(...entries: RosterEntry[]): Map<string, RosterEntry> {
@@ -16,7 +16,7 @@ function roster(...entries: RosterEntry[]): Map<string, RosterEntry> {
 }
 
 function presence(userId: string, status: PresenceEvent['status'], at: number, reason: PresenceEvent['reason']): PresenceEvent {
-  return { type: 'presence', userId, name: userId, teams: [], status, previous: 'online', reason, at };
+  return { type: 'presence', userId, name: userId, teams: [], status, previous: 'online', reason, at, version: 2 };
 }
 
 function token(claims: object): string {
