@@ -90,7 +90,7 @@ export class ConfigurationError extends Error {
 
 /**
  * A fan-out chunk could not be handed over. `maybePosted` is false when the dispatch was refused
- * before anything ran (the sender then posts the chunk itself) and true when the chunk's invocation
+ * before anything ran (the consumer then posts the chunk itself) and true when the chunk's invocation
  * started and failed, so some of its posts may have been made (reposting them would duplicate).
  */
 export class FanoutDispatchError extends Error {

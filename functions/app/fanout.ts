@@ -152,7 +152,7 @@ function split<T>(items: T[], size: number): T[][] {
 }
 
 /**
- * A chunk the dispatcher refused before anything ran comes back as 'refused', for the sender to
+ * A chunk the dispatcher refused before anything ran comes back as 'refused', for the consumer to
  * post, so nothing is lost. One that started and failed is not reposted (some of its posts may
  * have been made); its connections are counted as failed and logged.
  */
@@ -186,7 +186,7 @@ export async function postChunk(
     const targets = chunk.connections.filter((connection) => !refused.has(connection.connectionId));
     await forEachLimited(targets, ports.config.fanoutConcurrency, async (connection) => {
       // Stop starting posts rather than be cut off by the timeout: the report (gone connections
-      // included) still reaches the sender, and what was not posted counts as failed.
+      // included) still reaches the consumer, and what was not posted counts as failed.
       if (outOfTime()) {
         report.failed++;
         return;

@@ -67,7 +67,7 @@ export interface ConnectionGateway {
 
 /**
  * One part of a large fan-out: the messages, in order, for some of the workspace's connections.
- * `now` is the sender's clock, which decides whether a 410 comes from a connection still opening.
+ * `now` is the consumer's clock, which decides whether a 410 comes from a connection still opening.
  */
 export interface FanoutChunk {
   messages: unknown[];

@@ -123,10 +123,10 @@ function fanoutFromEnv(env: Env): FanoutDispatcher | undefined {
         new LambdaClient({
           region: env.AWS_REGION ?? 'us-east-1',
           // No retries: a retried invocation that had run would post its chunk twice. A refused one
-          // is posted by the sender instead (fanout.ts).
+          // is posted by the consumer instead (fanout.ts).
           maxAttempts: 1,
           // Longer than the fan-out function's timeout, so an answer is never abandoned while it
-          // runs; a connection that cannot be made fails fast, and the sender posts the chunk.
+          // runs; a connection that cannot be made fails fast, and the consumer posts the chunk.
           requestHandler: {
             connectionTimeout: 1_000,
             requestTimeout: readNumber(env, 'PRESENCE_FANOUT_TIMEOUT_MS', 16_000, 1),

@@ -1,6 +1,6 @@
 /**
  * The fan-out function: posts one chunk of a large fan-out, invoked by the function that made the
- * transition. It needs only the management API: the sender forgets gone connections and publishes
+ * transition. It needs only the management API: the delivery consumer forgets gone connections and publishes
  * the events, so a chunk never touches the table.
  */
 import { postChunk } from '#app/fanout.ts';
@@ -19,10 +19,10 @@ interface LambdaContextLike {
   getRemainingTimeInMillis(): number;
 }
 
-/** Time kept beyond the last post's timeout to answer the sender. */
+/** Time kept beyond the last post's timeout to answer the consumer. */
 const ANSWER_MARGIN_MS = 500;
 
-/** An event that is not a chunk is our own bug: it fails the invocation, and the sender logs it. */
+/** An event that is not a chunk is our own bug: it fails the invocation, and the consumer logs it. */
 export class InvalidChunkError extends Error {
   override readonly name = 'InvalidChunkError';
 }
