@@ -1,0 +1,113 @@
+/**
+ * PresenceClient's roster rules against a fake socket (no server): batched changes applied in
+ * order, repeats and older versions dropped, snapshot parts assembled before the roster is
+ * replaced, and changes outside the subscription ignored.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { PresenceClient, type PresenceEvent } from '../../client/index.ts';
+
+/** A WebSocket stand-in the test drives: it opens at once and records what the client sends. */
+class FakeSocket {
+  static last: FakeSocket | undefined;
+  readyState = 0;
+  sent: unknown[] = [];
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.last = this;
+    queueMicrotask(() => {
+      this.readyState = 1;
+      this.onopen?.({});
+    });
+  }
+  send(data: string): void {
+    this.sent.push(JSON.parse(data));
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+  receive(message: object): void {
+    this.onmessage?.({ data: JSON.stringify(message) });
+  }
+}
+
+// A token whose `sub` is sam (the client reads it unverified).
+const TOKEN = `x.${Buffer.from(JSON.stringify({ sub: 'sam' })).toString('base64url')}.y`;
+const clients: PresenceClient[] = [];
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close();
+});
+
+async function open(scope?: string[]): Promise<{ client: PresenceClient; socket: FakeSocket; events: PresenceEvent[] }> {
+  const client = new PresenceClient({ url: 'ws://fake/', token: () => TOKEN, WebSocket: FakeSocket, activity: 'manual', heartbeatIntervalMs: 60_000 });
+  clients.push(client);
+  const events: PresenceEvent[] = [];
+  client.on('presence', (event) => events.push(event));
+  if (scope) await client.subscribe(scope);
+  const ready = client.connect();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const socket = FakeSocket.last!;
+  socket.receive(snapshot('s1', 1, 1, [user('sam', 'online', 1, ['sales']), user('sally', 'online', 4, ['sales'])], scope ?? null));
+  await ready;
+  return { client, socket, events };
+}
+
+function user(userId: string, status: string, version: number, teams: string[] = []) {
+  return { userId, name: userId, teams, status, since: 1000, lastActiveAt: 1000, version };
+}
+
+function snapshot(id: string, part: number, parts: number, users: object[], scope: string[] | null = null) {
+  return { type: 'snapshot', id, part, parts, at: 1000, scope, users };
+}
+
+function change(userId: string, status: string, version: number, teams: string[] = ['sales']) {
+  return { userId, name: userId, teams, status, previous: 'online', reason: 'manual', at: 2000 + version, version };
+}
+
+describe('PresenceClient roster', () => {
+  it('applies a batch in order and drops a repeated or older change', async () => {
+    const { client, socket, events } = await open();
+
+    socket.receive({ type: 'presence', changes: [change('sally', 'away', 5), change('sally', 'online', 6)] });
+    // The stream delivered the batch again (at least once), and an old change arrives late.
+    socket.receive({ type: 'presence', changes: [change('sally', 'away', 5), change('sally', 'online', 6), change('sally', 'away', 3)] });
+
+    expect(events.map((event) => `${event.userId}:${event.status}@${event.version}`)).toEqual(['sally:away@5', 'sally:online@6']);
+    expect(client.roster.get('sally')).toMatchObject({ status: 'online', version: 6 });
+  });
+
+  it('a change the snapshot already holds (version up to its entry) is no news', async () => {
+    const { client, socket, events } = await open();
+
+    socket.receive({ type: 'presence', changes: [change('sally', 'away', 4)] });
+
+    expect(events).toEqual([]);
+    expect(client.roster.get('sally')?.status).toBe('online');
+  });
+
+  it('replaces the roster only when the last part of a snapshot is in', async () => {
+    const { client, socket } = await open();
+    const rosters: number[] = [];
+    client.on('roster', (roster) => rosters.push(roster.size));
+
+    socket.receive(snapshot('s2', 2, 3, [user('c', 'online', 1)]));
+    socket.receive(snapshot('s2', 1, 3, [user('a', 'online', 1), user('b', 'online', 1)]));
+    expect(rosters).toEqual([]);
+    socket.receive(snapshot('s2', 3, 3, [user('sam', 'online', 1)]));
+
+    expect(rosters).toEqual([4]);
+    expect([...client.roster.keys()].sort()).toEqual(['a', 'b', 'c', 'sam']);
+  });
+
+  it('with a team subscription, ignores a change of someone outside it', async () => {
+    const { client, socket, events } = await open(['sales']);
+
+    socket.receive({ type: 'presence', changes: [change('carol', 'away', 2, ['support']), change('sally', 'away', 5, ['sales'])] });
+
+    expect(events.map((event) => event.userId)).toEqual(['sally']);
+    expect(client.roster.has('carol')).toBe(false);
+    expect(socket.sent[0]).toEqual({ action: 'subscribe', teams: ['sales'] });
+  });
+});
