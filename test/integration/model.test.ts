@@ -1,6 +1,6 @@
 /**
  * Model-based property tests: random sequences of connect, close, drop, gone, late $disconnect,
- * heartbeat, setStatus, logout, settings changes, sweeps and clock jumps over three users in each
+ * heartbeat, setStatus, subscribe, logout, settings changes, sweeps and clock jumps over three users in each
  * of two workspaces, run against the real handlers and use cases and compared after every command
  * with the reference model in test/model/reference-model.ts (statuses, since, the online/away
  * query, every notification per connection, every PresenceChanged event). See test/model/README.md.

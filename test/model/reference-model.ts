@@ -81,6 +81,8 @@ export interface Conn {
    */
   item: boolean;
   connectedAt: number;
+  /** The teams it subscribed to; null: the whole workspace. Its own user's changes always reach it. */
+  scope: string[] | null;
 }
 
 /**
@@ -92,6 +94,8 @@ export const OPENING_WINDOW_MS = 30_000;
 export interface User {
   ws: string;
   userId: string;
+  /** From the user's token. */
+  teams: string[];
   known: boolean;
   chosen: Chosen;
   /** Effective status in true time, since when, and why. */
@@ -169,6 +173,7 @@ export class PresenceModel {
       user = {
         ws,
         userId,
+        teams: [],
         known: false,
         chosen: 'online',
         status: 'offline',
@@ -244,25 +249,36 @@ export class PresenceModel {
   }
 
   /**
-   * Ends one fan-out in `ws`: every `gone` connection with an item, past the opening window, was
-   * posted to and answered 410,
-   * so its item is deleted and it is disconnected (as by `$disconnect`), which may publish what
-   * had passed for its user, in a further round (at most four rounds, the last deletes items only).
+   * Ends one delivery in `ws`: every `gone` connection with an item, past the opening window,
+   * that subscribes to one of the delivered changes was posted to and answered 410, so its item
+   * is deleted and it is disconnected (as by `$disconnect`): a write whose changes are delivered
+   * in turn, until no gone connection is posted to.
    */
-  private deliverGroup(ws: string, round = 0): void {
+  private deliverGroup(ws: string): void {
     if (this.out.published.length === this.groupStart) return;
+    const delivered = this.out.published.slice(this.groupStart);
     this.groupStart = this.out.published.length;
     const gone = [...this.conns.values()].filter(
-      (conn) => conn.ws === ws && conn.state === 'gone' && conn.item && this.now - conn.connectedAt >= OPENING_WINDOW_MS,
+      (conn) =>
+        conn.ws === ws &&
+        conn.state === 'gone' &&
+        conn.item &&
+        this.now - conn.connectedAt >= OPENING_WINDOW_MS &&
+        delivered.some((notice) => notice.ws === ws && this.covers(conn, notice)),
     );
     for (const conn of gone) conn.item = false;
-    if (round === 3) return;
     for (const conn of gone) {
       const user = this.user(conn.ws, conn.userId);
       this.settle(user);
       this.removeConn(user, conn.id);
     }
-    this.deliverGroup(ws, round + 1);
+    this.deliverGroup(ws);
+  }
+
+  /** Whether a connection subscribes to the notice's user: its own, the workspace, or a team of the user. */
+  private covers(conn: Conn, notice: Notice): boolean {
+    if (conn.scope === null || conn.userId === notice.userId) return true;
+    return this.user(notice.ws, notice.userId).teams.some((team) => conn.scope!.includes(team));
   }
 
   /** Where the current fan-out's publications start in `out.published`. */
@@ -294,6 +310,8 @@ export class PresenceModel {
     this.out.published.push(notice);
     for (const conn of this.conns.values()) {
       if (conn.ws !== notice.ws) continue;
+      // A subscription to teams receives its own user's changes and those of its teams' members.
+      if (!this.covers(conn, notice)) continue;
       let expect: Expect | null;
       if (conn.state === 'open') {
         const owner = this.user(conn.ws, conn.userId);
@@ -329,15 +347,16 @@ export class PresenceModel {
 
   // ---------- events ----------
 
-  connect(ws: string, userId: string, connId: string): void {
+  connect(ws: string, userId: string, connId: string, teams: string[] = []): void {
     const user = this.user(ws, userId);
+    user.teams = [...teams];
     this.settle(user);
     if (!user.known) {
       user.known = true;
       user.since = this.now;
       user.lastActive = this.now;
     }
-    this.conns.set(connId, { id: connId, ws, userId, state: 'opening', item: true, connectedAt: this.now });
+    this.conns.set(connId, { id: connId, ws, userId, state: 'opening', item: true, connectedAt: this.now, scope: null });
     user.conns.add(connId);
     user.leaseUntil = this.now + this.timings.leaseMs;
     user.graceUntil = null;
@@ -399,6 +418,24 @@ export class PresenceModel {
     const next: Status = user.idle ? 'offline' : user.chosen;
     if (next !== user.status) this.change(user, next, revived ? 'connect' : 'active');
     this.deliverGroup(conn.ws);
+  }
+
+  /**
+   * Follows these teams (null: the workspace). Valid: null or 1 to 50 ids of [A-Za-z0-9_.@:-];
+   * anything else is refused and changes nothing. No presence changes: the agent is untouched.
+   */
+  subscribe(connId: string, teams: unknown): void {
+    const conn = this.mustConn(connId);
+    const valid =
+      teams === null ||
+      (Array.isArray(teams) && teams.length >= 1 && teams.length <= 50 && teams.every((team) => typeof team === 'string' && /^[A-Za-z0-9_.@:-]{1,128}$/.test(team)));
+    if (!valid) {
+      this.reply(connId, 'error:invalid_message');
+      return;
+    }
+    conn.scope = teams === null ? null : [...(teams as string[])];
+    conn.item = true;
+    this.reply(connId, 'snapshot');
   }
 
   setStatus(connId: string, value: string): void {

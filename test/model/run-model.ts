@@ -32,6 +32,8 @@ export const MODEL_CONFIG: Partial<PresenceConfig> = {
 
 const WORKSPACES = 2;
 const USERS = ['u0', 'u1', 'u2'] as const;
+/** The teams in each user's token: overlapping, and one user in none. */
+const TEAMS: Record<(typeof USERS)[number], string[]> = { u0: ['red'], u1: ['red', 'blue'], u2: [] };
 
 // ---------- commands ----------
 
@@ -45,6 +47,7 @@ export type Command =
   | { k: 'lateDisconnect'; conn: number }
   | { k: 'heartbeat'; conn: number; active: boolean }
   | { k: 'setStatus'; conn: number; status: string }
+  | { k: 'subscribe'; conn: number; teams: string[] | null }
   | { k: 'logout'; conn: number }
   | { k: 'settings'; ws: number; seconds: number; admin: boolean }
   | { k: 'sweep' }
@@ -69,6 +72,15 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ k: fc.constant('heartbeat' as const), conn, active: fc.boolean() }), weight: 6 },
   {
     arbitrary: fc.record({ k: fc.constant('setStatus' as const), conn, status: fc.constantFrom('online', 'away', 'away', 'offline', 'busy', '') }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('subscribe' as const),
+      conn,
+      // Both teams, each, one nobody is in, the workspace again, and two refused shapes.
+      teams: fc.constantFrom<string[] | null>(null, ['red'], ['blue'], ['red', 'blue'], ['green'], [], ['no spaces']),
+    }),
     weight: 2,
   },
   { arbitrary: fc.record({ k: fc.constant('logout' as const), conn }), weight: 1 },
@@ -125,7 +137,7 @@ async function makeSut(factory: StoreFactory): Promise<Sut> {
   const workspaces = Array.from({ length: WORKSPACES }, (_, i) => `model-${id}-${'ab'[i]}`);
   const tokens = new Map<string, string>();
   for (const ws of workspaces) {
-    for (const user of USERS) tokens.set(`${ws}/${user}`, await token({ workspace: ws, sub: user, name: displayName(ws, user) }));
+    for (const user of USERS) tokens.set(`${ws}/${user}`, await token({ workspace: ws, sub: user, name: displayName(ws, user), teams: TEAMS[user] }));
     tokens.set(`${ws}/admin`, await token({ workspace: ws, sub: 'boss', role: 'admin' }));
     tokens.set(`${ws}/agent`, await token({ workspace: ws, sub: 'reader' }));
   }
@@ -206,7 +218,7 @@ async function apply(sut: Sut, model: PresenceModel, command: Command, options: 
       const user = USERS[command.user]!;
       const opened = await TestConnection.open(sut.service, { rawToken: tokenOf(sut, `${ws}/${user}`) });
       sut.connections.set(opened.id, opened);
-      model.connect(ws, user, opened.id);
+      model.connect(ws, user, opened.id, TEAMS[user]);
       return true;
     }
     case 'close':
@@ -232,6 +244,10 @@ async function apply(sut: Sut, model: PresenceModel, command: Command, options: 
     case 'setStatus':
       await connection!.setStatus(command.status);
       model.setStatus(target!.id, command.status);
+      return true;
+    case 'subscribe':
+      await connection!.subscribe(command.teams);
+      model.subscribe(target!.id, command.teams);
       return true;
     case 'logout': {
       await connection!.logout();
