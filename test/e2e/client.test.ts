@@ -6,6 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { until } from '#test/support/client-events.ts';
 import { backoffDelay, PresenceClient, type PresenceClientError, type PresenceClientOptions } from '../../client/index.ts';
 import { freePort } from '#local/dynamodb-local.ts';
 import { type TestStack, startTestStack, uniqueWorkspace } from '#test/support/stack.ts';
@@ -49,23 +50,6 @@ function make(target: TestStack, request: TokenRequest, options: Partial<Presenc
   made.client.on('error', (error) => made.errors.push(error));
   clients.push(made.client);
   return made;
-}
-
-/** Resolves when `check` holds, re-checking on every event of the client. */
-function until(client: PresenceClient, check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  if (check()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const offs: Array<() => void> = [];
-    const done = (error?: Error) => {
-      clearTimeout(timer);
-      for (const off of offs) off();
-      if (error) reject(error);
-      else resolve();
-    };
-    const timer = setTimeout(() => done(new Error(`timed out waiting for ${what}`)), timeoutMs);
-    const recheck = () => check() && done();
-    offs.push(client.on('roster', recheck), client.on('connection', recheck), client.on('presence', recheck), client.on('error', recheck));
-  });
 }
 
 const statusOf = (client: PresenceClient, userId: string) => client.roster.get(userId)?.status;

@@ -6,6 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { until } from '#test/support/client-events.ts';
 import { PresenceClient, PresenceClientError } from '../../client/index.ts';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
 import { newAgent } from '#domain/presence.ts';
@@ -38,23 +39,6 @@ function make(request: TokenRequest): PresenceClient {
   return client;
 }
 
-/** Resolves when `check` holds, re-checking on every event of the client. */
-function until(client: PresenceClient, check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  if (check()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const offs: Array<() => void> = [];
-    const done = (error?: Error) => {
-      clearTimeout(timer);
-      for (const off of offs) off();
-      if (error) reject(error);
-      else resolve();
-    };
-    const timer = setTimeout(() => done(new Error(`timed out waiting for ${what}`)), timeoutMs);
-    const recheck = () => check() && done();
-    offs.push(client.on('roster', recheck), client.on('connection', recheck), client.on('presence', recheck));
-  });
-}
-
 const rosterIds = (client: PresenceClient) => [...client.roster.keys()].sort();
 
 describe('PresenceClient.subscribe', () => {
@@ -75,7 +59,7 @@ describe('PresenceClient.subscribe', () => {
     expect(rosterIds(sam)).toEqual(['sally', 'sam']);
     await carol.setStatus('away');
     await sally.setStatus('away');
-    await until(sam, () => sam.roster.get('sally')?.status === 'away', 'sally away');
+    await until(sam, () => sam.roster.get('sally')?.status === 'away', 'sally away', 10_000);
     expect(heard).toEqual(['sally:away']);
     expect(sam.subscription).toEqual(['sales']);
 
@@ -87,14 +71,14 @@ describe('PresenceClient.subscribe', () => {
     expect(rosterIds(sam)).toEqual(['sally', 'sam']);
     await carol.setStatus('online');
     await sally.setStatus('online');
-    await until(sam, () => sam.roster.get('sally')?.status === 'online', 'sally online');
+    await until(sam, () => sam.roster.get('sally')?.status === 'online', 'sally online', 10_000);
     expect(heard).toEqual(['sally:away', 'sally:online']);
 
     // Act 3: back to the whole workspace.
     await sam.subscribe(null);
     expect(rosterIds(sam)).toEqual(['carol', 'sally', 'sam']);
     await carol.setStatus('away');
-    await until(sam, () => sam.roster.get('carol')?.status === 'away', 'carol away');
+    await until(sam, () => sam.roster.get('carol')?.status === 'away', 'carol away', 10_000);
   });
 
   it('refuses a bad scope before sending anything, and the server refuses one too', async () => {

@@ -16,29 +16,41 @@ afterEach(async () => {
   await Promise.all(readers.splice(0).map((reader) => reader.stop()));
 });
 
-async function onStream(options: { maxAttempts?: number } = {}) {
-  const harness = await makeHarness();
-  harnessDelivers.delete(harness.store);
-  const failures: StreamBatchFailure[] = [];
-  let batches = 0;
+/** The consumer on the harness table's stream, from its first record, as the event source mapping drives it. */
+async function startReader(harness: Harness, options: { maxAttempts?: number; failures?: StreamBatchFailure[]; onBatch?: () => void } = {}) {
   const handle = makeStreamHandler({ ports: harness.ports });
   const reader = new DynamoDbStreamReader({
     tableName: harness.tableName,
     connection: { endpoint: inject('dynamoEndpoint') },
     handler: async (event) => {
-      batches++;
+      options.onBatch?.();
       return handle(event);
     },
     onFailure: (failure) => {
-      failures.push(failure);
+      options.failures?.push(failure);
     },
     logger: silentLogger,
     from: 'trim-horizon',
     retryDelayMs: 10,
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
   });
-  await reader.start();
   readers.push(reader);
+  await reader.start();
+  return reader;
+}
+
+/** A harness whose commits only the stream delivers. */
+async function streamHarness(): Promise<Harness> {
+  const harness = await makeHarness();
+  harnessDelivers.delete(harness.store);
+  return harness;
+}
+
+async function onStream(options: { maxAttempts?: number } = {}) {
+  const harness = await streamHarness();
+  const failures: StreamBatchFailure[] = [];
+  let batches = 0;
+  const reader = await startReader(harness, { ...options, failures, onBatch: () => batches++ });
   return { harness, service: makeService(harness), reader, failures, batches: () => batches, workspace: uniqueWorkspace() };
 }
 
@@ -62,8 +74,7 @@ function shown(harness: Harness, connectionId: string): string[] {
 describe('delivery from the stream', () => {
   it('the writers post nothing; the consumer delivers what they committed, with versions, and publishes one event per change', async () => {
     // Prepare: no reader yet, so only the writers run.
-    const harness = await makeHarness();
-    harnessDelivers.delete(harness.store);
+    const harness = await streamHarness();
     const service = makeService(harness);
     const workspace = uniqueWorkspace();
     const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
@@ -72,16 +83,7 @@ describe('delivery from the stream', () => {
     // Act
     await bob.setStatus('away');
     const postedByWriters = harness.gateway.posts.length;
-    const reader = new DynamoDbStreamReader({
-      tableName: harness.tableName,
-      connection: { endpoint: inject('dynamoEndpoint') },
-      handler: makeStreamHandler({ ports: harness.ports }),
-      onFailure: () => undefined,
-      logger: silentLogger,
-      from: 'trim-horizon',
-    });
-    readers.push(reader);
-    await reader.start();
+    const reader = await startReader(harness);
     await reader.drained();
 
     // Assess
@@ -99,16 +101,7 @@ describe('delivery from the stream', () => {
     await reader.stop();
     const arrivals = ['a1', 'a2', 'a3', 'a4', 'a5'];
     for (const sub of arrivals) await TestConnection.open(service, { workspace, sub });
-    const next = new DynamoDbStreamReader({
-      tableName: harness.tableName,
-      connection: { endpoint: inject('dynamoEndpoint') },
-      handler: makeStreamHandler({ ports: harness.ports }),
-      onFailure: () => undefined,
-      logger: silentLogger,
-      from: 'trim-horizon',
-    });
-    readers.push(next);
-    await next.start();
+    const next = await startReader(harness);
     await next.drained();
 
     // The new reader replays the stream from its start: versions make the replay harmless.
