@@ -50,10 +50,23 @@ export class InvalidRequestError extends PresenceError {
   readonly httpStatus = 400;
 }
 
+/** What every refused token is told, whatever the check that failed: the reason goes to the log only. */
+export const REFUSED_TOKEN_MESSAGE = 'the token is missing, invalid or expired';
+
+/**
+ * A refused token. Its message is the same for every refusal, so a caller cannot probe which
+ * check failed (signature, expiry, claims); `reason` says which, for the log.
+ */
 export class UnauthorizedError extends PresenceError {
   override readonly name = 'UnauthorizedError';
   readonly code = 'unauthorized';
   readonly httpStatus = 401;
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(REFUSED_TOKEN_MESSAGE, options);
+  }
 }
 
 export class ForbiddenError extends PresenceError {

@@ -1,5 +1,5 @@
 /** One error-to-reply mapping per kind of entry point. No reply ever carries a stack trace. */
-import { PresenceError } from '#app/errors.ts';
+import { PresenceError, UnauthorizedError } from '#app/errors.ts';
 import type { ErrorMessage } from '#app/messages.ts';
 import type { Logger } from '#app/ports.ts';
 
@@ -8,6 +8,8 @@ export interface HttpErrorBody {
 }
 
 export function errorReply(error: unknown, logger: Logger): { status: number; body: HttpErrorBody } {
+  // The caller is told only that the token was refused; which check failed is for the log.
+  if (error instanceof UnauthorizedError) logger.info('token refused', { reason: error.reason });
   if (error instanceof PresenceError) {
     return { status: error.httpStatus, body: { error: { code: error.code, message: error.message } } };
   }

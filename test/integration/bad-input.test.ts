@@ -56,24 +56,25 @@ describe('WebSocket messages', () => {
   });
 });
 
-describe('WebSocket handshake', () => {
-  const secret = new TextEncoder().encode('integration-test-secret-0123456789abcdef');
-  const exp = () => Math.floor(Date.now() / 1000) + 600;
-  const tokens: [string, () => Promise<string>, number][] = [
-    ['a missing token', async () => '', 401],
-    ['garbage', async () => 'not-a-jwt', 401],
-    ['an unsigned token (alg none)', async () => new UnsecuredJWT({ sub: 'eve', workspace: 'w' }).setExpirationTime(exp()).encode(), 401],
-    ['a wrongly signed token', () => token({ workspace: 'w', sub: 'eve' }, 600, 'another-secret-another-secret-0000'), 401],
-    ['an expired token', () => token({ workspace: 'w', sub: 'eve' }, -60), 401],
-    ['a token without exp', () => new SignJWT({ sub: 'eve', workspace: 'w' }).setProtectedHeader({ alg: 'HS256' }).sign(secret), 401],
-    ['a user id with a path character', () => token({ workspace: 'w', sub: '../eve' }), 401],
-    ['a workspace id with a quote', () => token({ workspace: 'w"x', sub: 'eve' }), 401],
-    ['an oversized name', () => token({ workspace: 'w', sub: 'eve', name: 'n'.repeat(129) }), 401],
-    ['too many teams', () => token({ workspace: 'w', sub: 'eve', teams: Array.from({ length: 51 }, (_, i) => `t${i}`) }), 401],
-    ['an unknown role', () => token({ workspace: 'w', sub: 'eve', role: 'root' }), 401],
-    ['a service token', () => token({ workspace: 'w', sub: 'assigner', role: 'service' }), 403],
-  ];
+/** Tokens the service must refuse, with the handshake's status. */
+const secret = new TextEncoder().encode('integration-test-secret-0123456789abcdef');
+const exp = () => Math.floor(Date.now() / 1000) + 600;
+const tokens: [string, () => Promise<string>, number][] = [
+  ['a missing token', async () => '', 401],
+  ['garbage', async () => 'not-a-jwt', 401],
+  ['an unsigned token (alg none)', async () => new UnsecuredJWT({ sub: 'eve', workspace: 'w' }).setExpirationTime(exp()).encode(), 401],
+  ['a wrongly signed token', () => token({ workspace: 'w', sub: 'eve' }, 600, 'another-secret-another-secret-0000'), 401],
+  ['an expired token', () => token({ workspace: 'w', sub: 'eve' }, -60), 401],
+  ['a token without exp', () => new SignJWT({ sub: 'eve', workspace: 'w' }).setProtectedHeader({ alg: 'HS256' }).sign(secret), 401],
+  ['a user id with a path character', () => token({ workspace: 'w', sub: '../eve' }), 401],
+  ['a workspace id with a quote', () => token({ workspace: 'w"x', sub: 'eve' }), 401],
+  ['an oversized name', () => token({ workspace: 'w', sub: 'eve', name: 'n'.repeat(129) }), 401],
+  ['too many teams', () => token({ workspace: 'w', sub: 'eve', teams: Array.from({ length: 51 }, (_, i) => `t${i}`) }), 401],
+  ['an unknown role', () => token({ workspace: 'w', sub: 'eve', role: 'root' }), 401],
+  ['a service token', () => token({ workspace: 'w', sub: 'assigner', role: 'service' }), 403],
+];
 
+describe('WebSocket handshake', () => {
   it.each(tokens)('%s is refused with %i and stores nothing', async (_label, mint, status) => {
     const harness = await makeHarness();
     const service = makeService(harness);
@@ -82,6 +83,29 @@ describe('WebSocket handshake', () => {
 
     await expect(attempt).rejects.toEqual(new HandshakeRejected(status));
     expect(await harness.scanTable()).toEqual([]);
+  });
+});
+
+describe('HTTP API refusals', () => {
+  it('every refused token gets the same 401 body, whichever check failed; the reason is logged', async () => {
+    // Prepare: each 401 case of the handshake, on an HTTP route.
+    const { service, harness } = await setup();
+    const logged: unknown[] = [];
+    harness.ports.logger = { ...harness.ports.logger, info: (message: string, ...extra: unknown[]) => logged.push([message, ...extra]) };
+    const refused = tokens.filter(([, , status]) => status === 401);
+
+    // Act
+    const bodies = new Set<string>();
+    for (const [, mint] of refused) {
+      const reply = await makeService(harness).http(httpEvent('GET', '/workspaces/w/settings', { token: (await mint()) || undefined }));
+      expect(reply.statusCode).toBe(401);
+      bodies.add(reply.body ?? '');
+    }
+
+    // Assess
+    expect([...bodies]).toEqual([JSON.stringify({ error: { code: 'unauthorized', message: 'the token is missing, invalid or expired' } })]);
+    expect(logged).toContainEqual(['token refused', { reason: 'the token has expired' }]);
+    expect(logged).toContainEqual(['token refused', { reason: 'the token claims are invalid' }]);
   });
 });
 
