@@ -268,6 +268,17 @@ export class DynamoDbPresenceStore implements PresenceStore {
     return Item ? toConnection(Item) : undefined;
   }
 
+  async existingConnections(workspaceId: string, connectionIds: string[]): Promise<Set<string>> {
+    const pk = workspacePk(workspaceId);
+    const unique = [...new Set(connectionIds)];
+    const found = new Set<string>();
+    for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+      const keys = unique.slice(start, start + BATCH_GET_LIMIT).map((id) => ({ pk, sk: connectionSk(id) }));
+      for (const item of await this.batchGet(keys)) found.add(item.connectionId as string);
+    }
+    return found;
+  }
+
   async putMemberships(workspaceId: string, userId: string, teams: string[], now: number): Promise<void> {
     const pk = workspacePk(workspaceId);
     // Rewritten on every connect, so it lives as long as the agent item it points to.

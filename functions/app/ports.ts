@@ -54,6 +54,8 @@ export interface PresenceStore {
   deleteConnections(workspaceId: string, connectionIds: string[]): Promise<void>;
   listConnections(workspaceId: string): Promise<ConnectionRecord[]>;
   getConnection(workspaceId: string, connectionId: string): Promise<ConnectionRecord | undefined>;
+  /** Which of these connections still have their item (consistent; any number, read in batches). */
+  existingConnections(workspaceId: string, connectionIds: string[]): Promise<Set<string>>;
   getSettings(workspaceId: string): Promise<WorkspaceSettings | undefined>;
   putSettings(workspaceId: string, settings: WorkspaceSettings): Promise<void>;
 }

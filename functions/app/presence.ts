@@ -7,7 +7,7 @@ import type { ChosenStatus, Decision, Transition } from '#domain/presence.ts';
 import { ConnectionGoneError } from '#app/errors.ts';
 import type { LoggedOutMessage, SnapshotMessage } from '#app/messages.ts';
 import { type Mutation, mutateAgent } from '#app/mutate.ts';
-import { workspacePolicy } from '#app/policy.ts';
+import { policyFrom, workspacePolicy } from '#app/policy.ts';
 import type { Ports } from '#app/ports.ts';
 import type { Principal } from '#app/principal.ts';
 
@@ -72,11 +72,26 @@ async function forgetLeftTeams(ports: Ports, principal: Principal, mutation: Mut
   });
 }
 
+/**
+ * The connection closed. Its item goes first; then the agent's other connections whose items are
+ * gone too (tabs closing at the same moment) are taken in the same write, so a browser closing
+ * many tabs makes one write that wins, not many that race each other out of their retries.
+ */
 export async function disconnect(ports: Ports, context: ConnectionContext): Promise<Transition[]> {
   const { principal, connectionId } = context;
-  await ports.store.deleteConnections(principal.workspaceId, [connectionId]);
-  const mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) =>
-    stored ? rules.disconnect(stored, connectionId, now, policy) : null,
+  const workspaceId = principal.workspaceId;
+  await ports.store.deleteConnections(workspaceId, [connectionId]);
+  const { agent, settings } = await ports.store.getAgentWithSettings(workspaceId, principal.userId);
+  if (!agent) return [];
+  const others = Object.keys(agent.connections).filter((id) => id !== connectionId);
+  const open = others.length > 0 ? await ports.store.existingConnections(workspaceId, others) : new Set<string>();
+  const closed = [connectionId, ...others.filter((id) => !open.has(id))];
+  const mutation = await mutateAgent(
+    ports,
+    workspaceId,
+    principal.userId,
+    (stored, now, policy) => (stored ? rules.disconnect(stored, closed, now, policy) : null),
+    { agent, policy: policyFrom(ports.config, settings) },
   );
   return settle(mutation);
 }

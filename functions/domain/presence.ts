@@ -365,12 +365,17 @@ export function connect(
 }
 
 /** A connection closed (`$disconnect`, or the gateway reported it gone). */
-export function disconnect(stored: Agent, connectionId: string, now: number, policy: Policy): Decision {
+/**
+ * Connections closed. Several at once when other tabs closed too: the first writer then takes
+ * them all, and the others' disconnects find nothing left to write.
+ */
+export function disconnect(stored: Agent, closed: string | readonly string[], now: number, policy: Policy): Decision {
   const draft = new Draft(stored);
   draft.settleDeadlines(now, policy);
   const agent = draft.agent;
-  if (connectionId in agent.connections) {
-    delete agent.connections[connectionId];
+  const present = (typeof closed === 'string' ? [closed] : closed).filter((id) => id in agent.connections);
+  if (present.length > 0) {
+    for (const id of present) delete agent.connections[id];
     draft.changed = true;
     if (!hasConnections(agent)) {
       agent.leaseUntil = 0;

@@ -103,6 +103,7 @@ function measuredStore(store: PresenceStore, metrics: Metrics, now: Now): Presen
     deleteConnections: (...args) => store.deleteConnections(...args),
     listConnections: (...args) => store.listConnections(...args),
     getConnection: (...args) => store.getConnection(...args),
+    existingConnections: (...args) => store.existingConnections(...args),
     getSettings: (...args) => store.getSettings(...args),
     putSettings: (...args) => store.putSettings(...args),
   };

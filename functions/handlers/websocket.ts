@@ -122,8 +122,12 @@ export function makeDisconnectHandler(deps: MessageDeps): WebSocketHandler {
     try {
       await presence.disconnect(deps.ports, connectionContext(event));
     } catch (error) {
-      // Nobody receives a $disconnect reply; the lease will take the user offline if this failed.
-      errorReply(error, deps.ports.logger);
+      // Nobody receives a $disconnect reply, and the lease takes the user offline only later
+      // (as a timeout): a failure here is never silent.
+      deps.ports.logger.error('disconnect failed; the lease will take the user offline', {
+        connectionId: event.requestContext.connectionId,
+        error,
+      });
     }
     return { statusCode: 200 };
   };

@@ -84,6 +84,10 @@ export class MemoryPresenceStore implements PresenceStore {
     this.connections.set(k, { ...connection, scope: connection.scope ?? null, workspaceId });
   }
 
+  async existingConnections(workspaceId: string, connectionIds: string[]): Promise<Set<string>> {
+    return new Set(connectionIds.filter((id) => this.connections.has(key(workspaceId, id))));
+  }
+
   async getConnection(workspaceId: string, connectionId: string): Promise<ConnectionRecord | undefined> {
     const found = this.connections.get(key(workspaceId, connectionId));
     if (!found) return undefined;
