@@ -4,6 +4,11 @@ import type { PresenceConfig } from '#app/ports.ts';
 
 export const PROTOCOL_MIN_IDLE_TIMEOUT_SECONDS = 60;
 export const MAX_IDLE_TIMEOUT_SECONDS = 86_400;
+/**
+ * The highest cap allowed: each connection is an entry (id and time, about 40 bytes) of the agent
+ * item, which must stay far below DynamoDB's 400 KB item limit.
+ */
+export const MAX_CONNECTIONS_PER_USER = 200;
 
 type Env = Record<string, string | undefined>;
 
@@ -35,7 +40,13 @@ export function presenceConfigFromEnv(env: Env): PresenceConfig {
     fanoutConcurrency: readNumber(env, 'PRESENCE_FANOUT_CONCURRENCY', 32, 1),
     fanoutChunkSize: readNumber(env, 'PRESENCE_FANOUT_CHUNK_SIZE', 100, 1),
     agentRetentionMs: readNumber(env, 'PRESENCE_AGENT_RETENTION_DAYS', 90, 1) * 86_400_000,
+    maxConnectionsPerUser: readNumber(env, 'PRESENCE_MAX_CONNECTIONS_PER_USER', 20, 1),
   };
+  if (!Number.isInteger(config.maxConnectionsPerUser) || config.maxConnectionsPerUser > MAX_CONNECTIONS_PER_USER) {
+    throw new ConfigurationError(
+      `PRESENCE_MAX_CONNECTIONS_PER_USER must be a whole number from 1 to ${MAX_CONNECTIONS_PER_USER}, got "${env.PRESENCE_MAX_CONNECTIONS_PER_USER}"`,
+    );
+  }
   if (!Number.isInteger(config.fanoutChunkSize)) {
     throw new ConfigurationError(`PRESENCE_FANOUT_CHUNK_SIZE must be a whole number, got "${env.PRESENCE_FANOUT_CHUNK_SIZE}"`);
   }

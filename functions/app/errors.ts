@@ -82,6 +82,13 @@ export class NotFoundError extends PresenceError {
 }
 
 /** Too many concurrent writers on one agent: retrying later will work. */
+/** A user already has as many open connections as allowed (PRESENCE_MAX_CONNECTIONS_PER_USER). */
+export class TooManyConnectionsError extends PresenceError {
+  override readonly name = 'TooManyConnectionsError';
+  readonly code = 'too_many_connections';
+  readonly httpStatus = 429;
+}
+
 export class ContentionError extends PresenceError {
   override readonly name = 'ContentionError';
   readonly code = 'busy';

@@ -133,6 +133,8 @@ export interface PresenceConfig {
   fanoutChunkSize: number;
   /** How long an agent item is kept after its last write (garbage collection by TTL). */
   agentRetentionMs: number;
+  /** Open connections one user may have; a `$connect` beyond it is refused (429). */
+  maxConnectionsPerUser: number;
 }
 
 export interface Ports {

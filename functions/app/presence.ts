@@ -4,7 +4,7 @@ import * as rules from '#domain/presence.ts';
 import { inScope, normalizeScope, type Scope } from '#domain/scope.ts';
 import { splitIntoParts } from '#domain/snapshot-parts.ts';
 import type { ChosenStatus, Decision, Transition } from '#domain/presence.ts';
-import { ConnectionGoneError } from '#app/errors.ts';
+import { ConnectionGoneError, TooManyConnectionsError } from '#app/errors.ts';
 import type { LoggedOutMessage, SnapshotMessage } from '#app/messages.ts';
 import { type Mutation, mutateAgent } from '#app/mutate.ts';
 import { policyFrom, workspacePolicy } from '#app/policy.ts';
@@ -51,9 +51,14 @@ export async function connect(ports: Ports, context: ConnectionContext): Promise
   await ports.store.putConnection(principal.workspaceId, { connectionId, userId: principal.userId, connectedAt });
   let mutation: Mutation;
   try {
-    mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) =>
-      rules.connect(stored, identityOf(principal), connectionId, connectedAt, now, policy),
-    );
+    mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) => {
+      // The cap bounds what one token can make the service do, and the agent item's size.
+      const max = ports.config.maxConnectionsPerUser;
+      if (rules.liveConnections(stored, now) >= max) {
+        throw new TooManyConnectionsError(`this user already has ${max} open connections; close one first`);
+      }
+      return rules.connect(stored, identityOf(principal), connectionId, connectedAt, now, policy);
+    });
   } catch (error) {
     // Nothing was written: the connection is refused, so its item goes too.
     await ports.store.deleteConnections(principal.workspaceId, [connectionId]).catch(() => undefined);

@@ -344,6 +344,12 @@ function refreshIdentity(draft: Draft, identity: Identity): void {
 }
 
 /** A connection opened (`$connect`). Connecting counts as activity and ends a logout. */
+/** Connections that count for the user at `now`: none once the lease has passed (they are all dead). */
+export function liveConnections(agent: Agent | undefined, now: number): number {
+  if (!agent || agent.loggedOut || now >= agent.leaseUntil) return 0;
+  return Object.keys(agent.connections).length;
+}
+
 export function connect(
   stored: Agent | undefined,
   identity: Identity,
@@ -364,9 +370,8 @@ export function connect(
   return draft.decision();
 }
 
-/** A connection closed (`$disconnect`, or the gateway reported it gone). */
 /**
- * Connections closed. Several at once when other tabs closed too: the first writer then takes
+ * Connections closed (`$disconnect`, or the gateway reported them gone). Several at once when other tabs closed too: the first writer then takes
  * them all, and the others' disconnects find nothing left to write.
  */
 export function disconnect(stored: Agent, closed: string | readonly string[], now: number, policy: Policy): Decision {

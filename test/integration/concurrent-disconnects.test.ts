@@ -10,7 +10,7 @@ import { makeService, TestConnection } from '#test/support/service.ts';
 describe('concurrent disconnects of one user', () => {
   it('50 connections closed at once: offline by disconnect after the grace, nothing failed', async () => {
     // Prepare: 50 tabs of alice, and a teammate watching.
-    const harness = await makeHarness();
+    const harness = await makeHarness({ maxConnectionsPerUser: 50 });
     const errors: unknown[] = [];
     harness.ports.logger = { ...harness.ports.logger, error: (...args: unknown[]) => errors.push(args) };
     const service = makeService(harness);

@@ -76,6 +76,7 @@ export const TEST_CONFIG: PresenceConfig = {
   fanoutConcurrency: 8,
   fanoutChunkSize: 100,
   agentRetentionMs: 90 * 86_400_000,
+  maxConnectionsPerUser: 20,
 };
 
 /** Stores whose commits the harness delivers at once; a test on the real stream takes its store out. */

@@ -1,0 +1,56 @@
+/**
+ * One user's open connections are capped (PRESENCE_MAX_CONNECTIONS_PER_USER): the `$connect`
+ * beyond it is refused with 429 and leaves nothing behind; a closed or dead connection frees its
+ * place. So one token cannot multiply its rate budget, and the agent item stays small.
+ */
+import { describe, expect, it } from 'vitest';
+import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
+import { HandshakeRejected, makeService, TestConnection } from '#test/support/service.ts';
+
+async function atCap(max: number) {
+  const harness = await makeHarness({ maxConnectionsPerUser: max });
+  const service = makeService(harness);
+  const workspace = uniqueWorkspace();
+  const tabs: TestConnection[] = [];
+  for (let i = 0; i < max; i++) tabs.push(await TestConnection.open(service, { workspace, sub: 'alice' }));
+  return { harness, service, workspace, tabs };
+}
+
+describe('connections per user', () => {
+  it('refuses the $connect beyond the cap with 429 and stores nothing for it', async () => {
+    // Prepare
+    const { harness, service, workspace } = await atCap(5);
+    const before = await harness.scanTable();
+
+    // Act
+    const refused = TestConnection.open(service, { workspace, sub: 'alice' });
+
+    // Assess
+    await expect(refused).rejects.toEqual(new HandshakeRejected(429));
+    expect(await harness.scanTable()).toEqual(before);
+    expect(Object.keys((await harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toHaveLength(5);
+  });
+
+  it('another user of the workspace is not affected', async () => {
+    const { service, workspace } = await atCap(3);
+
+    await expect(TestConnection.open(service, { workspace, sub: 'bob' })).resolves.toBeInstanceOf(TestConnection);
+  });
+
+  it('a closed connection frees its place', async () => {
+    const { service, workspace, tabs } = await atCap(3);
+
+    await tabs[0]!.close();
+
+    await expect(TestConnection.open(service, { workspace, sub: 'alice' })).resolves.toBeInstanceOf(TestConnection);
+  });
+
+  it('connections whose lease passed (they died without a close) do not count', async () => {
+    const { harness, service, workspace } = await atCap(3);
+
+    harness.clock.advance(91_000);
+
+    await expect(TestConnection.open(service, { workspace, sub: 'alice' })).resolves.toBeInstanceOf(TestConnection);
+    expect(Object.keys((await harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toHaveLength(1);
+  });
+});
