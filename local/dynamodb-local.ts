@@ -77,22 +77,35 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * The only origin DynamoDB Local's CORS allows: a name under `.invalid`, which never resolves, so
+ * no web page the developer visits can call it from the browser (its default is `*`). Nothing
+ * of ours calls it from a page.
+ */
+export const DYNAMODB_LOCAL_CORS_ALLOW_LIST = 'https://dynamodb-local.invalid';
+
+/** The JVM's arguments. The jar has no option for the address it binds: it listens on every interface. */
+export function dynamoDbLocalArgs(home: string, port: number, dataDir?: string): string[] {
+  return [
+    `-Djava.library.path=${join(home, 'DynamoDBLocal_lib')}`,
+    '-jar',
+    join(home, 'DynamoDBLocal.jar'),
+    ...(dataDir ? ['-dbPath', dataDir] : ['-inMemory']),
+    '-sharedDb',
+    '-disableTelemetry',
+    '-cors',
+    DYNAMODB_LOCAL_CORS_ALLOW_LIST,
+    '-port',
+    String(port),
+  ];
+}
+
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   assertJavaAvailable();
   const home = dynamoDbLocalHome();
   const port = options.port ?? (await freePort());
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const storage = options.dataDir ? ['-dbPath', options.dataDir] : ['-inMemory'];
-  const javaArgs = [
-    `-Djava.library.path=${join(home, 'DynamoDBLocal_lib')}`,
-    '-jar',
-    join(home, 'DynamoDBLocal.jar'),
-    ...storage,
-    '-sharedDb',
-    '-disableTelemetry',
-    '-port',
-    String(port),
-  ];
+  const javaArgs = dynamoDbLocalArgs(home, port, options.dataDir);
   // The watchdog shell holds our pipe on its stdin: when this process dies for any reason the
   // pipe closes, `cat` returns and the JVM is killed with it.
   const script = 'java "$@" </dev/null & jvm=$!; trap \'kill $jvm 2>/dev/null\' EXIT TERM INT; cat >/dev/null; kill $jvm 2>/dev/null; wait $jvm';

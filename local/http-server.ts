@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { httpApiEvent } from '#local/api-gateway-events.ts';
 import { mintToken, type SigningSettings, tokenRequestSchema } from '#local/tokens.ts';
+import { isLoopbackHost, MISDIRECTED } from '#local/loopback.ts';
 import type { Logger } from '#app/ports.ts';
 
 /** API Gateway HTTP APIs take up to 10 MB; the handlers want far less, so stop reading early. */
@@ -63,6 +64,8 @@ export class LocalHttpServer {
 }
 
 async function serve(options: LocalHttpServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  // Before anything is read: a request for another host name (DNS rebinding) gets nothing.
+  if (!isLoopbackHost(request.headers.host)) return sendJson(response, MISDIRECTED.status, MISDIRECTED.body);
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
   const body = await readBody(request);

@@ -25,6 +25,9 @@ const lines = [
   ...(stack.devSecretInUse
     ? ['warning: PRESENCE_JWT_SECRET is not set, so tokens are signed with the public development secret; never expose this stack beyond your machine']
     : []),
+  ...(stack.devSignIn && !stack.devSecretInUse
+    ? ['warning: PRESENCE_DEV_SIGN_IN=1: POST /dev/token signs any token, for any workspace and role, with your PRESENCE_JWT_SECRET; anyone who can reach this machine on that port can mint them']
+    : []),
   'mint a token: npm run token -- --workspace acme --user alice --name Alice [--teams sales,support] [--role admin]',
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

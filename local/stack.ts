@@ -26,6 +26,7 @@ import { WorkerFanoutDispatcher } from '#local/fanout-workers.ts';
 import { LocalHttpServer, type PageAssets } from '#local/http-server.ts';
 import { buildPage } from '#local/page/build.ts';
 import { ensureTable } from '#local/table-setup.ts';
+import { pageOrigins } from '#local/loopback.ts';
 import { DEV_JWT_SECRET, type SigningSettings } from '#local/tokens.ts';
 import { WebSocketEmulator } from '#local/websocket-emulator.ts';
 
@@ -64,6 +65,8 @@ export interface LocalStack {
   tableName: string;
   /** True when tokens are signed with the fixed development secret. */
   devSecretInUse: boolean;
+  /** True when the page's demo sign-in (POST /dev/token) mints tokens. */
+  devSignIn: boolean;
   signing: SigningSettings;
   emulator: WebSocketEmulator;
   /** One sweep pass now. */
@@ -113,6 +116,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const clock = options.clock ?? { now: () => Date.now() };
   const logger = options.logger ?? new PowertoolsLogger({ serviceName: 'presence-local', logLevel: (env.POWERTOOLS_LOG_LEVEL as 'INFO') ?? 'INFO' });
   const devSecretInUse = !env.PRESENCE_JWT_SECRET && !env.PRESENCE_JWKS_URL;
+  // Minting tokens on request is safe only with the public development secret, which nothing
+  // else trusts; with a real secret it takes an explicit PRESENCE_DEV_SIGN_IN=1 (main.ts warns).
+  const devSignIn = devSecretInUse || (env.PRESENCE_DEV_SIGN_IN === '1' && !env.PRESENCE_JWKS_URL);
   const jwtEnv: Env = devSecretInUse ? { ...env, PRESENCE_JWT_SECRET: DEV_JWT_SECRET } : env;
   // Fail on bad settings before anything starts.
   const jwt = jwtSettingsFromEnv(jwtEnv);
@@ -208,6 +214,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...(fanout ? { fanout } : {}),
       },
     );
+    // The team page's origins, known once the HTTP server listens: before that, no browser origin.
+    let origins: string[] = [];
     let ports;
     try {
       ports = composition.ports();
@@ -225,6 +233,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...(options.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.maxLifetimeMs } : {}),
         ...(options.dropDisconnect !== undefined ? { dropDisconnect: options.dropDisconnect } : {}),
         handlers: makeWebSocketApi({ ...deps, verifier: composition.verifier() }),
+        allowedOrigins: () => origins,
       });
     } catch (error) {
       portInUse(error, 'WebSocket API', 'PRESENCE_WS_PORT', wsPort);
@@ -318,7 +327,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         page,
         // Three beats per lease, at most the protocol's 30 s, so one lost beat never ends a lease.
         pageConfig: { wsUrl: ws.url, heartbeatIntervalMs: Math.min(30_000, Math.floor(ports.config.leaseMs / 3)) },
-        devTokens: signing.secret ? signing : undefined,
+        devTokens: devSignIn ? signing : undefined,
         clock,
         logger,
       });
@@ -326,6 +335,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       portInUse(error, 'HTTP API', 'PRESENCE_HTTP_PORT', httpPort);
     }
     cleanups.push(() => http.stop());
+    origins = pageOrigins(http.url);
 
     // Booted now, after everything else is up, so the first large fan-out does not wait for them.
     if (workerCount > 0) startWorkers();
@@ -337,6 +347,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamoEndpoint,
       tableName,
       devSecretInUse,
+      devSignIn,
       signing,
       emulator: ws,
       sweep,

@@ -17,6 +17,7 @@ import type { Duplex } from 'node:stream';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { WebSocketEvent, WebSocketResult } from '#handlers/websocket.ts';
+import { isLoopbackHost, MISDIRECTED } from '#local/loopback.ts';
 import {
   type ConnectionInfo,
   authorizerEvent,
@@ -54,6 +55,8 @@ export interface WebSocketEmulatorOptions {
   /** 0 picks a free port. */
   port?: number;
   host?: string;
+  /** Browser origins allowed to open a WebSocket (the team page's); asked at each handshake. */
+  allowedOrigins?: () => string[];
   stage?: string;
   apiId?: string;
   /** API Gateway closes a connection that sent nothing for this long (10 minutes). */
@@ -121,6 +124,7 @@ export class WebSocketEmulator {
   private readonly messageRoutes: string[];
   private boundPort = 0;
   private readonly host: string;
+  private readonly allowedOrigins: (() => string[]) | undefined;
   private stopped = false;
 
   private constructor(options: WebSocketEmulatorOptions) {
@@ -130,6 +134,7 @@ export class WebSocketEmulator {
     this.stage = options.stage ?? 'local';
     this.apiId = options.apiId ?? 'local';
     this.host = options.host ?? '127.0.0.1';
+    this.allowedOrigins = options.allowedOrigins;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 10 * 60_000;
     this.maxLifetimeMs = options.maxLifetimeMs ?? 2 * 3_600_000;
     this.frameLimit = options.frameLimitBytes ?? FRAME_LIMIT_BYTES;
@@ -213,6 +218,11 @@ export class WebSocketEmulator {
   private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (this.stopped) return rejectUpgrade(socket, 502);
+    if (!isLoopbackHost(request.headers.host)) return rejectUpgrade(socket, MISDIRECTED.status);
+    // Clients without an Origin (apps, SDKs on Node) are allowed, as on AWS; a browser page may
+    // connect only from the team page's own origin.
+    const origin = request.headers.origin;
+    if (origin !== undefined && !(this.allowedOrigins?.() ?? []).includes(origin)) return rejectUpgrade(socket, 403);
     if (url.pathname !== '/' && url.pathname !== `/${this.stage}` && url.pathname !== `/${this.stage}/`) {
       return rejectUpgrade(socket, 404);
     }
@@ -392,6 +402,7 @@ export class WebSocketEmulator {
   // ---------- @connections ----------
 
   private async management(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!isLoopbackHost(request.headers.host)) return reply(response, MISDIRECTED.status, MISDIRECTED.body);
     const url = new URL(request.url ?? '/', 'http://localhost');
     // Served with and without the stage prefix: SDK clients are configured either way.
     const match = /^(?:\/([^/]+))?\/@connections\/([^/]+)\/?$/.exec(url.pathname);

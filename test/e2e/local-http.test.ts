@@ -3,7 +3,8 @@
  * Lambda, the development token endpoint, request limits, and PresenceChanged events POSTed to
  * PRESENCE_EVENTS_WEBHOOK in EventBridge's envelope.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestStack, startTestStack, uniqueWorkspace } from '#test/support/stack.ts';
 
@@ -127,6 +128,18 @@ describe('development sign-in', () => {
     expect((await fetch(`${stack.httpUrl}/dev/token`)).status).toBe(405);
   });
 
+  it('is off with a secret of your own unless PRESENCE_DEV_SIGN_IN=1 asks for it', async () => {
+    const own = await startTestStack({ env: { PRESENCE_DEV_SIGN_IN: '' } });
+    try {
+      expect(own.devSignIn).toBe(false);
+      expect(await (await fetch(`${own.httpUrl}/dev/config`)).json()).toMatchObject({ devTokens: false });
+      expect((await fetch(`${own.httpUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ workspace: 'other', user: 'eve', role: 'admin' }) })).status).toBe(404);
+    } finally {
+      await own.stop();
+    }
+    expect(stack.devSignIn).toBe(true);
+  });
+
   it('is not offered when tokens come from a JWKS', async () => {
     const jwks = await startTestStack({ env: { PRESENCE_JWKS_URL: 'http://127.0.0.1:9/jwks.json' } });
     try {
@@ -135,5 +148,59 @@ describe('development sign-in', () => {
     } finally {
       await jwks.stop();
     }
+  });
+});
+
+/** A raw request with a Host header of our choosing (fetch sets its own). */
+function requestWithHost(url: string, host: string, method = 'GET'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method, headers: { host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+/** The handshake's HTTP status: 101 when the upgrade is accepted. */
+function handshake(url: string, headers: Record<string, string>, origin?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers, ...(origin ? { origin } : {}) });
+    socket.once('open', () => {
+      socket.close();
+      resolve(101);
+    });
+    socket.once('unexpected-response', (_request, response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    socket.once('error', reject);
+  });
+}
+
+describe('loopback only', () => {
+  it('answers 421 to a Host that is not a loopback name, on the HTTP API, the page and @connections', async () => {
+    expect(await requestWithHost(`${stack.httpUrl}/healthz`, 'attacker.example')).toBe(421);
+    expect(await requestWithHost(`${stack.httpUrl}/`, 'attacker.example:3000')).toBe(421);
+    expect(await requestWithHost(`${stack.httpUrl}/dev/token`, 'rebound.attacker.example', 'POST')).toBe(421);
+    expect(await requestWithHost(`${stack.managementUrl}/@connections/x`, 'attacker.example')).toBe(421);
+    // Loopback names and addresses are served.
+    for (const host of ['localhost', `localhost:${new URL(stack.httpUrl).port}`, '127.0.0.1', '127.1.2.3:80', '[::1]:3000']) {
+      expect(await requestWithHost(`${stack.httpUrl}/healthz`, host)).toBe(200);
+    }
+  });
+
+  it("the WebSocket handshake refuses another Host, and a browser Origin other than the page's", async () => {
+    const token = await stack.token({ workspace: uniqueWorkspace(), user: 'dana' });
+    const url = `${stack.wsUrl}?token=${token}`;
+    const page = new URL(stack.httpUrl);
+
+    expect(await handshake(url, { host: 'attacker.example' })).toBe(421);
+    expect(await handshake(url, {}, 'http://attacker.example')).toBe(403);
+    expect(await handshake(url, {}, `http://localhost:${page.port}`)).toBe(101);
+    expect(await handshake(url, {}, stack.httpUrl)).toBe(101);
+    // No Origin at all (an app or a Node client), as on AWS.
+    expect(await handshake(url, {})).toBe(101);
   });
 });

