@@ -381,6 +381,12 @@ export class PresenceClient {
       this.close();
       return;
     } else if (message.type === 'error') {
+      // The connection's token ended: the server closes this connection. A new one opens now with
+      // a fresh token, overlapping it like a handover, so the agent never looks offline.
+      if (message.code === 'token_expired') {
+        if (!this.stopped && this.current === link && !this.incoming) void this.openLink(true);
+        return;
+      }
       if (!this.settleWaiters(message)) this.report(new PresenceClientError(message.code, message.message));
       return;
     }
@@ -412,6 +418,10 @@ export class PresenceClient {
     if (this.stopped) return;
     if (this.current === link) {
       this.current = undefined;
+      // A new connection is already opening (a handover, or a token that ended): it takes over
+      // once its snapshot is in, with no 'reconnecting' in between; if it fails, its own close
+      // reports it and schedules the retry.
+      if (this.incoming) return;
     } else if (this.current) {
       // A handover attempt failed while the current connection still works: try again later.
       link.handover = undefined;

@@ -49,8 +49,8 @@ export function makeJwtVerifier(settings: JwtSettings): TokenVerifier {
       }
       const claims = claimsSchema.safeParse(payload);
       if (!claims.success) throw new UnauthorizedError('the token claims are invalid');
-      const { sub, workspace, name, teams, role } = claims.data;
-      return { userId: sub, workspaceId: workspace, name: name ?? sub, teams: teams ?? [], role: role ?? 'agent' };
+      const { sub, workspace, name, teams, role, exp } = claims.data;
+      return { userId: sub, workspaceId: workspace, name: name ?? sub, teams: teams ?? [], role: role ?? 'agent', expiresAt: exp * 1000 };
     },
   };
 }

@@ -82,6 +82,13 @@ export class NotFoundError extends PresenceError {
 }
 
 /** Too many concurrent writers on one agent: retrying later will work. */
+/** The token a connection was opened with has ended: the connection is closed after this reply. */
+export class TokenExpiredError extends PresenceError {
+  override readonly name = 'TokenExpiredError';
+  readonly code = 'token_expired';
+  readonly httpStatus = 401;
+}
+
 /** A user already has as many open connections as allowed (PRESENCE_MAX_CONNECTIONS_PER_USER). */
 export class TooManyConnectionsError extends PresenceError {
   override readonly name = 'TooManyConnectionsError';

@@ -6,6 +6,8 @@ export type Role = (typeof ROLES)[number];
 /** Who is calling, from a verified token: the workspace always comes from here. */
 export interface Principal extends Identity {
   role: Role;
+  /** When the token ends (epoch ms, its `exp`); a connection opened with it ends then too. */
+  expiresAt?: number | undefined;
 }
 
 /** What verifies a token; throws UnauthorizedError for anything it does not accept. */

@@ -20,6 +20,12 @@ export const authorizerContextSchema = z.object({
     return parsed.data;
   }),
   role: z.enum(ROLES),
+  /** The token's end (epoch ms); absent on connections authorized before it was passed on. */
+  expiresAt: z
+    .string()
+    .regex(/^\d{0,15}$/)
+    .transform((text) => (text === '' ? undefined : Number(text)))
+    .optional(),
 });
 
 function safeJson(text: string): unknown {

@@ -4,10 +4,12 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import {
+  ConnectionGoneError,
   InvalidJsonError,
   InvalidMessageError,
   InvalidStatusError,
   RateLimitedError,
+  TokenExpiredError,
   UnauthorizedError,
   UnknownActionError,
 } from '#app/errors.ts';
@@ -58,6 +60,8 @@ export interface AuthorizerContext {
   name: string;
   teams: string;
   role: string;
+  /** The token's end, epoch ms (API Gateway context values are strings). */
+  expiresAt: string;
 }
 
 /**
@@ -87,6 +91,7 @@ export function makeAuthorizerHandler(deps: { verifier: TokenVerifier }) {
         name: principal.name,
         teams: JSON.stringify(principal.teams),
         role: principal.role,
+        expiresAt: String(principal.expiresAt ?? ''),
       },
     };
   };
@@ -175,12 +180,22 @@ function makeMessageHandler(
       if (budget === 'refuse-silently' && action === 'heartbeat') return { statusCode: 200 };
       if (budget !== 'allow') throw new RateLimitedError('too many messages on this connection; slow down');
       const context = connectionContext(event);
+      const expiresAt = context.principal.expiresAt;
+      if (expiresAt !== undefined && deps.ports.clock.now() >= expiresAt) {
+        throw new TokenExpiredError('the token this connection was opened with has expired; connect again with a fresh one');
+      }
       await run(deps.ports, context, parseBody(event));
     } catch (error) {
       try {
         await deps.ports.gateway.post(connectionId, errorMessage(error, deps.ports.logger));
       } catch (postError) {
         deps.ports.logger.warn('could not deliver an error reply', { connectionId, error: postError });
+      }
+      // A connection outlives its token by at most one message: told why, then closed.
+      if (error instanceof TokenExpiredError) {
+        await deps.ports.gateway.delete(connectionId).catch((closeError: unknown) => {
+          if (!(closeError instanceof ConnectionGoneError)) deps.ports.logger.warn('could not close an expired connection', { connectionId, error: closeError });
+        });
       }
     }
     return { statusCode: 200 };

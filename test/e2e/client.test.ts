@@ -10,7 +10,7 @@ import { until } from '#test/support/client-events.ts';
 import { backoffDelay, PresenceClient, type PresenceClientError, type PresenceClientOptions } from '../../client/index.ts';
 import { freePort } from '#local/dynamodb-local.ts';
 import { type TestStack, startTestStack, uniqueWorkspace } from '#test/support/stack.ts';
-import type { TokenRequest } from '#local/tokens.ts';
+import { mintToken, type TokenRequest } from '#local/tokens.ts';
 
 /** A lease far longer than the clock jumps below, so only idle and closes change statuses. */
 const CLIENT_ENV = { PRESENCE_CONNECTION_LEASE_SECONDS: '120', PRESENCE_IDLE_TIMEOUT_SECONDS: '30' };
@@ -165,6 +165,48 @@ describe('PresenceClient on Node', () => {
     } finally {
       await short.stop();
     }
+  });
+
+  it('when its token ends, the server closes the connection and the client reconnects with a fresh one, unseen', async () => {
+    // Prepare: the stack's clock at real time (the handshake checks tokens against it), and tokens
+    // valid for 20 s: less than the idle timeout, so only the token's end happens.
+    stack.clock.current = Math.max(stack.clock.now(), Date.now());
+    const workspace = uniqueWorkspace();
+    const observer = make(stack, { workspace, user: 'observer' }).client;
+    await observer.connect();
+    const seen: string[] = [];
+    observer.on('presence', (event) => event.userId === 'alice' && seen.push(`${event.reason}:${event.status}`));
+    const made = make(stack, { workspace, user: 'alice' });
+    const ends: number[] = [];
+    made.client = new PresenceClient({
+      url: stack.wsUrl,
+      WebSocket,
+      activity: 'manual',
+      heartbeatIntervalMs: 100,
+      token: async () => {
+        made.tokens++;
+        const nowMs = Math.max(Date.now(), stack.clock.now());
+        ends.push(Math.floor(nowMs / 1000) + 20);
+        return mintToken({ workspace, user: 'alice', expiresIn: 20 }, stack.signing, nowMs);
+      },
+    });
+    clients.push(made.client);
+    made.client.on('error', (error) => made.errors.push(error));
+    await made.client.connect();
+    const states: string[] = [];
+    made.client.on('connection', (state) => states.push(state));
+
+    // Act: the stack's clock passes the token's end; the next heartbeat is refused.
+    stack.clock.current = ends[0]! * 1000;
+    await until(made.client, () => made.tokens === 2 && made.client.connectionState === 'open' && stack.emulator.connectionIds().length >= 2, 'a fresh connection');
+    await until(made.client, () => stack.emulator.connectionIds().length === 2, 'the expired connection closed');
+    await stack.delivered();
+    await observer.setStatus('away');
+
+    // Assess: nobody saw alice leave, and the client never reported a problem.
+    expect(seen).toEqual(['connect:online']);
+    expect(states).toEqual([]);
+    expect(made.errors).toEqual([]);
   });
 
   it('logout ends every tab of the user and nothing reconnects', async () => {

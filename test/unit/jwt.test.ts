@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT, UnsecuredJWT } from 'jose';
+import { type CryptoKey, decodeJwt, exportJWK, generateKeyPair, type JWTPayload, SignJWT, UnsecuredJWT } from 'jose';
 import { makeJwtVerifier } from '#adapters/jwt.ts';
 import { REFUSED_TOKEN_MESSAGE, UnauthorizedError } from '#app/errors.ts';
 
@@ -58,7 +58,7 @@ describe('HS256 with a shared secret', () => {
     const principal = await verifier.verify(token);
 
     // Assess
-    expect(principal).toEqual({ userId: 'alice', workspaceId: 'acme', name: 'alice', teams: [], role: 'agent' });
+    expect(principal).toEqual({ userId: 'alice', workspaceId: 'acme', name: 'alice', teams: [], role: 'agent', expiresAt: decodeJwt(token).exp! * 1000 });
   });
 
   it('returns the name, teams and role of the token', async () => {
@@ -75,6 +75,8 @@ describe('HS256 with a shared secret', () => {
       name: 'Alice Liddell',
       teams: ['sales', 'vip'],
       role: 'admin',
+      // The token's end, which the WebSocket routes hold a connection to.
+      expiresAt: decodeJwt(token).exp! * 1000,
     });
   });
 
@@ -246,7 +248,7 @@ describe('RS256 and ES256 from a JWKS URL', () => {
     const principal = await verifier.verify(token);
 
     // Assess
-    expect(principal).toEqual({ userId: 'alice', workspaceId: 'acme', name: 'alice', teams: ['sales'], role: 'agent' });
+    expect(principal).toEqual({ userId: 'alice', workspaceId: 'acme', name: 'alice', teams: ['sales'], role: 'agent', expiresAt: expect.any(Number) });
   });
 
   it('checks issuer and audience in JWKS mode too', async () => {

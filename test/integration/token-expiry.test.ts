@@ -1,0 +1,34 @@
+/**
+ * A connection ends with its token: its first message after the token's `exp` gets a
+ * `token_expired` error, and the connection is closed; that message changes nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import { decodeJwt } from 'jose';
+import { makeHarness, token, uniqueWorkspace } from '#test/support/harness.ts';
+import { makeService, TestConnection } from '#test/support/service.ts';
+
+describe('a connection whose token has expired', () => {
+  it('is told token_expired on its next message and closed; the message changes nothing', async () => {
+    // Prepare: a token that ends 10 minutes from now (real time, which the authorizer checks).
+    const harness = await makeHarness();
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    const jwt = await token({ workspace, sub: 'alice' }, 600);
+    const { exp } = decodeJwt(jwt) as { exp: number };
+    const alice = await TestConnection.open(service, { rawToken: jwt });
+    harness.clock.current = exp * 1000 - 1;
+    await alice.heartbeat(true);
+    expect(alice.errors()).toEqual([]);
+    expect(harness.gateway.deleted).toEqual([]);
+    const before = await harness.store.getAgent(workspace, 'alice');
+
+    // Act: the token's end passes.
+    harness.clock.current = exp * 1000;
+    await alice.setStatus('away');
+
+    // Assess
+    expect(alice.errors()).toEqual([expect.objectContaining({ code: 'token_expired' })]);
+    expect(harness.gateway.deleted).toEqual([alice.id]);
+    expect(await harness.store.getAgent(workspace, 'alice')).toEqual(before);
+  });
+});
