@@ -3,7 +3,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetK
 import { UnauthorizedError } from '#app/errors.ts';
 import type { Principal, TokenVerifier } from '#app/principal.ts';
 import { z } from 'zod';
-import { ID_PATTERN, MAX_NAME_LENGTH, MAX_TEAMS } from '#domain/ids.ts';
+import { ID_PATTERN, MAX_NAME_LENGTH, MAX_TOKEN_LENGTH, NAME_PATTERN, teamsWithinLimits } from '#domain/ids.ts';
 import { ROLES } from '#app/principal.ts';
 
 const id = z.string().regex(ID_PATTERN);
@@ -13,8 +13,8 @@ const claimsSchema = z.object({
   sub: id,
   workspace: id,
   exp: z.number().int(),
-  name: z.string().min(1).max(MAX_NAME_LENGTH).optional(),
-  teams: z.array(id).max(MAX_TEAMS).optional(),
+  name: z.string().min(1).max(MAX_NAME_LENGTH).regex(NAME_PATTERN).optional(),
+  teams: z.array(id).refine(teamsWithinLimits).optional(),
   role: z.enum(ROLES).optional(),
 });
 
@@ -22,8 +22,6 @@ export type JwtSettings =
   | { mode: 'secret'; secret: string; issuer?: string | undefined; audience?: string | undefined }
   | { mode: 'jwks'; jwksUrl: string; issuer?: string | undefined; audience?: string | undefined };
 
-/** Tokens longer than this are refused before any parsing. */
-const MAX_TOKEN_LENGTH = 8192;
 
 export function makeJwtVerifier(settings: JwtSettings): TokenVerifier {
   const key: Uint8Array | JWTVerifyGetKey =
@@ -36,8 +34,9 @@ export function makeJwtVerifier(settings: JwtSettings): TokenVerifier {
   };
   return {
     async verify(token: string): Promise<Principal> {
+      // Longer tokens are refused before any parsing (they could not reach us through API Gateway).
       if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
-        throw new UnauthorizedError('a token is required');
+        throw new UnauthorizedError(`the token is missing or longer than ${MAX_TOKEN_LENGTH} characters`);
       }
       let payload: unknown;
       try {

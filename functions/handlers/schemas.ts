@@ -1,7 +1,7 @@
 /** Every shape that enters from outside, in one schema library (zod). */
 import { z } from 'zod';
 import { CHOSEN_STATUSES } from '#domain/presence.ts';
-import { ID_PATTERN, MAX_NAME_LENGTH, MAX_TEAMS } from '#domain/ids.ts';
+import { ID_PATTERN, MAX_NAME_LENGTH, MAX_TEAMS, teamsWithinLimits } from '#domain/ids.ts';
 import { ROLES } from '#app/principal.ts';
 
 export const idSchema = z.string().regex(ID_PATTERN, 'must be 1 to 128 characters of A-Z a-z 0-9 _ . @ : -');
@@ -12,7 +12,7 @@ export const authorizerContextSchema = z.object({
   workspaceId: idSchema,
   name: z.string().max(MAX_NAME_LENGTH),
   teams: z.string().transform((text, ctx) => {
-    const parsed = z.array(idSchema).max(MAX_TEAMS).safeParse(safeJson(text));
+    const parsed = z.array(idSchema).refine(teamsWithinLimits).safeParse(safeJson(text));
     if (!parsed.success) {
       ctx.addIssue({ code: 'custom', message: 'teams must be a JSON array of ids' });
       return z.NEVER;

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CryptoKey, decodeJwt, exportJWK, generateKeyPair, type JWTPayload, SignJWT, UnsecuredJWT } from 'jose';
 import { makeJwtVerifier } from '#adapters/jwt.ts';
+import { MAX_NAME_LENGTH, MAX_TEAMS, MAX_TOKEN_LENGTH } from '#domain/ids.ts';
 import { REFUSED_TOKEN_MESSAGE, UnauthorizedError } from '#app/errors.ts';
 
 const SECRET = 'unit-test-secret-0123456789abcdef-0123456789';
@@ -202,6 +203,40 @@ describe('issuer and audience', () => {
   });
 });
 
+/** Every claim at its documented maximum (PROTOCOL.md): ids of 128, a name of 128 three-byte characters, 50 teams of 1,000 characters in all. */
+const MAX_ISSUER = `https://${'i'.repeat(112)}.example/`;
+const MAX_AUDIENCE = 'a'.repeat(128);
+const maxClaims: JWTPayload = {
+  workspace: 'w'.repeat(128),
+  name: '€'.repeat(MAX_NAME_LENGTH),
+  teams: Array.from({ length: MAX_TEAMS }, (_, i) => `team-${String(i).padStart(2, '0')}-${'t'.repeat(12)}`),
+  role: 'service',
+};
+const maxOptions: MintOptions = { sub: 's'.repeat(128), issuer: MAX_ISSUER, audience: MAX_AUDIENCE };
+/** The longest API Gateway WebSocket URL before the token: a default endpoint with a long region and stage. */
+const URL_PREFIX = 'wss://abcdefghij.execute-api.ap-southeast-2.amazonaws.com/production-stage-name?token=';
+
+describe('the claim limits agree with the token limit', () => {
+  const verifier = makeJwtVerifier({ mode: 'secret', secret: SECRET, issuer: MAX_ISSUER, audience: MAX_AUDIENCE });
+
+  it('accepts a token with every claim at its maximum, signed HS256, within the token limit and the URL', async () => {
+    const token = await hs256(maxClaims, maxOptions);
+
+    await expect(verifier.verify(token)).resolves.toMatchObject({ userId: maxOptions.sub, name: maxClaims.name, role: 'service' });
+    expect(token.length).toBeLessThanOrEqual(MAX_TOKEN_LENGTH);
+    expect(URL_PREFIX.length + token.length).toBeLessThanOrEqual(4096);
+  });
+
+  it('refuses teams over 1,000 characters in all, a name with a control character, and a token over the limit', async () => {
+    const teams = [...(maxClaims.teams as string[]).slice(0, -1), 't'.repeat(21)];
+    await expect(verifier.verify(await hs256({ ...maxClaims, teams }, maxOptions))).rejects.toMatchObject({ reason: 'the token claims are invalid' });
+    await expect(verifier.verify(await hs256({ ...baseClaims, name: 'Eve\u0007' }, maxOptions))).rejects.toBeInstanceOf(UnauthorizedError);
+    const padded = await hs256({ ...baseClaims, note: 'x'.repeat(MAX_TOKEN_LENGTH) }, maxOptions);
+    expect(padded.length).toBeGreaterThan(MAX_TOKEN_LENGTH);
+    await expect(verifier.verify(padded)).rejects.toMatchObject({ reason: `the token is missing or longer than ${MAX_TOKEN_LENGTH} characters` });
+  });
+});
+
 describe('RS256 and ES256 from a JWKS URL', () => {
   let server: Server;
   let jwksUrl: string;
@@ -283,5 +318,14 @@ describe('RS256 and ES256 from a JWKS URL', () => {
 
     // Assess
     await expect(verifying).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+
+  it('accepts a token with every claim at its maximum, signed RS256 (2,048-bit key), within the token limit and the URL', async () => {
+    const verifier = makeJwtVerifier({ mode: 'jwks', jwksUrl, issuer: MAX_ISSUER, audience: MAX_AUDIENCE });
+    const token = await signWith('RS256', rsa, 'rsa-1', maxClaims, maxOptions);
+
+    await expect(verifier.verify(token)).resolves.toMatchObject({ role: 'service', teams: maxClaims.teams });
+    expect(token.length).toBeLessThanOrEqual(MAX_TOKEN_LENGTH);
+    expect(URL_PREFIX.length + token.length).toBeLessThanOrEqual(4096);
   });
 });
