@@ -177,6 +177,8 @@ export class PresenceClient {
   private detachActivity: (() => void) | undefined;
   private waiters: Waiter[] = [];
   private userId: string | undefined;
+  /** A new connection's token is being fetched (openLink before the socket exists). */
+  private opening = false;
   /** The teams this client follows; null: the whole workspace. Sent again on every new connection. */
   private scope: string[] | null = null;
   private readyWaiters: Array<{ resolve: () => void; reject: (error: PresenceClientError) => void }> = [];
@@ -269,10 +271,10 @@ export class PresenceClient {
   }
 
   /**
-   * Follows only these teams (and the agent themself), or the whole workspace with null. Resolves
-   * once the roster holds exactly that scope (every part of its snapshot in); before the
-   * connection is open it is kept and applied when it opens, and it is applied again on every
-   * reconnect and handover. Rejects with `invalid_message` for anything but null or 1 to 50 team ids.
+   * Follows only these teams (and the agent themself), or the whole workspace with null. On an
+   * open connection it resolves once the roster holds exactly that scope (every part of its
+   * snapshot in); before the connection is open it resolves at once and the scope is applied
+   * when it opens. It is applied again on every reconnect and handover. Rejects with `invalid_message` for anything but null or 1 to 50 team ids.
    */
   async subscribe(teams: readonly string[] | null): Promise<void> {
     if (teams !== null && (!Array.isArray(teams) || teams.length === 0 || teams.length > MAX_TEAMS || !teams.every((team) => typeof team === 'string' && ID_PATTERN.test(team)))) {
@@ -328,14 +330,20 @@ export class PresenceClient {
   // ---------- connections ----------
 
   private async openLink(handover = false): Promise<void> {
+    // Set before the token is awaited: the current connection may close meanwhile (a token that
+    // ended), and onClose must know a new one is on its way.
+    this.opening = true;
     let token: string;
     try {
       token = await this.options.token();
     } catch (error) {
+      this.opening = false;
       this.report(new PresenceClientError('token_failed', 'the token callback failed', { cause: error }));
-      if (!handover) this.scheduleRetry();
+      // A failed handover is retried only if there is no current connection left to fall back on.
+      if (!handover || !this.current) this.scheduleRetry();
       return;
     }
+    this.opening = false;
     if (this.stopped) return;
     this.userId = subjectOf(token) ?? this.userId;
     const separator = this.options.url.includes('?') ? '&' : '?';
@@ -344,7 +352,7 @@ export class PresenceClient {
       socket = new this.options.WebSocket(`${this.options.url}${separator}token=${encodeURIComponent(token)}`) as WebSocketLike;
     } catch (error) {
       this.report(new PresenceClientError('connection_failed', 'could not open the WebSocket', { cause: error }));
-      if (!handover) this.scheduleRetry();
+      if (!handover || !this.current) this.scheduleRetry();
       return;
     }
     const link: Link = { socket, opened: false, synced: false, openedAt: 0, assembling: new Map() };
@@ -384,7 +392,11 @@ export class PresenceClient {
       // The connection's token ended: the server closes this connection. A new one opens now with
       // a fresh token, overlapping it like a handover, so the agent never looks offline.
       if (message.code === 'token_expired') {
-        if (!this.stopped && this.current === link && !this.incoming) void this.openLink(true);
+        if (!this.stopped && this.current === link && !this.incoming && !this.opening) void this.openLink(true);
+        // What was waiting for an answer on this connection is told why there will be none.
+        const waiting = this.waiters.filter((waiter) => waiter.match(message));
+        this.waiters = this.waiters.filter((waiter) => !waiting.includes(waiter));
+        for (const waiter of waiting) waiter.settle(message);
         return;
       }
       if (!this.settleWaiters(message)) this.report(new PresenceClientError(message.code, message.message));
@@ -401,6 +413,9 @@ export class PresenceClient {
     if (this.incoming === link) this.incoming = undefined;
     if (previous && previous !== link) this.dropLink(previous, 1000);
     this.attempt = 0;
+    // A retry scheduled while this connection was opening is not needed any more.
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     link.handover = setTimeout(() => this.handover(link), this.options.maxConnectionAgeMs);
     this.setState('open');
     for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
@@ -421,7 +436,7 @@ export class PresenceClient {
       // A new connection is already opening (a handover, or a token that ended): it takes over
       // once its snapshot is in, with no 'reconnecting' in between; if it fails, its own close
       // reports it and schedules the retry.
-      if (this.incoming) return;
+      if (this.incoming || this.opening) return;
     } else if (this.current) {
       // A handover attempt failed while the current connection still works: try again later.
       link.handover = undefined;
@@ -504,7 +519,8 @@ export class PresenceClient {
     // Delivery is at least once, both connections deliver during a handover, and a change can be
     // older than the snapshot: only a greater version is news.
     if (known && change.version <= known.version) return;
-    const activity = change.reason === 'active' || change.reason === 'manual';
+    // The server records activity with these (a connect counts as activity).
+    const activity = change.reason === 'active' || change.reason === 'manual' || change.reason === 'connect';
     this.entries = new Map(this.entries).set(change.userId, {
       userId: change.userId,
       name: change.name,

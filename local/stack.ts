@@ -223,28 +223,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       throw new LocalStackError((error as Error).message);
     }
     const deps = { ports, limiter: composition.limiter() };
-    try {
-      emulator = await WebSocketEmulator.start({
-        port: wsPort,
-        host: HOST,
-        clock,
-        logger,
-        ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
-        ...(options.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.maxLifetimeMs } : {}),
-        ...(options.dropDisconnect !== undefined ? { dropDisconnect: options.dropDisconnect } : {}),
-        handlers: makeWebSocketApi({ ...deps, verifier: composition.verifier() }),
-        allowedOrigins: () => origins,
-      });
-    } catch (error) {
-      portInUse(error, 'WebSocket API', 'PRESENCE_WS_PORT', wsPort);
-    }
-    const ws = emulator;
-    cleanups.push(() => ws.stop());
-
     // Delivery: the same consumer Lambda runs on the table's stream, fed from DynamoDB Local's
-    // stream. A new table is read from its first record; an existing one from now (what was
-    // written while the stack was down was delivered to nobody, and replaying it would only
-    // repeat old events).
+    // stream, reading before any client can connect so no change is missed. A new table is read
+    // from its first record; an existing one from now (what was written while the stack was down
+    // was delivered to nobody, and replaying it would only repeat old events).
     const stream = new DynamoDbStreamReader({
       tableName,
       connection: { endpoint: dynamoEndpoint },
@@ -264,6 +246,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       throw new LocalStackError(`cannot read the stream of table ${tableName}: ${(error as Error).message}`);
     }
     cleanups.push(() => stream.stop());
+    try {
+      emulator = await WebSocketEmulator.start({
+        port: wsPort,
+        host: HOST,
+        clock,
+        logger,
+        ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+        ...(options.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.maxLifetimeMs } : {}),
+        ...(options.dropDisconnect !== undefined ? { dropDisconnect: options.dropDisconnect } : {}),
+        handlers: makeWebSocketApi({ ...deps, verifier: composition.verifier() }),
+        allowedOrigins: () => origins,
+      });
+    } catch (error) {
+      portInUse(error, 'WebSocket API', 'PRESENCE_WS_PORT', wsPort);
+    }
+    const ws = emulator;
+    cleanups.push(() => ws.stop());
+
     const delivered = async () => {
       await ws.settled();
       await stream.drained();

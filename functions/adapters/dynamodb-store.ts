@@ -92,6 +92,7 @@ function toConnection(item: Record<string, unknown>): ConnectionRecord {
     userId: item.userId as string,
     connectedAt: item.connectedAt as number,
     scope: Array.isArray(item.scope) ? (item.scope as string[]) : null,
+    ...(typeof item.expiresAt === 'number' ? { expiresAt: item.expiresAt } : {}),
   };
 }
 
@@ -245,6 +246,7 @@ export class DynamoDbPresenceStore implements PresenceStore {
             userId: connection.userId,
             connectedAt: connection.connectedAt,
             ...(connection.scope ? { scope: connection.scope } : {}),
+            ...(connection.expiresAt !== undefined ? { expiresAt: connection.expiresAt } : {}),
             ttl: Math.ceil((connection.connectedAt + CONNECTION_RETENTION_MS) / 1000),
           },
           ...(options.onlyIfAbsent ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),

@@ -14,6 +14,8 @@ import type { ChunkReport, ConnectionRecord, FanoutChunk, FanoutDispatcher, Port
 
 /** Workspaces of one batch delivered at once. */
 const WORKSPACES_IN_FLIGHT = 4;
+/** Disconnects of gone connections written at once (a mass disconnect must not run into the timeout). */
+const GONE_IN_FLIGHT = 8;
 
 /**
  * API Gateway answers 410 for a connection whose `$connect` has not returned yet, exactly as for
@@ -82,6 +84,12 @@ async function deliverToWorkspace(ports: Ports, workspaceId: string, changes: Tr
     return false;
   }
   const now = ports.clock.now();
+  // A connection outlives its token by nothing: it is closed and forgotten, and gets no change.
+  const expired = connections.filter((connection) => connection.expiresAt !== undefined && now >= connection.expiresAt);
+  if (expired.length > 0) {
+    connections = connections.filter((connection) => !expired.includes(connection));
+    await closeExpired(ports, workspaceId, expired);
+  }
   const chunks = audiences(changes, connections).flatMap(({ messages, connections: members }) =>
     split(members, ports.config.fanoutChunkSize).map((part): FanoutChunk => ({ messages, connections: part, now })),
   );
@@ -221,6 +229,18 @@ async function publish(ports: Ports, transitions: Transition[]): Promise<boolean
   }
 }
 
+/** Closes connections whose token has ended (API Gateway may still hold them) and forgets them. */
+async function closeExpired(ports: Ports, workspaceId: string, expired: ConnectionRecord[]): Promise<void> {
+  await Promise.all(
+    expired.map((connection) =>
+      ports.gateway.delete(connection.connectionId).catch((error: unknown) => {
+        if (!(error instanceof ConnectionGoneError)) ports.logger.warn('could not close an expired connection', { connectionId: connection.connectionId, error });
+      }),
+    ),
+  );
+  await forgetGone(ports, workspaceId, expired);
+}
+
 /**
  * Gone connections lose their items, and a user whose last connection it was is disconnected:
  * a write like any other, whose change the stream delivers in a later batch.
@@ -234,7 +254,7 @@ async function forgetGone(ports: Ports, workspaceId: string, gone: ConnectionRec
   } catch (error) {
     ports.logger.error('forgetting gone connections failed; their TTL will', { workspaceId, error });
   }
-  for (const connection of gone) {
+  await forEachLimited(gone, GONE_IN_FLIGHT, async (connection) => {
     // One user's failure must not stop the others' disconnects.
     try {
       await mutateAgent(ports, workspaceId, connection.userId, (stored, now, policy) =>
@@ -243,5 +263,5 @@ async function forgetGone(ports: Ports, workspaceId: string, gone: ConnectionRec
     } catch (error) {
       ports.logger.error('disconnecting a gone connection failed; its lease will expire it', { workspaceId, connectionId: connection.connectionId, error });
     }
-  }
+  });
 }

@@ -12,6 +12,8 @@ export interface ConnectionRecord {
   connectedAt: number;
   /** The teams this connection subscribed to; absent or null: the whole workspace. */
   scope?: string[] | null | undefined;
+  /** When the token it was opened with ends (epoch ms): delivery stops then and closes it. */
+  expiresAt?: number | undefined;
 }
 
 export interface WorkspaceSettings {

@@ -35,33 +35,59 @@ async function restoreConnectionItem(ports: Ports, context: ConnectionContext, m
     // Only if it is gone: an item kept past the lease still holds the connection's scope.
     await ports.store.putConnection(
       context.principal.workspaceId,
-      { connectionId: context.connectionId, userId: context.principal.userId, connectedAt: context.connectedAt },
+      {
+        connectionId: context.connectionId,
+        userId: context.principal.userId,
+        connectedAt: context.connectedAt,
+        ...(context.principal.expiresAt !== undefined ? { expiresAt: context.principal.expiresAt } : {}),
+      },
       { onlyIfAbsent: true },
     );
   }
 }
 
+/** The cap bounds what one token can make the service do, and the agent item's size. */
+function assertUnderCap(ports: Ports, stored: rules.Agent | undefined, now: number): void {
+  const max = ports.config.maxConnectionsPerUser;
+  if (rules.liveConnections(stored, now) >= max) {
+    throw new TooManyConnectionsError(`this user already has ${max} open connections; close one first`);
+  }
+}
+
 export async function connect(ports: Ports, context: ConnectionContext): Promise<Transition[]> {
   const { principal, connectionId, connectedAt } = context;
+  const workspaceId = principal.workspaceId;
+  // Refused at the cap before anything is written (checked again at the write, for a race).
+  const { agent: current, settings } = await ports.store.getAgentWithSettings(workspaceId, principal.userId);
+  assertUnderCap(ports, current, ports.clock.now());
   // Team snapshots find members through these items, so they are written before the agent (a
   // team's snapshot filters out members who left it, never misses one who joined). Teams come
   // from the token, which only $connect sees change.
-  await ports.store.putMemberships(principal.workspaceId, principal.userId, principal.teams, ports.clock.now());
+  await ports.store.putMemberships(workspaceId, principal.userId, principal.teams, ports.clock.now());
   // The item first, so the new connection also receives its own user's `connect` transition.
-  await ports.store.putConnection(principal.workspaceId, { connectionId, userId: principal.userId, connectedAt });
+  await ports.store.putConnection(workspaceId, {
+    connectionId,
+    userId: principal.userId,
+    connectedAt,
+    ...(principal.expiresAt !== undefined ? { expiresAt: principal.expiresAt } : {}),
+  });
   let mutation: Mutation;
   try {
-    mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) => {
-      // The cap bounds what one token can make the service do, and the agent item's size.
-      const max = ports.config.maxConnectionsPerUser;
-      if (rules.liveConnections(stored, now) >= max) {
-        throw new TooManyConnectionsError(`this user already has ${max} open connections; close one first`);
-      }
-      return rules.connect(stored, identityOf(principal), connectionId, connectedAt, now, policy);
-    });
+    mutation = await mutateAgent(
+      ports,
+      workspaceId,
+      principal.userId,
+      (stored, now, policy) => {
+        assertUnderCap(ports, stored, now);
+        return rules.connect(stored, identityOf(principal), connectionId, connectedAt, now, policy);
+      },
+      current ? { agent: current, policy: policyFrom(ports.config, settings) } : undefined,
+    );
   } catch (error) {
     // Nothing was written: the connection is refused, so its item goes too.
-    await ports.store.deleteConnections(principal.workspaceId, [connectionId]).catch(() => undefined);
+    await ports.store.deleteConnections(workspaceId, [connectionId]).catch((deleteError: unknown) => {
+      ports.logger.warn('could not delete the item of a refused connection; its TTL will', { workspaceId, connectionId, error: deleteError });
+    });
     throw error;
   }
   await forgetLeftTeams(ports, principal, mutation);
@@ -204,6 +230,7 @@ export async function subscribe(ports: Ports, context: ConnectionContext, teams:
     userId: principal.userId,
     connectedAt,
     scope: scope === null ? null : [...scope],
+    ...(principal.expiresAt !== undefined ? { expiresAt: principal.expiresAt } : {}),
   });
   return sendSnapshot(ports, connectionId, await snapshot(ports, principal.workspaceId, scope, principal.userId));
 }

@@ -344,10 +344,16 @@ function refreshIdentity(draft: Draft, identity: Identity): void {
 }
 
 /** A connection opened (`$connect`). Connecting counts as activity and ends a logout. */
-/** Connections that count for the user at `now`: none once the lease has passed (they are all dead). */
+/** API Gateway closes every connection after 2 hours: one older than that is dead, whatever the lease says. */
+export const CONNECTION_LIFETIME_MS = 2 * 3_600_000;
+
+/**
+ * Connections that count for the user at `now`: none once the lease has passed (they are all
+ * dead), and none older than API Gateway's 2-hour lifetime (a `$disconnect` that never came).
+ */
 export function liveConnections(agent: Agent | undefined, now: number): number {
   if (!agent || agent.loggedOut || now >= agent.leaseUntil) return 0;
-  return Object.keys(agent.connections).length;
+  return Object.values(agent.connections).filter((connectedAt) => now - connectedAt < CONNECTION_LIFETIME_MS).length;
 }
 
 export function connect(

@@ -66,6 +66,8 @@ export interface Composition {
   verifier(): TokenVerifier;
   /** Per-connection message budgets of this instance; undefined when turned off (burst 0). */
   limiter(): ConnectionRateLimiter | undefined;
+  /** The logger, for functions that need no other port (the authorizer). */
+  logger: LoggerPort;
 }
 
 export function rateLimitFromEnv(env: Env): RateLimitConfig {
@@ -110,7 +112,7 @@ export function compose(env: Env, overrides: CompositionOverrides = {}): Composi
     const config = rateLimitFromEnv(env);
     return config.burst > 0 ? new ConnectionRateLimiter(config) : undefined;
   });
-  return { ports, verifier: once(() => makeJwtVerifier(jwtSettingsFromEnv(env))), limiter };
+  return { ports, verifier: once(() => makeJwtVerifier(jwtSettingsFromEnv(env))), limiter, logger };
 }
 
 /** Chunks of a large fan-out go to the function PRESENCE_FANOUT_FUNCTION_NAME names, if set. */

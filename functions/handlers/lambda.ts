@@ -39,7 +39,7 @@ const measured = () => (ports ??= measuredPorts(composition.ports(), metrics));
 const withPorts = () => ({ ports: measured(), limiter: composition.limiter() });
 
 export const authorizer = lazy(() =>
-  measuredAuthorizer(makeAuthorizerHandler({ verifier: composition.verifier() }), metrics),
+  measuredAuthorizer(makeAuthorizerHandler({ verifier: composition.verifier(), logger: composition.logger }), metrics),
 );
 export const connect = lazy(() => makeConnectHandler(withPorts()));
 export const disconnect = lazy(() => makeDisconnectHandler(withPorts()));

@@ -43,8 +43,9 @@ export function makeStreamHandler(deps: { ports: Ports }) {
     // The stream resumes from the earliest failed record; the records after it come again, and
     // their changes carry the same versions, which clients drop.
     const failed = new Set(retry);
-    const first = records.find((entry) => entry.changes.some((change) => failed.has(change)));
-    const sequence = first?.record.dynamodb?.SequenceNumber;
-    return { batchItemFailures: sequence ? [{ itemIdentifier: sequence }] : [] };
+    const first = records.find((entry) => entry.changes.some((change) => failed.has(change))) ?? records[0];
+    // No sequence number to name: fail the whole batch rather than drop its changes.
+    const sequence = first?.record.dynamodb?.SequenceNumber ?? '';
+    return { batchItemFailures: [{ itemIdentifier: sequence }] };
   };
 }

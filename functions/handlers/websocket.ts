@@ -14,7 +14,7 @@ import {
   UnknownActionError,
 } from '#app/errors.ts';
 import type { ConnectionRateLimiter } from '#app/rate-limit.ts';
-import type { Ports } from '#app/ports.ts';
+import type { Logger, Ports } from '#app/ports.ts';
 import type { Principal, TokenVerifier } from '#app/principal.ts';
 import * as presence from '#app/presence.ts';
 import type { ConnectionContext } from '#app/presence.ts';
@@ -68,14 +68,18 @@ export interface AuthorizerContext {
  * Runs before the upgrade. Throwing `Unauthorized` is how API Gateway is told to answer 401;
  * a Deny policy gives 403 (a `service` token may call the HTTP API but not open a WebSocket).
  */
-export function makeAuthorizerHandler(deps: { verifier: TokenVerifier }) {
+export function makeAuthorizerHandler(deps: { verifier: TokenVerifier; logger?: Logger | undefined }) {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult & { context?: AuthorizerContext }> => {
     const token = event.queryStringParameters?.token;
     let principal: Principal;
     try {
       principal = await deps.verifier.verify(token ?? '');
     } catch (error) {
-      if (error instanceof UnauthorizedError) throw new Error('Unauthorized');
+      if (error instanceof UnauthorizedError) {
+        // The client is told only 401; which check failed is for the log.
+        deps.logger?.info('token refused', { reason: error.reason });
+        throw new Error('Unauthorized');
+      }
       throw error;
     }
     const effect = principal.role === 'service' ? 'Deny' : 'Allow';
@@ -174,16 +178,17 @@ function makeMessageHandler(
   return async (event) => {
     const connectionId = event.requestContext.connectionId;
     try {
+      const context = connectionContext(event);
+      // Before the budget: an expired connection is closed whatever its rate.
+      const expiresAt = context.principal.expiresAt;
+      if (expiresAt !== undefined && deps.ports.clock.now() >= expiresAt) {
+        throw new TokenExpiredError('the token this connection was opened with has expired; connect again with a fresh one');
+      }
       const budget = deps.limiter?.take(connectionId, action, deps.ports.clock.now()) ?? 'allow';
       // A client waits for the answer to a request, so every refused request is told; a flood
       // of heartbeats, which expect no answer, is told at most once a second.
       if (budget === 'refuse-silently' && action === 'heartbeat') return { statusCode: 200 };
       if (budget !== 'allow') throw new RateLimitedError('too many messages on this connection; slow down');
-      const context = connectionContext(event);
-      const expiresAt = context.principal.expiresAt;
-      if (expiresAt !== undefined && deps.ports.clock.now() >= expiresAt) {
-        throw new TokenExpiredError('the token this connection was opened with has expired; connect again with a fresh one');
-      }
       await run(deps.ports, context, parseBody(event));
     } catch (error) {
       try {
@@ -257,7 +262,7 @@ export function makeDefaultHandler(deps: MessageDeps): WebSocketHandler {
  */
 export function makeWebSocketApi(deps: MessageDeps & { verifier: TokenVerifier }) {
   return {
-    authorizer: makeAuthorizerHandler({ verifier: deps.verifier }),
+    authorizer: makeAuthorizerHandler({ verifier: deps.verifier, logger: deps.ports.logger }),
     connect: makeConnectHandler(deps),
     disconnect: makeDisconnectHandler(deps),
     routes: {

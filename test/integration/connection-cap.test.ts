@@ -7,12 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
 import { HandshakeRejected, makeService, TestConnection } from '#test/support/service.ts';
 
-async function atCap(max: number) {
-  const harness = await makeHarness({ maxConnectionsPerUser: max });
+async function atCap(max: number, leaseMs?: number) {
+  const harness = await makeHarness({ maxConnectionsPerUser: max, ...(leaseMs ? { leaseMs } : {}) });
   const service = makeService(harness);
   const workspace = uniqueWorkspace();
   const tabs: TestConnection[] = [];
-  for (let i = 0; i < max; i++) tabs.push(await TestConnection.open(service, { workspace, sub: 'alice' }));
+  for (let i = 0; i < max; i++) tabs.push(await TestConnection.open(service, { workspace, sub: 'alice', teams: ['sales'] }));
   return { harness, service, workspace, tabs };
 }
 
@@ -21,9 +21,11 @@ describe('connections per user', () => {
     // Prepare
     const { harness, service, workspace } = await atCap(5);
     const before = await harness.scanTable();
+    // A second later: a membership item rewritten now would carry a later TTL.
+    harness.clock.advance(1000);
 
     // Act
-    const refused = TestConnection.open(service, { workspace, sub: 'alice' });
+    const refused = TestConnection.open(service, { workspace, sub: 'alice', teams: ['sales'] });
 
     // Assess
     await expect(refused).rejects.toEqual(new HandshakeRejected(429));
@@ -52,5 +54,14 @@ describe('connections per user', () => {
 
     await expect(TestConnection.open(service, { workspace, sub: 'alice' })).resolves.toBeInstanceOf(TestConnection);
     expect(Object.keys((await harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toHaveLength(1);
+  });
+
+  it("connections older than API Gateway's 2-hour lifetime do not count (their $disconnect never came)", async () => {
+    // A lease longer than the lifetime, so only their age can free the places.
+    const { harness, service, workspace } = await atCap(3, 3 * 3_600_000);
+
+    harness.clock.advance(2 * 3_600_000);
+
+    await expect(TestConnection.open(service, { workspace, sub: 'alice' })).resolves.toBeInstanceOf(TestConnection);
   });
 });

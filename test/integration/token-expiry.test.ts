@@ -31,4 +31,26 @@ describe('a connection whose token has expired', () => {
     expect(harness.gateway.deleted).toEqual([alice.id]);
     expect(await harness.store.getAgent(workspace, 'alice')).toEqual(before);
   });
+
+  it('that sends nothing receives nothing after it, and the next delivery closes and forgets it', async () => {
+    // Prepare
+    const harness = await makeHarness();
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    const jwt = await token({ workspace, sub: 'alice' }, 600);
+    const { exp } = decodeJwt(jwt) as { exp: number };
+    const alice = await TestConnection.open(service, { rawToken: jwt });
+    const bob = await TestConnection.open(service, { workspace, sub: 'bob' });
+    harness.gateway.clear();
+
+    // Act: past alice's token, bob changes; alice's connection says nothing.
+    harness.clock.current = exp * 1000;
+    await bob.setStatus('away');
+
+    // Assess
+    expect(alice.received()).toEqual([]);
+    expect(harness.gateway.deleted).toEqual([alice.id]);
+    expect((await harness.store.listConnections(workspace)).map((connection) => connection.connectionId)).toEqual([bob.id]);
+    expect(Object.keys((await harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toEqual([]);
+  });
 });

@@ -103,7 +103,13 @@ export class MemoryPresenceStore implements PresenceStore {
     return [...this.connections.values()]
       .filter((connection) => connection.workspaceId === workspaceId)
       .sort((a, b) => (a.connectionId < b.connectionId ? -1 : 1))
-      .map(({ connectionId, userId, connectedAt, scope }) => ({ connectionId, userId, connectedAt, scope: scope ?? null }));
+      .map(({ connectionId, userId, connectedAt, scope, expiresAt }) => ({
+        connectionId,
+        userId,
+        connectedAt,
+        scope: scope ?? null,
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
+      }));
   }
 
   async getSettings(workspaceId: string): Promise<WorkspaceSettings | undefined> {
