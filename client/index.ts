@@ -127,6 +127,8 @@ interface Link {
   handover?: ReturnType<typeof setTimeout>;
   /** Parts of snapshots still coming in, by snapshot id. */
   assembling: Map<string, SnapshotMessage[]>;
+  /** The client's change count when its last snapshot was asked for on this link. */
+  requestedAt: number;
 }
 
 /** Snapshots assembled at once on one connection; an older unfinished one is dropped. */
@@ -179,6 +181,9 @@ export class PresenceClient {
   private userId: string | undefined;
   /** A new connection's token is being fetched (openLink before the socket exists). */
   private opening = false;
+  /** Changes applied so far, and when (in that count) each user last changed: snapshots use it. */
+  private changeCount = 0;
+  private readonly changedAt = new Map<string, number>();
   /** The teams this client follows; null: the whole workspace. Sent again on every new connection. */
   private scope: string[] | null = null;
   private readyWaiters: Array<{ resolve: () => void; reject: (error: PresenceClientError) => void }> = [];
@@ -287,6 +292,7 @@ export class PresenceClient {
     const answered = this.waitFor(
       (message) => (message.type === 'snapshot' && sameScope(message.scope, scope)) || message.type === 'error',
     );
+    link.requestedAt = this.changeCount;
     link.socket.send(JSON.stringify({ action: 'subscribe', teams: scope }));
     const reply = await answered;
     if (reply.type === 'error') throw new PresenceClientError(reply.code, reply.message);
@@ -355,12 +361,13 @@ export class PresenceClient {
       if (!handover || !this.current) this.scheduleRetry();
       return;
     }
-    const link: Link = { socket, opened: false, synced: false, openedAt: 0, assembling: new Map() };
+    const link: Link = { socket, opened: false, synced: false, openedAt: 0, assembling: new Map(), requestedAt: 0 };
     this.incoming = link;
     socket.onopen = () => {
       link.opened = true;
       link.openedAt = Date.now();
       // The first snapshot is of the subscription: a team agent never loads the whole workspace.
+      link.requestedAt = this.changeCount;
       socket.send(JSON.stringify(this.scope === null ? { action: 'getPresence' } : { action: 'subscribe', teams: this.scope }));
     };
     socket.onmessage = (event) => {
@@ -377,7 +384,7 @@ export class PresenceClient {
     if (message.type === 'snapshot') {
       const whole = this.assemble(link, message);
       if (!whole) return;
-      this.applySnapshot(whole);
+      this.applySnapshot(whole, link.requestedAt);
       if (!link.synced) this.promote(link);
       this.settleWaiters(whole);
       return;
@@ -493,7 +500,12 @@ export class PresenceClient {
     return { ...part, part: 1, parts: 1, users: received.flatMap((each) => each.users) };
   }
 
-  private applySnapshot(snapshot: SnapshotMessage): void {
+  /**
+   * Replaces the roster with the snapshot. A user it lacks stays if a change about them was
+   * applied after the snapshot was asked for (`requestedAt`, in applied changes): the snapshot
+   * may have been read just before that user's first write landed.
+   */
+  private applySnapshot(snapshot: SnapshotMessage, requestedAt: number): void {
     const next = new Map<string, RosterEntry>();
     for (const user of snapshot.users) {
       const known = this.entries.get(user.userId);
@@ -501,7 +513,7 @@ export class PresenceClient {
       next.set(user.userId, known && known.version > user.version ? known : { ...user, teams: [...user.teams] });
     }
     for (const [userId, known] of this.entries) {
-      if (!next.has(userId) && known.since > snapshot.at && this.follows(known)) next.set(userId, known);
+      if (!next.has(userId) && (this.changedAt.get(userId) ?? -1) >= requestedAt && this.follows(known)) next.set(userId, known);
     }
     this.entries = next;
     this.emit('roster', this.entries);
@@ -530,6 +542,7 @@ export class PresenceClient {
       lastActiveAt: activity ? Math.max(change.at, known?.lastActiveAt ?? 0) : (known?.lastActiveAt ?? change.at),
       version: change.version,
     });
+    this.changedAt.set(change.userId, this.changeCount++);
     this.emit('presence', { type: 'presence', ...change });
     this.emit('roster', this.entries);
   }

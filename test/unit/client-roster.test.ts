@@ -110,4 +110,21 @@ describe('PresenceClient roster', () => {
     expect(client.roster.has('carol')).toBe(false);
     expect(socket.sent[0]).toEqual({ action: 'subscribe', teams: ['sales'] });
   });
+
+  it('keeps a user whose change arrived after the snapshot was asked for, though the snapshot (read just before their write landed) lacks them', async () => {
+    // Prepare: a connection whose first snapshot is still to come.
+    const client = new PresenceClient({ url: 'ws://fake/', token: () => TOKEN, WebSocket: FakeSocket, activity: 'manual', heartbeatIntervalMs: 60_000 });
+    clients.push(client);
+    const ready = client.connect();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const socket = FakeSocket.last!;
+
+    // Act: bob's connect (decided at 4000) is delivered, then the snapshot read at 5000, before his write was visible.
+    socket.receive({ type: 'presence', changes: [{ ...change('bob', 'online', 1, []), reason: 'connect', at: 4000 }] });
+    socket.receive({ ...snapshot('s1', 1, 1, [user('sam', 'online', 1)]), at: 5000 });
+    await ready;
+
+    // Assess
+    expect([...client.roster.keys()].sort()).toEqual(['bob', 'sam']);
+  });
 });
