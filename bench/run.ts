@@ -2,7 +2,7 @@
  * `npm run bench [-- --quick]`: every scenario of the benchmark issue, one markdown table on
  * stdout, bench/results/latest.json. Measures and reports; asserts nothing.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { startDynamoDbLocal } from '#local/dynamodb-local.ts';
 import { costPer1000AgentHours, loadPrices, PRICES_FILE, worstCaseDetectionSeconds } from './cost.ts';
@@ -11,10 +11,13 @@ import { machine, round } from './lib.ts';
 import { detectionScenario, fanoutScenario, heartbeatScenario, readyScenario } from './live.ts';
 import { queryScenario, sweepScenario } from './scale.ts';
 import { type HourResult, simulateHour } from './units.ts';
+import { sizeScenario, snapshotScenario, stormScenario } from './workspaces.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const quick = process.argv.includes('--quick');
+/** `--scale-only`: only the large-workspace scenarios; their `scale` section replaces the one in latest.json. */
+const scaleOnly = process.argv.includes('--scale-only');
 /** The local stack's defaults: chunks of 100 connections, posted by 2 worker threads. */
 const DEFAULT_CHUNK_SIZE = 100;
 const DEFAULT_WORKERS = 2;
@@ -28,6 +31,17 @@ const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(0)} s`
 
 const db = await startDynamoDbLocal();
 try {
+  log(`large workspaces: storm of 1,000 agents, snapshot of 5,000 users (${elapsed()})`);
+  const scale = await scaleScenarios(db.endpoint);
+  if (scaleOnly) {
+    const file = new URL('./results/latest.json', import.meta.url);
+    const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+    writeFileSync(file, `${JSON.stringify({ ...previous, scale }, null, 2)}\n`);
+    process.stdout.write(`${scaleTable(scale)}\n`);
+    log(`done in ${elapsed()}; wrote the scale section of bench/results/latest.json`);
+    await db.stop();
+    process.exit(0);
+  }
   const prices = loadPrices();
 
   log(`agent-hours at 30/60/120 s heartbeats (${elapsed()})`);
@@ -141,6 +155,7 @@ try {
     query: { ...query, agents: query.agents, online: query.online, itemsReadPerAgent: query.itemsReadPerAgent },
     readyMs: ready.readyMs,
     readyReportedSeconds: ready.reportedSeconds,
+    scale,
   };
 
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -196,6 +211,8 @@ try {
     ...rows.map((row) => `| ${row.join(' | ')} |`),
     '',
     `DynamoDB units: ${h30.active.capacitySource}.`,
+    '',
+    scaleTable(scale),
   ].join('\n');
   process.stdout.write(`${table}\n`);
   log(`done in ${elapsed()}; wrote bench/results/latest.json`);
@@ -207,4 +224,35 @@ function fmtTargets(byTarget: Record<string, number>): string {
   return Object.entries(byTarget)
     .map(([name, units]) => `${name} ${units}`)
     .join(', ');
+}
+
+/** Large workspaces: per size (--quick: 20 and 200 only, 20 transitions each), the storm, the snapshot. */
+async function scaleScenarios(endpoint: string) {
+  const usd = loadPrices().apiGatewayWebSocket.usdPerMillionMessages;
+  const sizes = [];
+  for (const agents of quick ? [20, 200] : [20, 200, 2000]) sizes.push(await sizeScenario(endpoint, agents, quick ? 20 : 40, 250, usd));
+  const storm = await stormScenario(endpoint, 1000, quick ? 30_000 : 60_000);
+  const snapshot = await snapshotScenario(endpoint, 5000);
+  return {
+    sizes,
+    sizesNote: quick ? 'quick: 20 and 200 agents only (2,000 skipped), 20 transitions each' : '40 transitions each',
+    storm: { ...storm, giveUpMs: quick ? 30_000 : 60_000 },
+    snapshot,
+  };
+}
+
+function scaleTable(scale: Awaited<ReturnType<typeof scaleScenarios>>): string {
+  const s = scale.storm;
+  const converged = s.convergeMs === null ? `did not converge within ${s.giveUpMs / 1000} s of the last connect` : `converged ${s.convergeMs} ms after the last connect`;
+  return [
+    '| large workspaces | measured | target | |',
+    '| --- | --- | --- | --- |',
+    `| storm: ${s.agents} agents in ${Math.round(s.connectSpanMs / 1000)} s, teams of ${s.teamSize}, ${s.wallboards} wallboards | ${converged}; ${s.ready} connected, wallboards hold ${s.onlineAtWallboards.join('/')} online, ${s.completeTeamRosters} complete team rosters; ${s.postsPerAgent} presence frames per arriving agent, ${s.wallboardFrames.join('/')} frames per wallboard; ${s.flaps} flaps, ${s.clientErrors} client errors, ${s.stackErrors} stack errors, ${s.stackWarnings} warnings | converged <= 15 s | ${s.convergeMs !== null && s.convergeMs <= 15_000 && s.flaps === 0 ? 'met' : '**missed**'} |`,
+    `| snapshot of ${scale.snapshot.users} users | ${scale.snapshot.parts} parts, ${scale.snapshot.bytes} bytes, last part after ${scale.snapshot.ms} ms | | |`,
+    ...scale.sizes.map(
+      (z) =>
+        `| ${z.agents} agents, ${z.wallboards} wallboard(s): messages per agent-hour, USD per 1,000 agent-hours (messages), commit to team subscriber p50 / p99, to wallboard p50 / p99 | ${z.messagesPerAgentHour} (${z.messagesPerTransition} per transition), $${z.usdPer1000AgentHours}; ${z.p50Ms} / ${z.p99Ms} ms; ${z.wallboardP50Ms} / ${z.wallboardP99Ms} ms${z.failedChanges ? `; ${z.failedChanges} setStatus failed` : ''} | | |`,
+    ),
+    `| sizes | ${scale.sizesNote} | | |`,
+  ].join('\n');
 }
