@@ -71,6 +71,7 @@ export type PresenceClientErrorCode =
   | 'timeout'
   | 'connection_failed'
   | 'token_failed'
+  | 'too_many_connections'
   | (string & {});
 
 /** Every error the client reports: the server's error codes and the client's own. */
@@ -129,6 +130,8 @@ interface Link {
   assembling: Map<string, SnapshotMessage[]>;
   /** The client's change count when its last snapshot was asked for on this link. */
   requestedAt: number;
+  /** The handshake was refused at the per-user connection cap (429; seen on Node only). */
+  refusedForCap?: boolean;
 }
 
 /** Snapshots assembled at once on one connection; an older unfinished one is dropped. */
@@ -374,8 +377,11 @@ export class PresenceClient {
       const message = parseServerMessage(event.data);
       if (message) this.onMessage(link, message);
     };
-    socket.onerror = () => {
-      // The close event follows with the details a browser may give.
+    socket.onerror = (event) => {
+      // The close event follows. Browsers say nothing more; Node's `ws` names the handshake's
+      // status, which tells a refusal at the per-user connection cap (429) apart.
+      const text = (event as { message?: unknown } | null)?.message;
+      if (!link.opened && typeof text === 'string' && /\b429\b/.test(text)) link.refusedForCap = true;
     };
     socket.onclose = (event) => this.onClose(link, event.code, event.reason);
   }
@@ -452,8 +458,14 @@ export class PresenceClient {
       current.handover = setTimeout(() => this.handover(current), backoffDelay(this.attempt++, this.options.minDelayMs, this.options.maxDelayMs, this.options.random));
       return;
     }
-    const detail = link.opened ? `the connection closed (${code}${reason ? `: ${reason}` : ''})` : 'the connection could not be opened (refused or unreachable)';
-    this.report(new PresenceClientError('connection_failed', detail));
+    if (link.refusedForCap) {
+      this.report(new PresenceClientError('too_many_connections', 'this user already has as many open connections as allowed; retrying later'));
+      // Other tabs must close first: wait the longest backoff rather than knock again soon.
+      this.attempt = Math.max(this.attempt, 30);
+    } else {
+      const detail = link.opened ? `the connection closed (${code}${reason ? `: ${reason}` : ''})` : 'the connection could not be opened (refused or unreachable)';
+      this.report(new PresenceClientError('connection_failed', detail));
+    }
     this.setState('reconnecting');
     this.scheduleRetry();
   }

@@ -209,6 +209,23 @@ describe('PresenceClient on Node', () => {
     expect(made.errors).toEqual([]);
   });
 
+  it("says too_many_connections when the user's connection cap refuses it, and backs off", async () => {
+    // Prepare: alice already has the 20 connections the stack allows.
+    const workspace = uniqueWorkspace();
+    const tabs = await Promise.all(Array.from({ length: 20 }, () => stack.connect({ workspace, user: 'alice' })));
+    const made = make(stack, { workspace, user: 'alice' }, { reconnect: { minDelayMs: 20, maxDelayMs: 60_000 }, random: () => 0.99 });
+
+    // Act
+    void made.client.connect().catch(() => {});
+    await until(made.client, () => made.errors.length > 0, 'the refusal');
+
+    // Assess: told why, and the next attempt waits the longest backoff (about a minute), not 20 ms.
+    expect(made.errors.map((error) => error.code)).toEqual(['too_many_connections']);
+    expect(made.client.connectionState).toBe('reconnecting');
+    expect(made.tokens).toBe(1);
+    for (const tab of tabs) tab.socket.close();
+  });
+
   it('logout ends every tab of the user and nothing reconnects', async () => {
     const workspace = uniqueWorkspace();
     const observer = await stack.connect({ workspace, user: 'observer' });
