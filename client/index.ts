@@ -132,6 +132,9 @@ interface Link {
   requestedAt: number;
   /** The handshake was refused at the per-user connection cap (429; seen on Node only). */
   refusedForCap?: boolean;
+  /** Refused requests for the first snapshot so far, and the timer of the next request. */
+  snapshotAttempts: number;
+  retry?: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** Snapshots assembled at once on one connection; an older unfinished one is dropped. */
@@ -364,14 +367,13 @@ export class PresenceClient {
       if (!handover || !this.current) this.scheduleRetry();
       return;
     }
-    const link: Link = { socket, opened: false, synced: false, openedAt: 0, assembling: new Map(), requestedAt: 0 };
+    const link: Link = { socket, opened: false, synced: false, openedAt: 0, assembling: new Map(), requestedAt: 0, snapshotAttempts: 0 };
     this.incoming = link;
     socket.onopen = () => {
       link.opened = true;
       link.openedAt = Date.now();
       // The first snapshot is of the subscription: a team agent never loads the whole workspace.
-      link.requestedAt = this.changeCount;
-      socket.send(JSON.stringify(this.scope === null ? { action: 'getPresence' } : { action: 'subscribe', teams: this.scope }));
+      this.requestSnapshot(link);
     };
     socket.onmessage = (event) => {
       const message = parseServerMessage(event.data);
@@ -413,6 +415,15 @@ export class PresenceClient {
         return;
       }
       if (!this.settleWaiters(message)) this.report(new PresenceClientError(message.code, message.message));
+      // A connection still waiting for its first snapshot was refused one (busy, rate limited,
+      // an internal error): ask again after a backoff, or it would never open.
+      if (!link.synced && link.opened && !link.retry) {
+        const delay = backoffDelay(link.snapshotAttempts++, this.options.minDelayMs, this.options.maxDelayMs, this.options.random);
+        link.retry = setTimeout(() => {
+          link.retry = undefined;
+          if (!this.stopped && !link.synced && link.socket.readyState === OPEN) this.requestSnapshot(link);
+        }, delay);
+      }
       return;
     }
     this.settleWaiters(message);
@@ -442,6 +453,7 @@ export class PresenceClient {
 
   private onClose(link: Link, code: number, reason: string): void {
     clearTimeout(link.handover);
+    clearTimeout(link.retry);
     if (this.incoming === link) this.incoming = undefined;
     if (this.stopped) return;
     if (this.current === link) {
@@ -482,6 +494,7 @@ export class PresenceClient {
 
   private dropLink(link: Link, code: number): void {
     clearTimeout(link.handover);
+    clearTimeout(link.retry);
     const socket = link.socket;
     socket.onopen = null;
     socket.onmessage = null;
@@ -494,6 +507,12 @@ export class PresenceClient {
   }
 
   // ---------- roster ----------
+
+  /** Asks for a snapshot of the subscription on this connection (the first one, or again after a refusal). */
+  private requestSnapshot(link: Link): void {
+    link.requestedAt = this.changeCount;
+    link.socket.send(JSON.stringify(this.scope === null ? { action: 'getPresence' } : { action: 'subscribe', teams: this.scope }));
+  }
 
   /** Collects a snapshot's parts; returns the whole snapshot once its last part is in. */
   private assemble(link: Link, part: SnapshotMessage): SnapshotMessage | undefined {

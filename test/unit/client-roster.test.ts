@@ -127,4 +127,33 @@ describe('PresenceClient roster', () => {
     // Assess
     expect([...client.roster.keys()].sort()).toEqual(['bob', 'sam']);
   });
+
+  it('asks again when its first snapshot is refused (busy), and opens once one comes', async () => {
+    // Prepare
+    const client = new PresenceClient({
+      url: 'ws://fake/',
+      token: () => TOKEN,
+      WebSocket: FakeSocket,
+      activity: 'manual',
+      heartbeatIntervalMs: 60_000,
+      reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+    });
+    clients.push(client);
+    const errors: string[] = [];
+    client.on('error', (error) => errors.push(error.code));
+    const ready = client.connect();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const socket = FakeSocket.last!;
+
+    // Act: the server refuses the first getPresence.
+    socket.receive({ type: 'error', code: 'internal', message: 'internal error' });
+    while (socket.sent.length < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    socket.receive(snapshot('s1', 1, 1, [user('sam', 'online', 1)]));
+    await ready;
+
+    // Assess
+    expect(socket.sent).toEqual([{ action: 'getPresence' }, { action: 'getPresence' }]);
+    expect(errors).toEqual(['internal']);
+    expect(client.connectionState).toBe('open');
+  });
 });
