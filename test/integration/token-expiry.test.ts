@@ -7,23 +7,29 @@ import { decodeJwt } from 'jose';
 import { makeHarness, token, uniqueWorkspace } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 
+/** Alice connected with a token that ends 10 minutes from now (real time, which the authorizer checks). */
+async function aliceWithEndingToken() {
+  const harness = await makeHarness();
+  const service = makeService(harness);
+  const workspace = uniqueWorkspace();
+  const jwt = await token({ workspace, sub: 'alice' }, 600);
+  const { exp } = decodeJwt(jwt) as { exp: number };
+  const alice = await TestConnection.open(service, { rawToken: jwt });
+  return { harness, service, workspace, alice, endsAt: exp * 1000 };
+}
+
 describe('a connection whose token has expired', () => {
   it('is told token_expired on its next message and closed; the message changes nothing', async () => {
-    // Prepare: a token that ends 10 minutes from now (real time, which the authorizer checks).
-    const harness = await makeHarness();
-    const service = makeService(harness);
-    const workspace = uniqueWorkspace();
-    const jwt = await token({ workspace, sub: 'alice' }, 600);
-    const { exp } = decodeJwt(jwt) as { exp: number };
-    const alice = await TestConnection.open(service, { rawToken: jwt });
-    harness.clock.current = exp * 1000 - 1;
+    // Prepare
+    const { harness, workspace, alice, endsAt } = await aliceWithEndingToken();
+    harness.clock.current = endsAt - 1;
     await alice.heartbeat(true);
     expect(alice.errors()).toEqual([]);
     expect(harness.gateway.deleted).toEqual([]);
     const before = await harness.store.getAgent(workspace, 'alice');
 
     // Act: the token's end passes.
-    harness.clock.current = exp * 1000;
+    harness.clock.current = endsAt;
     await alice.setStatus('away');
 
     // Assess
@@ -34,17 +40,12 @@ describe('a connection whose token has expired', () => {
 
   it('that sends nothing receives nothing after it, and the next delivery closes and forgets it', async () => {
     // Prepare
-    const harness = await makeHarness();
-    const service = makeService(harness);
-    const workspace = uniqueWorkspace();
-    const jwt = await token({ workspace, sub: 'alice' }, 600);
-    const { exp } = decodeJwt(jwt) as { exp: number };
-    const alice = await TestConnection.open(service, { rawToken: jwt });
+    const { harness, service, workspace, alice, endsAt } = await aliceWithEndingToken();
     const bob = await TestConnection.open(service, { workspace, sub: 'bob' });
     harness.gateway.clear();
 
     // Act: past alice's token, bob changes; alice's connection says nothing.
-    harness.clock.current = exp * 1000;
+    harness.clock.current = endsAt;
     await bob.setStatus('away');
 
     // Assess
