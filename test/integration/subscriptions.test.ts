@@ -144,6 +144,20 @@ describe('subscribe', () => {
   });
 });
 
+describe('data kept', () => {
+  it('connection and team membership items carry their TTL in epoch seconds: 3 hours and 90 days', async () => {
+    const { service, workspace, clock, harness } = await setup();
+    const agent = await TestConnection.open(service, { workspace, sub: 'sam', teams: ['sales'] });
+
+    const items = await harness.scanTable();
+
+    const connection = items.find((item) => item.sk === `CONN#${agent.id}`);
+    const membership = items.find((item) => item.sk === 'TEAM#sales#sam');
+    expect(connection?.ttl).toBe(Math.ceil((clock.now() + 3 * 3_600_000) / 1000));
+    expect(membership?.ttl).toBe(Math.ceil((clock.now() + 90 * 86_400_000) / 1000));
+  });
+});
+
 describe('paged snapshots', () => {
   it('1,200 users arrive in labeled parts, each well under 128 KB, in order and complete', async () => {
     // Prepare: 1,200 agents with long names and teams, written straight to the store.
