@@ -8,7 +8,7 @@ import { disconnect as disconnectRule, type Transition } from '#domain/presence.
 import { inScope } from '#domain/scope.ts';
 import { ConnectionGoneError, FanoutDispatchError } from '#app/errors.ts';
 import { forEachLimited } from '#app/concurrency.ts';
-import { presenceChanged, presenceMessage } from '#app/messages.ts';
+import { presenceChanged, presenceMessage, tokenExpiredMessage } from '#app/messages.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import type { ChunkReport, ConnectionRecord, FanoutChunk, FanoutDispatcher, Ports } from '#app/ports.ts';
 
@@ -229,15 +229,20 @@ async function publish(ports: Ports, transitions: Transition[]): Promise<boolean
   }
 }
 
-/** Closes connections whose token has ended (API Gateway may still hold them) and forgets them. */
+/**
+ * Closes connections whose token has ended (API Gateway may still hold them) and forgets them.
+ * Each is told why first, as a message after its token's end is: the client reconnects with a
+ * fresh token instead of taking the close for a failure.
+ */
 async function closeExpired(ports: Ports, workspaceId: string, expired: ConnectionRecord[]): Promise<void> {
-  await Promise.all(
-    expired.map((connection) =>
-      ports.gateway.delete(connection.connectionId).catch((error: unknown) => {
-        if (!(error instanceof ConnectionGoneError)) ports.logger.warn('could not close an expired connection', { connectionId: connection.connectionId, error });
-      }),
-    ),
-  );
+  await forEachLimited(expired, ports.config.fanoutConcurrency, async (connection) => {
+    try {
+      await ports.gateway.post(connection.connectionId, tokenExpiredMessage());
+      await ports.gateway.delete(connection.connectionId);
+    } catch (error) {
+      if (!(error instanceof ConnectionGoneError)) ports.logger.warn('could not close an expired connection', { connectionId: connection.connectionId, error });
+    }
+  });
   await forgetGone(ports, workspaceId, expired);
 }
 

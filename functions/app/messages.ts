@@ -77,3 +77,8 @@ export function presenceChanged(transition: Transition): PresenceChanged {
     at: transition.at,
   };
 }
+
+/** What a connection is told when its token has ended, before it is closed. */
+export function tokenExpiredMessage(): ErrorMessage {
+  return { type: 'error', code: 'token_expired', message: 'the token this connection was opened with has expired; connect again with a fresh one' };
+}

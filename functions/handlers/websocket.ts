@@ -14,6 +14,7 @@ import {
   UnknownActionError,
 } from '#app/errors.ts';
 import type { ConnectionRateLimiter } from '#app/rate-limit.ts';
+import { tokenExpiredMessage } from '#app/messages.ts';
 import type { Logger, Ports } from '#app/ports.ts';
 import type { Principal, TokenVerifier } from '#app/principal.ts';
 import * as presence from '#app/presence.ts';
@@ -182,7 +183,7 @@ function makeMessageHandler(
       // Before the budget: an expired connection is closed whatever its rate.
       const expiresAt = context.principal.expiresAt;
       if (expiresAt !== undefined && deps.ports.clock.now() >= expiresAt) {
-        throw new TokenExpiredError('the token this connection was opened with has expired; connect again with a fresh one');
+        throw new TokenExpiredError(tokenExpiredMessage().message);
       }
       const budget = deps.limiter?.take(connectionId, action, deps.ports.clock.now()) ?? 'allow';
       // A client waits for the answer to a request, so every refused request is told; a flood

@@ -38,7 +38,7 @@ describe('a connection whose token has expired', () => {
     expect(await harness.store.getAgent(workspace, 'alice')).toEqual(before);
   });
 
-  it('that sends nothing receives nothing after it, and the next delivery closes and forgets it', async () => {
+  it('that sends nothing gets no change after it: the next delivery tells it token_expired, closes and forgets it', async () => {
     // Prepare
     const { harness, service, workspace, alice, endsAt } = await aliceWithEndingToken();
     const bob = await TestConnection.open(service, { workspace, sub: 'bob' });
@@ -49,7 +49,7 @@ describe('a connection whose token has expired', () => {
     await bob.setStatus('away');
 
     // Assess
-    expect(alice.received()).toEqual([]);
+    expect(alice.received()).toEqual([expect.objectContaining({ type: 'error', code: 'token_expired' })]);
     expect(harness.gateway.deleted).toEqual([alice.id]);
     expect((await harness.store.listConnections(workspace)).map((connection) => connection.connectionId)).toEqual([bob.id]);
     expect(Object.keys((await harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toEqual([]);
