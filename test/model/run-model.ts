@@ -32,6 +32,11 @@ export const MODEL_CONFIG: Partial<PresenceConfig> = {
 
 const WORKSPACES = 2;
 const USERS = ['u0', 'u1', 'u2'] as const;
+/**
+ * Tokens outlive every sequence: the DynamoDB property's clock moves a day per sequence (1,000
+ * days in a run), and a connection ends with its token.
+ */
+const TOKEN_LIFETIME_SECONDS = 10 * 365 * 86_400;
 /** The teams in each user's token: overlapping, and one user in none. */
 const TEAMS: Record<(typeof USERS)[number], string[]> = { u0: ['red'], u1: ['red', 'blue'], u2: [] };
 
@@ -137,9 +142,11 @@ async function makeSut(factory: StoreFactory): Promise<Sut> {
   const workspaces = Array.from({ length: WORKSPACES }, (_, i) => `model-${id}-${'ab'[i]}`);
   const tokens = new Map<string, string>();
   for (const ws of workspaces) {
-    for (const user of USERS) tokens.set(`${ws}/${user}`, await token({ workspace: ws, sub: user, name: displayName(ws, user), teams: TEAMS[user] }));
-    tokens.set(`${ws}/admin`, await token({ workspace: ws, sub: 'boss', role: 'admin' }));
-    tokens.set(`${ws}/agent`, await token({ workspace: ws, sub: 'reader' }));
+    for (const user of USERS) {
+      tokens.set(`${ws}/${user}`, await token({ workspace: ws, sub: user, name: displayName(ws, user), teams: TEAMS[user] }, TOKEN_LIFETIME_SECONDS));
+    }
+    tokens.set(`${ws}/admin`, await token({ workspace: ws, sub: 'boss', role: 'admin' }, TOKEN_LIFETIME_SECONDS));
+    tokens.set(`${ws}/agent`, await token({ workspace: ws, sub: 'reader' }, TOKEN_LIFETIME_SECONDS));
   }
   return { service, gateway, events, clock, workspaces, tokens, connections: new Map(), postsSeen: 0, eventsSeen: 0 };
 }
