@@ -52,9 +52,11 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          // Runs on its own after the others (see package.json "test"): it uses the whole machine.
+          // Runs on its own after the others (see package.json "test"): it uses the whole machine,
+          // so its files (the load run, the connect storm) run one after the other too.
           name: 'load',
           include: ['test/load/**/*.test.ts'],
+          fileParallelism: false,
           globalSetup: ['test/support/dynamodb-global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 60_000,
