@@ -19,12 +19,17 @@ const SECRET = `bench-secret-${randomUUID()}`;
 
 function countingLogger() {
   const counts = { errors: 0, warnings: 0, firstError: '' };
+  const debug = process.env.BENCH_DEBUG ? (level: string, message: string, extra: unknown[]) => process.stderr.write(`${level} ${message} ${JSON.stringify(extra, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v)).slice(0, 400)}\n`) : () => {};
   const logger: Logger = {
     info() {},
-    warn: () => void counts.warnings++,
-    error: (message) => {
+    warn: (message, ...extra) => {
+      counts.warnings++;
+      debug('warn', message, extra);
+    },
+    error: (message, ...extra) => {
       counts.errors++;
       counts.firstError ||= message;
+      debug('error', message, extra);
     },
   };
   return { logger, counts };

@@ -32,10 +32,13 @@ function requestId(): string {
   return randomBytes(6).toString('base64url');
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
 /** API Gateway's CLF-like request time, e.g. 25/Nov/2026:09:00:00 +0000. */
 export function requestTime(epochMs: number): string {
   const d = new Date(epochMs);
-  const month = d.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
+  // Not toLocaleString: it costs about a millisecond, on every event of a storm.
+  const month = MONTHS[d.getUTCMonth()];
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${pad(d.getUTCDate())}/${month}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
 }

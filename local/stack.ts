@@ -40,9 +40,11 @@ export class LocalStackError extends Error {
 export interface LocalStackOptions {
   /** PRESENCE_* settings as PROTOCOL.md lists them; defaults to process.env. */
   env?: Env;
-  /** Overrides PRESENCE_HTTP_PORT / PRESENCE_WS_PORT; 0 picks free ports (tests). */
+  /** Overrides PRESENCE_HTTP_PORT / PRESENCE_WS_PORT / PRESENCE_MANAGEMENT_PORT; 0 picks free ports (tests). */
   httpPort?: number;
   wsPort?: number;
+  /** Without it, 0 when wsPort is 0 (tests), else PRESENCE_MANAGEMENT_PORT (3002). */
+  managementPort?: number;
   /** Tests drive time: the same clock goes to the handlers and the emulator's events. */
   clock?: Clock;
   /** false: no sweeper timer; call `sweep()` (tests with a manual clock). */
@@ -112,6 +114,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const env = options.env ?? process.env;
   const httpPort = options.httpPort ?? port(env, 'PRESENCE_HTTP_PORT', 3000);
   const wsPort = options.wsPort ?? port(env, 'PRESENCE_WS_PORT', 3001);
+  const managementPort = options.managementPort ?? (options.wsPort === 0 ? 0 : port(env, 'PRESENCE_MANAGEMENT_PORT', 3002));
   const tableName = env.PRESENCE_TABLE_NAME || 'presence';
   const clock = options.clock ?? { now: () => Date.now() };
   const logger = options.logger ?? new PowertoolsLogger({ serviceName: 'presence-local', logLevel: (env.POWERTOOLS_LOG_LEVEL as 'INFO') ?? 'INFO' });
@@ -249,6 +252,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     try {
       emulator = await WebSocketEmulator.start({
         port: wsPort,
+        managementPort,
         host: HOST,
         clock,
         logger,
@@ -259,6 +263,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         allowedOrigins: () => origins,
       });
     } catch (error) {
+      if ((error as { port?: number }).port === managementPort && managementPort !== wsPort) {
+        portInUse(error, '@connections', 'PRESENCE_MANAGEMENT_PORT', managementPort);
+      }
       portInUse(error, 'WebSocket API', 'PRESENCE_WS_PORT', wsPort);
     }
     const ws = emulator;

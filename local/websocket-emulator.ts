@@ -1,5 +1,5 @@
 /**
- * An API Gateway WebSocket API on one port, faithful where clients and handlers can tell:
+ * An API Gateway WebSocket API, faithful where clients and handlers can tell:
  * - the REQUEST authorizer and `$connect` run before the upgrade is accepted (401 when the
  *   authorizer throws `Unauthorized` or the token is missing, 403 on Deny, the `$connect`
  *   status otherwise);
@@ -9,7 +9,9 @@
  * - `$disconnect` on client close, on management DELETE and on timeouts, unless dropped on
  *   purpose (`dropDisconnect`), as AWS does not guarantee it;
  * - the `@connections/{id}` management API (POST, GET, DELETE; 410 for unknown ids), with or
- *   without the stage prefix, answering as the AWS SDK expects.
+ *   without the stage prefix, answering as the AWS SDK expects, on a port of its own: Node accepts
+ *   one connection per listening socket per event-loop turn, so on the WebSocket port the
+ *   handlers' posts would queue behind a storm of handshakes (on AWS neither waits for the other).
  * All state belongs to one instance, so tests can run several side by side.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -52,8 +54,10 @@ export interface EmulatorLogger {
 
 export interface WebSocketEmulatorOptions {
   handlers: WebSocketApiHandlers;
-  /** 0 picks a free port. */
+  /** The WebSocket port; 0 picks a free port. */
   port?: number;
+  /** The `@connections` port; 0 (the default) picks a free port. */
+  managementPort?: number;
   host?: string;
   /** Browser origins allowed to open a WebSocket (the team page's); asked at each handshake. */
   allowedOrigins?: () => string[];
@@ -113,6 +117,7 @@ export class WebSocketEmulator {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly wss: WebSocketServer;
   private readonly server: Server;
+  private readonly managementServer: Server;
   private readonly handlers: WebSocketApiHandlers;
   private readonly clock: { now(): number };
   private readonly logger: EmulatorLogger;
@@ -123,6 +128,7 @@ export class WebSocketEmulator {
   private readonly frameLimit: number;
   private readonly messageRoutes: string[];
   private boundPort = 0;
+  private boundManagementPort = 0;
   private readonly host: string;
   private readonly allowedOrigins: (() => string[]) | undefined;
   private stopped = false;
@@ -142,7 +148,12 @@ export class WebSocketEmulator {
     this.messageRoutes = Object.keys(options.handlers.routes).filter((key) => key !== '$default');
     // ws enforces the message limit itself (close 1009); the frame limit is checked per frame below.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.messageLimitBytes ?? MESSAGE_LIMIT_BYTES });
+    // A plain HTTP request to the WebSocket endpoint, as API Gateway answers it.
     this.server = createServer((request, response) => {
+      if (!isLoopbackHost(request.headers.host)) return reply(response, MISDIRECTED.status, MISDIRECTED.body);
+      reply(response, 426, { message: 'Upgrade Required' });
+    });
+    this.managementServer = createServer((request, response) => {
       this.track(this.management(request, response)).catch((error: unknown) => {
         this.logger.error('management request failed', { error });
         if (!response.headersSent) reply(response, 500, { message: 'Internal server error' });
@@ -159,16 +170,13 @@ export class WebSocketEmulator {
 
   static async start(options: WebSocketEmulatorOptions): Promise<WebSocketEmulator> {
     const emulator = new WebSocketEmulator(options);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error) => reject(error);
-      emulator.server.once('error', onError);
-      emulator.server.listen(options.port ?? 0, emulator.host, () => {
-        emulator.server.off('error', onError);
-        resolve();
-      });
-    });
-    const address = emulator.server.address();
-    emulator.boundPort = typeof address === 'object' && address ? address.port : 0;
+    emulator.boundPort = await listen(emulator.server, options.port ?? 0, emulator.host);
+    try {
+      emulator.boundManagementPort = await listen(emulator.managementServer, options.managementPort ?? 0, emulator.host);
+    } catch (error) {
+      await new Promise((resolve) => emulator.server.close(resolve));
+      throw error;
+    }
     return emulator;
   }
 
@@ -183,7 +191,7 @@ export class WebSocketEmulator {
 
   /** The callback URL the handlers post to, as `stage.callbackUrl` is in AWS. */
   get managementUrl(): string {
-    return `http://${this.host}:${this.boundPort}`;
+    return `http://${this.host}:${this.boundManagementPort}`;
   }
 
   /** Handler invocations and management requests in flight. */
@@ -208,7 +216,7 @@ export class WebSocketEmulator {
     if (this.stopped) return;
     this.stopped = true;
     for (const client of [...this.clients.values()]) this.closeClient(client, 1001, 'Going away');
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all([this.server, this.managementServer].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
     this.wss.close();
   }
@@ -455,6 +463,24 @@ interface FrameReceiver {
   _payloadLength: number;
   haveLength(callback: (error?: Error) => void): void;
   createError(type: typeof RangeError, message: string, prefix: boolean, code: number, errorCode: string): Error;
+}
+
+/**
+ * Listens on a loopback port; the bound port. The backlog is the most Linux allows by default
+ * (somaxconn): 1,000 clients connecting in seconds would overflow Node's 511, and a dropped SYN
+ * is retried only after 1 s, then 3 s.
+ */
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    server.listen(port, host, 4096, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : 0;
 }
 
 function rejectUpgrade(socket: Duplex, status: number): void {

@@ -315,6 +315,15 @@ describe('@connections through the AWS SDK', () => {
     });
   }
 
+  it('listens on a port of its own; the WebSocket port answers plain HTTP with 426', async () => {
+    const { emulator } = await start();
+    expect(new URL(emulator.managementUrl).port).not.toBe(new URL(emulator.url).port);
+    const onWebSocketPort = await fetch(`${emulator.url.replace('ws:', 'http:')}@connections/x`);
+    expect(onWebSocketPort.status).toBe(426);
+    const onManagementPort = await fetch(`${emulator.managementUrl}/@connections/x`);
+    expect(onManagementPort.status).toBe(410);
+  });
+
   it('refuses a post over 128 KB and keeps the connection', async () => {
     const { emulator } = await start();
     const client = sdk(emulator.managementUrl);
