@@ -7,13 +7,15 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
-import { newAgent } from '#domain/presence.ts';
+import { newAgent, type Transition } from '#domain/presence.ts';
+import { deliverChanges } from '#app/fanout.ts';
 import type { Logger } from '#app/ports.ts';
 import { makeDocumentClient } from '#handlers/composition.ts';
 import { startLocalStack } from '#local/stack.ts';
 import { mintToken } from '#local/tokens.ts';
 import { type Floor, openFloor } from '#test/load/floor.ts';
 import { runStormInChild, type StormReport } from '#test/load/storm.ts';
+import { benchPorts, CapacityMeter, meteredClient, newTable, round } from './lib.ts';
 
 const SECRET = `bench-secret-${randomUUID()}`;
 
@@ -220,4 +222,59 @@ export async function sizeScenario(dynamoEndpoint: string, agents: number, trans
     floor?.close();
     await stack.stop();
   }
+}
+
+export interface DeliveryReadsResult {
+  connections: number;
+  wallboards: number;
+  /** Read units the consumer spends on one transition of a team agent: its audience from the subscriber index. */
+  audienceReadUnits: number;
+  audienceQueries: number;
+  /** Connections that audience holds (the agent's own, its 24 teammates, the wallboards). */
+  audienceConnections: number;
+  /** Posts the transition made (one per audience connection). */
+  posts: number;
+  /** What listing every connection of the workspace would read instead (the design before the index). */
+  workspaceListReadUnits: number;
+}
+
+/**
+ * The consumer's reads for one transition, metered with DynamoDB Local's ConsumedCapacity:
+ * `connections` team subscribers (teams of 25) and one wallboard per 100, written straight into
+ * the table, then one change of a team agent delivered through deliverChanges. Compared with
+ * one consistent Query of every connection item of the workspace.
+ */
+export async function deliveryReadsScenario(dynamoEndpoint: string, connections: number): Promise<DeliveryReadsResult> {
+  const meter = new CapacityMeter();
+  const db = meteredClient(dynamoEndpoint, meter);
+  const tableName = await newTable(db.client, 'reads');
+  const ports = benchPorts(db.doc, tableName, { now: () => Date.now() });
+  const workspace = `reads-${randomUUID().slice(0, 8)}`;
+  const wallboards = Math.max(1, Math.floor(connections / 100));
+  const connectedAt = Date.now();
+  const records = [
+    ...Array.from({ length: connections }, (_, i) => ({ connectionId: `conn-${i}`, userId: `agent-${i}`, connectedAt, scope: [`team-${Math.floor(i / 25)}`] })),
+    ...Array.from({ length: wallboards }, (_, i) => ({ connectionId: `board-${i}`, userId: `supervisor-${i}`, connectedAt })),
+  ];
+  for (let start = 0; start < records.length; start += 50) {
+    await Promise.all(records.slice(start, start + 50).map((record) => ports.store.putConnection(workspace, record)));
+  }
+  const change: Transition = { workspaceId: workspace, userId: 'agent-0', name: 'Agent 0', teams: ['team-0'], status: 'away', previous: 'online', reason: 'manual', at: Date.now(), version: 2 };
+  meter.reset();
+  await deliverChanges(ports, [change]);
+  const audience = meter.snapshot();
+  const audienceConnections = (await ports.store.listAudience(workspace, ['agent-0'], ['team-0'])).length;
+  meter.reset();
+  await ports.store.listConnections(workspace);
+  const list = meter.snapshot();
+  db.client.destroy();
+  return {
+    connections,
+    wallboards,
+    audienceReadUnits: round(audience.readUnits),
+    audienceQueries: audience.byOperation.QueryCommand?.requests ?? 0,
+    audienceConnections,
+    posts: ports.gateway.posts,
+    workspaceListReadUnits: round(list.readUnits),
+  };
 }

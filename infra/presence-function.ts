@@ -45,7 +45,8 @@ export type TableAction =
   | 'dynamodb:BatchGetItem'
   | 'dynamodb:PutItem'
   | 'dynamodb:Query'
-  | 'dynamodb:BatchWriteItem';
+  | 'dynamodb:BatchWriteItem'
+  | 'dynamodb:DeleteItem';
 export type IndexName = (typeof TABLE.indexes)[keyof typeof TABLE.indexes]['name'];
 
 export interface TableAccess {

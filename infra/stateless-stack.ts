@@ -124,11 +124,11 @@ const DECIDES: TableAction[] = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dy
  */
 export const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
   authorizer: { description: 'WebSocket $connect REQUEST authorizer: verifies the token', verifiesTokens: true },
-  // Its connection item (PutItem) and the user's team membership items (BatchWriteItem) beside the agent.
+  // Its connection item, its index entries and the user's team membership items (BatchWriteItem) beside the agent.
   connect: { description: 'WebSocket $connect', table: { actions: [...DECIDES, 'dynamodb:BatchWriteItem'] }, timing: true },
-  // Deletes its connection item (BatchWriteItem) beside the agent.
+  // Deletes its connection item and index entries (BatchGetItem, BatchWriteItem) beside the agent.
   disconnect: { description: 'WebSocket $disconnect', table: { actions: [...DECIDES, 'dynamodb:BatchWriteItem'] }, timing: true },
-  // A connection given up on gets its item back (PutItem); errors are posted back to the sender.
+  // A connection given up on gets its item and index entries back (PutItem, in one transaction); errors are posted back to the sender.
   heartbeat: { description: 'WebSocket heartbeat', table: { actions: DECIDES }, posts: true, timing: true },
   setStatus: { description: 'WebSocket setStatus', table: { actions: DECIDES }, posts: true, timing: true },
   // A snapshot of the connection's scope: its item, then the workspace's agents, or a team's
@@ -139,9 +139,11 @@ export const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
     posts: true,
     timing: true,
   },
+  // The scope, item and subscriber index in one transaction (PutItem, DeleteItem; the deletes past
+  // its 100 actions in BatchWriteItem), then the snapshot.
   subscribe: {
     description: 'WebSocket subscribe: sets the connection\'s scope and sends its snapshot',
-    table: { actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem'] },
+    table: { actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] },
     posts: true,
     timing: true,
   },
@@ -172,7 +174,7 @@ export const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
     timing: true,
     overrides: { timeout: SWEEPER_TIMEOUT, reservedConcurrentExecutions: 1 },
   },
-  // Lists each workspace's connections (Query), forgets gone ones (BatchWriteItem) and disconnects
+  // Reads each batch's audience from the subscriber index (Query), forgets gone connections (BatchGetItem, BatchWriteItem) and disconnects
   // their users (read, decide, write); posts, publishes and hands large fan-outs to the fan-out function.
   stream: {
     description: 'Stream: the delivery consumer on the table\'s stream; posts presence and publishes PresenceChanged',

@@ -9,6 +9,7 @@ import {
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Agent, type ChosenStatus, type Reason, type Status, type Transition, versionAfter } from '#domain/presence.ts';
 import type { ConnectionRecord, PresenceStore, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
@@ -23,7 +24,10 @@ import {
   statusPk,
   teamMemberPrefix,
   teamMemberSk,
+  teamSubscriberPrefix,
+  userSubscriberPrefix,
   workspacePk,
+  WORKSPACE_SUBSCRIBER_PREFIX,
 } from '#adapters/keys.ts';
 import { TABLE } from '#adapters/table.ts';
 
@@ -33,6 +37,20 @@ const BATCH_WRITE_LIMIT = 25;
 const BATCH_GET_LIMIT = 100;
 /** BatchGetItem may leave keys unprocessed under throttling; after this many rounds, one Get each. */
 const BATCH_GET_ROUNDS = 3;
+/** Queries of one audience read at once. */
+const QUERIES_IN_FLIGHT = 16;
+/** Subscribes racing on one connection: each loser reads the winner's scope and tries again. */
+const SCOPE_ATTEMPTS = 8;
+/** TransactWriteItems takes at most 100 actions. */
+const TRANSACTION_LIMIT = 100;
+
+/** The sort keys a connection is indexed under as a subscriber (see keys.ts). */
+function subscriberKeys(connection: Pick<ConnectionRecord, 'connectionId' | 'userId' | 'scope'>): string[] {
+  const id = connection.connectionId;
+  const scope = connection.scope ?? null;
+  const followed = scope === null ? [`${WORKSPACE_SUBSCRIBER_PREFIX}${id}`] : [...new Set(scope)].map((team) => `${teamSubscriberPrefix(team)}${id}`);
+  return [`${userSubscriberPrefix(connection.userId)}${id}`, ...followed];
+}
 
 /** A committed change as the agent item records it; the item holds who (ids, name, teams). */
 export interface StoredChange {
@@ -84,6 +102,13 @@ function toSettings(item: Record<string, unknown>): WorkspaceSettings {
     idleTimeoutSeconds: item.idleTimeoutSeconds as number,
     ...(Array.isArray(item.changes) ? { changes: item.changes as NonNullable<WorkspaceSettings['changes']> } : {}),
   };
+}
+
+/** A write refused by its condition: alone, or as the reason a transaction was cancelled. */
+function isConditionFailure(error: unknown): boolean {
+  if (error instanceof ConditionalCheckFailedException) return true;
+  const reasons = (error as { name?: string; CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
+  return (error as { name?: string }).name === 'TransactionCanceledException' && (reasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed');
 }
 
 function toConnection(item: Record<string, unknown>): ConnectionRecord {
@@ -234,27 +259,74 @@ export class DynamoDbPresenceStore implements PresenceStore {
     } while (ExclusiveStartKey);
   }
 
+  /** The connection's item and its copies in the subscriber index, all alike. */
+  private connectionItems(workspaceId: string, connection: ConnectionRecord): Record<string, unknown>[] {
+    const pk = workspacePk(workspaceId);
+    const body = {
+      connectionId: connection.connectionId,
+      userId: connection.userId,
+      connectedAt: connection.connectedAt,
+      ...(connection.scope ? { scope: connection.scope } : {}),
+      ...(connection.expiresAt !== undefined ? { expiresAt: connection.expiresAt } : {}),
+      ttl: Math.ceil((connection.connectedAt + CONNECTION_RETENTION_MS) / 1000),
+    };
+    return [connectionSk(connection.connectionId), ...subscriberKeys(connection)].map((sk) => ({ pk, sk, ...body }));
+  }
+
   async putConnection(workspaceId: string, connection: ConnectionRecord, options: { onlyIfAbsent?: boolean } = {}): Promise<void> {
+    const [item, ...copies] = this.connectionItems(workspaceId, connection);
+    if (!options.onlyIfAbsent) {
+      await this.batchWrite([item, ...copies].map((Item) => ({ PutRequest: { Item } })));
+      return;
+    }
+    // All or nothing: an existing item holds a scope its copies must keep.
     try {
       await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            pk: workspacePk(workspaceId),
-            sk: connectionSk(connection.connectionId),
-            connectionId: connection.connectionId,
-            userId: connection.userId,
-            connectedAt: connection.connectedAt,
-            ...(connection.scope ? { scope: connection.scope } : {}),
-            ...(connection.expiresAt !== undefined ? { expiresAt: connection.expiresAt } : {}),
-            ttl: Math.ceil((connection.connectedAt + CONNECTION_RETENTION_MS) / 1000),
-          },
-          ...(options.onlyIfAbsent ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+            ...copies.map((Item) => ({ Put: { TableName: this.tableName, Item } })),
+          ],
         }),
       );
     } catch (error) {
-      if (options.onlyIfAbsent && error instanceof ConditionalCheckFailedException) return;
+      if (isConditionFailure(error)) return;
       throw error;
+    }
+  }
+
+  async setScope(workspaceId: string, connection: ConnectionRecord): Promise<void> {
+    const pk = workspacePk(workspaceId);
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.getConnection(workspaceId, connection.connectionId);
+      const [item, ...copies] = this.connectionItems(workspaceId, connection);
+      const keep = new Set(copies.map((copy) => copy.sk as string));
+      const stale = current ? subscriberKeys(current).filter((sk) => !keep.has(sk)) : [];
+      // Only if nobody changed the scope since it was read, so the copies always match the item.
+      const condition = !current
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : current.scope
+          ? { ConditionExpression: '#scope = :scope', ExpressionAttributeNames: { '#scope': 'scope' }, ExpressionAttributeValues: { ':scope': current.scope } }
+          : { ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#scope)', ExpressionAttributeNames: { '#scope': 'scope' } };
+      const actions = [
+        { Put: { TableName: this.tableName, Item: item, ...condition } },
+        ...copies.map((Item) => ({ Put: { TableName: this.tableName, Item } })),
+        ...stale.map((sk) => ({ Delete: { TableName: this.tableName, Key: { pk, sk } } })),
+      ];
+      try {
+        await this.client.send(new TransactWriteCommand({ TransactItems: actions.slice(0, TRANSACTION_LIMIT) }));
+      } catch (error) {
+        // Another subscribe on this connection won: read its scope and go again, spread apart.
+        if (isConditionFailure(error) && attempt < SCOPE_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));
+          continue;
+        }
+        throw error;
+      }
+      // Only when 50 teams replace 50 others: the rest of the stale copies, after the new scope holds.
+      const rest = actions.slice(TRANSACTION_LIMIT).flatMap((action) => ('Delete' in action && action.Delete ? [action.Delete.Key] : []));
+      if (rest.length > 0) await this.batchWrite(rest.map((Key) => ({ DeleteRequest: { Key } })));
+      return;
     }
   }
 
@@ -318,9 +390,46 @@ export class DynamoDbPresenceStore implements PresenceStore {
     return agents;
   }
 
-  async deleteConnections(workspaceId: string, connectionIds: string[]): Promise<void> {
+  async deleteConnections(workspaceId: string, connectionIds: string[], known: ConnectionRecord[] = []): Promise<void> {
     const pk = workspacePk(workspaceId);
-    await this.batchWrite([...new Set(connectionIds)].map((id) => ({ DeleteRequest: { Key: { pk, sk: connectionSk(id) } } })));
+    const unique = [...new Set(connectionIds)];
+    // Each item names the copies to delete with it; `known` names them for items already gone.
+    const stored: ConnectionRecord[] = [];
+    for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+      const keys = unique.slice(start, start + BATCH_GET_LIMIT).map((id) => ({ pk, sk: connectionSk(id) }));
+      for (const item of await this.batchGet(keys)) stored.push(toConnection(item));
+    }
+    const sks = new Set(unique.map(connectionSk));
+    for (const connection of [...stored, ...known.filter((record) => unique.includes(record.connectionId))]) {
+      for (const sk of subscriberKeys(connection)) sks.add(sk);
+    }
+    await this.batchWrite([...sks].map((sk) => ({ DeleteRequest: { Key: { pk, sk } } })));
+  }
+
+  async listAudience(workspaceId: string, users: string[], teams: string[]): Promise<ConnectionRecord[]> {
+    const prefixes = [WORKSPACE_SUBSCRIBER_PREFIX, ...[...new Set(users)].map(userSubscriberPrefix), ...[...new Set(teams)].map(teamSubscriberPrefix)];
+    const byId = new Map<string, ConnectionRecord>();
+    // A storm's batch names a hundred users and dozens of teams: a few Queries at a time.
+    for (let start = 0; start < prefixes.length; start += QUERIES_IN_FLIGHT) {
+      const pages = await Promise.all(prefixes.slice(start, start + QUERIES_IN_FLIGHT).map((prefix) => this.querySubscribers(workspaceId, prefix)));
+      for (const connection of pages.flat()) byId.set(connection.connectionId, connection);
+    }
+    return [...byId.values()];
+  }
+
+  async listUserConnections(workspaceId: string, userId: string): Promise<ConnectionRecord[]> {
+    return this.querySubscribers(workspaceId, userSubscriberPrefix(userId));
+  }
+
+  private async querySubscribers(workspaceId: string, prefix: string): Promise<ConnectionRecord[]> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': prefix },
+      // A connection written a moment ago (its own $connect, a subscribe) must receive this delivery.
+      ConsistentRead: true,
+    });
+    return items.map(toConnection);
   }
 
   async listConnections(workspaceId: string): Promise<ConnectionRecord[]> {

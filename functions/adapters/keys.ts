@@ -13,6 +13,16 @@ export const connectionSk = (connectionId: string) => `${CONNECTION_PREFIX}${con
 /** A membership item: team first, so one team's members are one key-prefix query. */
 export const teamMemberPrefix = (team: string) => `${TEAM_PREFIX}${team}#`;
 export const teamMemberSk = (team: string, userId: string) => `${teamMemberPrefix(team)}${userId}`;
+/**
+ * The subscriber index: a copy of each connection item under every key a delivery looks it up
+ * by, so a change is delivered after reading its audience, never the whole workspace's connections.
+ * A connection is under its user (own changes always reach it), and under the whole workspace or
+ * each team it subscribes to.
+ */
+export const SUBSCRIBER_PREFIX = 'SUB#';
+export const userSubscriberPrefix = (userId: string) => `${SUBSCRIBER_PREFIX}U#${userId}#`;
+export const teamSubscriberPrefix = (team: string) => `${SUBSCRIBER_PREFIX}T#${team}#`;
+export const WORKSPACE_SUBSCRIBER_PREFIX = `${SUBSCRIBER_PREFIX}W#`;
 export const statusPk = (workspaceId: string, status: Exclude<Status, 'offline'>) => `WS#${workspaceId}#STATUS#${status}`;
 export const duePk = (shard: number) => `DUE#${shard}`;
 

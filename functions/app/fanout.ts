@@ -78,7 +78,11 @@ export async function deliverChanges(ports: Ports, changes: Transition[]): Promi
 async function deliverToWorkspace(ports: Ports, workspaceId: string, changes: Transition[], report: FanoutReport): Promise<boolean> {
   let connections: ConnectionRecord[];
   try {
-    connections = await ports.store.listConnections(workspaceId);
+    // The batch's audience only: the changed users' own connections, their teams' subscribers
+    // and the workspace's followers (the subscriber index), never every connection.
+    const users = [...new Set(changes.map((change) => change.userId))];
+    const teams = [...new Set(changes.flatMap((change) => change.teams))];
+    connections = await ports.store.listAudience(workspaceId, users, teams);
   } catch (error) {
     ports.logger.error('delivery could not list connections; the batch is retried', { workspaceId, error });
     return false;
@@ -255,6 +259,7 @@ async function forgetGone(ports: Ports, workspaceId: string, gone: ConnectionRec
     await ports.store.deleteConnections(
       workspaceId,
       gone.map((connection) => connection.connectionId),
+      gone,
     );
   } catch (error) {
     ports.logger.error('forgetting gone connections failed; their TTL will', { workspaceId, error });

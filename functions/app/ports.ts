@@ -51,10 +51,28 @@ export interface PresenceStore {
   /** Agents of one deadline shard due at `now`, page by page. */
   dueAgents(shard: number, now: number): AsyncIterable<StoredAgent[]>;
   readonly deadlineShards: number;
-  /** Writes the connection's item; with onlyIfAbsent, leaves an existing one as it is. */
+  /**
+   * Writes the connection's item and its place in the subscriber index; with onlyIfAbsent, leaves
+   * an existing one as it is.
+   */
   putConnection(workspaceId: string, connection: ConnectionRecord, options?: { onlyIfAbsent?: boolean }): Promise<void>;
-  deleteConnections(workspaceId: string, connectionIds: string[]): Promise<void>;
+  /** Replaces the connection's scope, item and index together (the item is written if gone). */
+  setScope(workspaceId: string, connection: ConnectionRecord): Promise<void>;
+  /**
+   * Deletes the connections' items and index entries; `known` records name the index entries of
+   * connections whose item is already gone.
+   */
+  deleteConnections(workspaceId: string, connectionIds: string[], known?: ConnectionRecord[]): Promise<void>;
+  /** Every connection of the workspace (tests and tools; delivery reads only its audience). */
   listConnections(workspaceId: string): Promise<ConnectionRecord[]>;
+  /**
+   * The connections a change of these users (in these teams) may go to: the users' own, those
+   * subscribed to one of the teams, and those following the whole workspace (consistent). Its cost
+   * grows with that audience, not with the workspace.
+   */
+  listAudience(workspaceId: string, users: string[], teams: string[]): Promise<ConnectionRecord[]>;
+  /** This user's connections (consistent). */
+  listUserConnections(workspaceId: string, userId: string): Promise<ConnectionRecord[]>;
   getConnection(workspaceId: string, connectionId: string): Promise<ConnectionRecord | undefined>;
   /** Which of these connections still have their item (consistent; any number, read in batches). */
   existingConnections(workspaceId: string, connectionIds: string[]): Promise<Set<string>>;

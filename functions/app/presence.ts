@@ -225,7 +225,7 @@ export async function getPresence(ports: Ports, context: ConnectionContext): Pro
 export async function subscribe(ports: Ports, context: ConnectionContext, teams: string[] | null): Promise<SnapshotMessage[]> {
   const { principal, connectionId, connectedAt } = context;
   const scope = normalizeScope(teams);
-  await ports.store.putConnection(principal.workspaceId, {
+  await ports.store.setScope(principal.workspaceId, {
     connectionId,
     userId: principal.userId,
     connectedAt,
@@ -245,15 +245,11 @@ export async function logout(ports: Ports, context: ConnectionContext): Promise<
   // Even an agent we never stored (or already logged out) has this connection to close.
   const decision: Decision | null = mutation.decision;
   // Every open connection of the user, including any the agent state had already given up on.
-  const listed = await ports.store.listConnections(workspaceId).catch((error: unknown) => {
+  const listed = await ports.store.listUserConnections(workspaceId, principal.userId).catch((error: unknown) => {
     ports.logger.warn('logout could not list connections', { workspaceId, error });
     return [];
   });
-  const closing = new Set([
-    context.connectionId,
-    ...(decision?.droppedConnections ?? []),
-    ...listed.filter((connection) => connection.userId === principal.userId).map((c) => c.connectionId),
-  ]);
+  const closing = new Set([context.connectionId, ...(decision?.droppedConnections ?? []), ...listed.map((c) => c.connectionId)]);
   const message: LoggedOutMessage = { type: 'loggedOut', at: ports.clock.now() };
   await Promise.all(
     [...closing].map(async (connectionId) => {
@@ -267,6 +263,6 @@ export async function logout(ports: Ports, context: ConnectionContext): Promise<
       }
     }),
   );
-  await ports.store.deleteConnections(workspaceId, [...closing]);
+  await ports.store.deleteConnections(workspaceId, [...closing], listed);
   return settle(mutation);
 }

@@ -100,8 +100,11 @@ function measuredStore(store: PresenceStore, metrics: Metrics, now: Now): Presen
       }
     },
     putConnection: (...args) => store.putConnection(...args),
+    setScope: (...args) => store.setScope(...args),
     deleteConnections: (...args) => store.deleteConnections(...args),
     listConnections: (...args) => store.listConnections(...args),
+    listAudience: (...args) => store.listAudience(...args),
+    listUserConnections: (...args) => store.listUserConnections(...args),
     getConnection: (...args) => store.getConnection(...args),
     existingConnections: (...args) => store.existingConnections(...args),
     getSettings: (...args) => store.getSettings(...args),

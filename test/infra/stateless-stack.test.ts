@@ -243,7 +243,7 @@ describe('presence functions', () => {
     ['heartbeat', [...DECIDE, ...POST]],
     ['setStatus', [...DECIDE, ...POST]],
     ['logout', [...DECIDE, ...QUERY, ...BATCH_WRITE, ...POST]],
-    ['subscribe', [...READ, 'Allow dynamodb:BatchGetItem on table', 'Allow dynamodb:PutItem on table', ...POST]],
+    ['subscribe', [...READ, 'Allow dynamodb:BatchGetItem on table', 'Allow dynamodb:PutItem on table', 'Allow dynamodb:DeleteItem on table', ...BATCH_WRITE, ...POST]],
     ['getPresence', [...READ, 'Allow dynamodb:BatchGetItem on table', ...POST]],
     ['defaultRoute', POST],
     ['onlineAgents', [...READ, 'Allow dynamodb:Query on index/byStatus']],

@@ -314,8 +314,9 @@ describe('a batch whose connections of one workspace cannot be listed', () => {
     await s.harness.store.putConnection(failed, { connectionId: 'conn-y', userId: 'y', connectedAt });
     const store = s.ports.store;
     const failing: Ports['store'] = Object.create(store, {
-      listConnections: {
-        value: (workspaceId: string) => (workspaceId === failed ? Promise.reject(new Error('injected')) : store.listConnections(workspaceId)),
+      listAudience: {
+        value: (workspaceId: string, users: string[], teams: string[]) =>
+          workspaceId === failed ? Promise.reject(new Error('injected')) : store.listAudience(workspaceId, users, teams),
       },
     });
     const now = s.harness.clock.now();

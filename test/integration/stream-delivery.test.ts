@@ -142,11 +142,11 @@ describe('delivery from the stream', () => {
     const { harness, service, reader, failures, workspace } = await onStream({ maxAttempts: 2 });
     const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
     await reader.drained();
-    const listConnections = harness.store.listConnections.bind(harness.store);
+    const listAudience = harness.store.listAudience.bind(harness.store);
     let failing = true;
-    harness.store.listConnections = async (...args) => {
+    harness.store.listAudience = async (...args) => {
       if (failing) throw new Error('DynamoDB is unavailable');
-      return listConnections(...args);
+      return listAudience(...args);
     };
 
     await TestConnection.open(service, { workspace, sub: 'bob' });

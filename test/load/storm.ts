@@ -55,6 +55,11 @@ export interface StormReport {
   postsPerAgent: number;
   /** Changes per frame at the wallboards. */
   changesPerWallboardFrame: number;
+  /**
+   * The longest wait between two presence frames at any wallboard, from its first storm frame
+   * until the storm converged (changes were pending all along): how far apart its batches came.
+   */
+  wallboardMaxGapMs: number;
   /** `offline` changes of a storm agent seen by any observer (must be none). */
   flaps: string[];
   /** Errors the clients reported (server error replies, failed connections). */
@@ -111,6 +116,14 @@ export async function runStorm(options: StormOptions): Promise<{ report: StormRe
       ),
     ];
     const wallboardChanges = floor.wallboards.reduce((sum, board) => sum + board.receipts.length, 0);
+    const stormEnd = convergedAt ?? Number.POSITIVE_INFINITY;
+    const wallboardMaxGapMs = Math.max(
+      0,
+      ...floor.wallboards.map((board) => {
+        const times = [...new Set(board.receipts.filter((r) => isAgent(r.userId) && r.receivedAt <= stormEnd).map((r) => r.receivedAt))].sort((a, b) => a - b);
+        return times.reduce((gap, time, i) => (i === 0 ? 0 : Math.max(gap, time - times[i - 1]!)), 0);
+      }),
+    );
     const report: StormReport = {
       agents: settings.agents,
       wallboards: settings.wallboards,
@@ -135,6 +148,7 @@ export async function runStorm(options: StormOptions): Promise<{ report: StormRe
       wallboardFrames,
       presenceFrames,
       postsPerAgent: Math.round((presenceFrames / settings.agents) * 100) / 100,
+      wallboardMaxGapMs,
       changesPerWallboardFrame: Math.round((wallboardChanges / Math.max(1, wallboardFrames.reduce((a, b) => a + b, 0))) * 10) / 10,
       flaps,
       clientErrors: [

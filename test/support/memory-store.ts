@@ -84,6 +84,21 @@ export class MemoryPresenceStore implements PresenceStore {
     this.connections.set(k, { ...connection, scope: connection.scope ?? null, workspaceId });
   }
 
+  async setScope(workspaceId: string, connection: ConnectionRecord): Promise<void> {
+    await this.putConnection(workspaceId, connection);
+  }
+
+  /** The index DynamoDB keeps, derived: own connections, the teams' subscribers, the workspace's followers. */
+  async listAudience(workspaceId: string, users: string[], teams: string[]): Promise<ConnectionRecord[]> {
+    return (await this.listConnections(workspaceId)).filter(
+      (connection) => users.includes(connection.userId) || !connection.scope || connection.scope.some((team) => teams.includes(team)),
+    );
+  }
+
+  async listUserConnections(workspaceId: string, userId: string): Promise<ConnectionRecord[]> {
+    return (await this.listConnections(workspaceId)).filter((connection) => connection.userId === userId);
+  }
+
   async existingConnections(workspaceId: string, connectionIds: string[]): Promise<Set<string>> {
     return new Set(connectionIds.filter((id) => this.connections.has(key(workspaceId, id))));
   }
