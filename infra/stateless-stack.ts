@@ -139,8 +139,8 @@ export const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
     posts: true,
     timing: true,
   },
-  // The scope, item and subscriber index in one transaction (PutItem, DeleteItem; the deletes past
-  // its 100 actions in BatchWriteItem), then the snapshot.
+  // The scope: its new index copies (BatchWriteItem), the item on the scope it read (PutItem),
+  // the stale copies (DeleteItem); then the snapshot.
   subscribe: {
     description: 'WebSocket subscribe: sets the connection\'s scope and sends its snapshot',
     table: { actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'] },

@@ -37,6 +37,12 @@ export class LocalStackError extends Error {
   override readonly name = 'LocalStackError';
 }
 
+/**
+ * Sockets of the stack's DynamoDB and `@connections` pools (the SDK's default is 50): beyond 50
+ * requests in flight in a storm, requests waited for a socket past the SDK's 2 s connect timeout.
+ */
+const LOCAL_MAX_SOCKETS = 256;
+
 export interface LocalStackOptions {
   /** PRESENCE_* settings as PROTOCOL.md lists them; defaults to process.env. */
   env?: Env;
@@ -170,6 +176,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         endpoint: emulator.managementUrl,
         region: 'us-east-1',
         credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        // One pool for every handler's posts, where AWS gives each Lambda instance its own.
+        requestHandler: { httpAgent: { maxSockets: LOCAL_MAX_SOCKETS } },
       });
       adapter ??= new ApiGatewayConnectionGateway({
         client: management,
@@ -204,7 +212,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanups.push(async () => workers?.stop());
     cleanups.push(() => events.drain());
     const composition = compose(
-      { ...jwtEnv, PRESENCE_TABLE_NAME: tableName, PRESENCE_DYNAMODB_ENDPOINT: dynamoEndpoint },
+      {
+        // One process serves every handler: its DynamoDB pool stands in for many Lambda instances' own.
+        PRESENCE_DYNAMODB_MAX_SOCKETS: String(LOCAL_MAX_SOCKETS),
+        ...jwtEnv,
+        PRESENCE_TABLE_NAME: tableName,
+        PRESENCE_DYNAMODB_ENDPOINT: dynamoEndpoint,
+      },
       {
         gateway: {
           post: (connectionId, message) => connections().post(connectionId, message),

@@ -4,6 +4,7 @@ import type { BatchWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import {
   BatchGetCommand,
   BatchWriteCommand,
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -41,8 +42,6 @@ const BATCH_GET_ROUNDS = 3;
 const QUERIES_IN_FLIGHT = 16;
 /** Subscribes racing on one connection: each loser reads the winner's scope and tries again. */
 const SCOPE_ATTEMPTS = 8;
-/** TransactWriteItems takes at most 100 actions. */
-const TRANSACTION_LIMIT = 100;
 
 /** The sort keys a connection is indexed under as a subscriber (see keys.ts). */
 function subscriberKeys(connection: Pick<ConnectionRecord, 'connectionId' | 'userId' | 'scope'>): string[] {
@@ -102,6 +101,15 @@ function toSettings(item: Record<string, unknown>): WorkspaceSettings {
     idleTimeoutSeconds: item.idleTimeoutSeconds as number,
     ...(Array.isArray(item.changes) ? { changes: item.changes as NonNullable<WorkspaceSettings['changes']> } : {}),
   };
+}
+
+/** A condition that the item holds this connection's scope (or, for none, that the item is absent). */
+function scopeIs(connection: ConnectionRecord | undefined) {
+  if (!connection) return { ConditionExpression: 'attribute_not_exists(pk)' };
+  if (connection.scope) {
+    return { ConditionExpression: '#scope = :scope', ExpressionAttributeNames: { '#scope': 'scope' }, ExpressionAttributeValues: { ':scope': connection.scope } };
+  }
+  return { ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#scope)', ExpressionAttributeNames: { '#scope': 'scope' } };
 }
 
 /** A write refused by its condition: alone, or as the reason a transaction was cancelled. */
@@ -297,35 +305,38 @@ export class DynamoDbPresenceStore implements PresenceStore {
 
   async setScope(workspaceId: string, connection: ConnectionRecord): Promise<void> {
     const pk = workspacePk(workspaceId);
+    // First as a connection that still follows the whole workspace (a subscribe right after
+    // $connect, the common case), without reading it; after a condition failure, as it is.
+    let current: ConnectionRecord | undefined = { ...connection, scope: null };
     for (let attempt = 0; ; attempt++) {
-      const current = await this.getConnection(workspaceId, connection.connectionId);
+      if (attempt > 0) current = await this.getConnection(workspaceId, connection.connectionId);
       const [item, ...copies] = this.connectionItems(workspaceId, connection);
       const keep = new Set(copies.map((copy) => copy.sk as string));
       const stale = current ? subscriberKeys(current).filter((sk) => !keep.has(sk)) : [];
-      // Only if nobody changed the scope since it was read, so the copies always match the item.
-      const condition = !current
-        ? { ConditionExpression: 'attribute_not_exists(pk)' }
-        : current.scope
-          ? { ConditionExpression: '#scope = :scope', ExpressionAttributeNames: { '#scope': 'scope' }, ExpressionAttributeValues: { ':scope': current.scope } }
-          : { ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#scope)', ExpressionAttributeNames: { '#scope': 'scope' } };
-      const actions = [
-        { Put: { TableName: this.tableName, Item: item, ...condition } },
-        ...copies.map((Item) => ({ Put: { TableName: this.tableName, Item } })),
-        ...stale.map((sk) => ({ Delete: { TableName: this.tableName, Key: { pk, sk } } })),
-      ];
+      // The new copies first, so from the moment the item holds the new scope the index has it.
+      await this.batchWrite(copies.map((Item) => ({ PutRequest: { Item } })));
       try {
-        await this.client.send(new TransactWriteCommand({ TransactItems: actions.slice(0, TRANSACTION_LIMIT) }));
+        // Only if nobody changed the scope since it was read.
+        await this.client.send(new PutCommand({ TableName: this.tableName, Item: item, ...scopeIs(current) }));
       } catch (error) {
-        // Another subscribe on this connection won: read its scope and go again, spread apart.
+        // Not as assumed, or another subscribe on this connection won: read it and go again.
         if (isConditionFailure(error) && attempt < SCOPE_ATTEMPTS) {
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));
+          if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
           continue;
         }
         throw error;
       }
-      // Only when 50 teams replace 50 others: the rest of the stale copies, after the new scope holds.
-      const rest = actions.slice(TRANSACTION_LIMIT).flatMap((action) => ('Delete' in action && action.Delete ? [action.Delete.Key] : []));
-      if (rest.length > 0) await this.batchWrite(rest.map((Key) => ({ DeleteRequest: { Key } })));
+      // A stale copy goes only if it still holds the scope it was read with: a subscribe racing
+      // this one may have written it again for its own scope.
+      await Promise.all(
+        stale.map(async (sk) => {
+          try {
+            await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk, sk }, ...scopeIs(current) }));
+          } catch (error) {
+            if (!isConditionFailure(error)) throw error;
+          }
+        }),
+      );
       return;
     }
   }

@@ -14,6 +14,11 @@ import type { ChunkReport, ConnectionRecord, FanoutChunk, FanoutDispatcher, Port
 
 /** Workspaces of one batch delivered at once. */
 const WORKSPACES_IN_FLIGHT = 4;
+/**
+ * Index Queries one batch may make (the workspace's followers, each user, each team) before it
+ * reads the workspace's connections instead.
+ */
+export const AUDIENCE_QUERIES_AT_MOST = 8;
 /** Disconnects of gone connections written at once (a mass disconnect must not run into the timeout). */
 const GONE_IN_FLIGHT = 8;
 
@@ -78,11 +83,16 @@ export async function deliverChanges(ports: Ports, changes: Transition[]): Promi
 async function deliverToWorkspace(ports: Ports, workspaceId: string, changes: Transition[], report: FanoutReport): Promise<boolean> {
   let connections: ConnectionRecord[];
   try {
-    // The batch's audience only: the changed users' own connections, their teams' subscribers
-    // and the workspace's followers (the subscriber index), never every connection.
+    // A quiet workspace's batch (a change or a few) reads only its audience from the subscriber
+    // index: the changed users' own connections, their teams' subscribers and the workspace's
+    // followers. A storm's batch names so many users and teams that one read of the workspace's
+    // connections is cheaper and faster, and serves all of its changes at once.
     const users = [...new Set(changes.map((change) => change.userId))];
     const teams = [...new Set(changes.flatMap((change) => change.teams))];
-    connections = await ports.store.listAudience(workspaceId, users, teams);
+    connections =
+      1 + users.length + teams.length <= AUDIENCE_QUERIES_AT_MOST
+        ? await ports.store.listAudience(workspaceId, users, teams)
+        : await ports.store.listConnections(workspaceId);
   } catch (error) {
     ports.logger.error('delivery could not list connections; the batch is retried', { workspaceId, error });
     return false;

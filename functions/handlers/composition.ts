@@ -43,8 +43,12 @@ export function makeDocumentClient(env: Env): DynamoDBDocumentClient {
     // SDK version (no throwOnRequestTimeout): abandoning and retrying a conditional write that had
     // been applied would make mutateAgent see its own write as a lost race and publish nothing.
     requestHandler: {
+      // Counts from the request, so it includes waiting for one of the pool's sockets.
       connectionTimeout: readNumber(env, 'PRESENCE_DYNAMODB_CONNECT_TIMEOUT_MS', 2000, 1),
       requestTimeout: readNumber(env, 'PRESENCE_DYNAMODB_REQUEST_TIMEOUT_MS', 5000, 1),
+      // Per process: a Lambda serves one request at a time; the local stack serves every handler.
+      httpAgent: { maxSockets: readNumber(env, 'PRESENCE_DYNAMODB_MAX_SOCKETS', 50, 1) },
+      httpsAgent: { maxSockets: readNumber(env, 'PRESENCE_DYNAMODB_MAX_SOCKETS', 50, 1) },
     },
     ...(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });

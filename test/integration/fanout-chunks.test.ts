@@ -318,6 +318,9 @@ describe('a batch whose connections of one workspace cannot be listed', () => {
         value: (workspaceId: string, users: string[], teams: string[]) =>
           workspaceId === failed ? Promise.reject(new Error('injected')) : store.listAudience(workspaceId, users, teams),
       },
+      listConnections: {
+        value: (workspaceId: string) => (workspaceId === failed ? Promise.reject(new Error('injected')) : store.listConnections(workspaceId)),
+      },
     });
     const now = s.harness.clock.now();
     const x = transition(failed, 'x', now, 3);

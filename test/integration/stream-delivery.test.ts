@@ -143,10 +143,15 @@ describe('delivery from the stream', () => {
     const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
     await reader.drained();
     const listAudience = harness.store.listAudience.bind(harness.store);
+    const listConnections = harness.store.listConnections.bind(harness.store);
     let failing = true;
     harness.store.listAudience = async (...args) => {
       if (failing) throw new Error('DynamoDB is unavailable');
       return listAudience(...args);
+    };
+    harness.store.listConnections = async (...args) => {
+      if (failing) throw new Error('DynamoDB is unavailable');
+      return listConnections(...args);
     };
 
     await TestConnection.open(service, { workspace, sub: 'bob' });

@@ -5,7 +5,9 @@
  */
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { AUDIENCE_QUERIES_AT_MOST, deliverChanges } from '#app/fanout.ts';
 import type { ConnectionRecord } from '#app/ports.ts';
+import type { Transition } from '#domain/presence.ts';
 import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 
@@ -78,6 +80,38 @@ describe('subscriber index', () => {
     expect(sally.presence().map((change) => change.userId)).toEqual(['sam']);
     expect(otto.presence()).toEqual([]);
     expect(workspaceReads).toBe(0);
+  });
+
+  it("a storm's batch, naming more users and teams than the index is worth, reads the workspace's connections once", async () => {
+    const { harness, service, workspace } = await setup();
+    const wallboard = await TestConnection.open(service, { workspace, sub: 'supervisor' });
+    const otto = await TestConnection.open(service, { workspace, sub: 'otto', teams: ['support'] });
+    await otto.subscribe(['support']);
+    const counts = { index: 0, workspace: 0 };
+    const listAudience = harness.store.listAudience.bind(harness.store);
+    const listConnections = harness.store.listConnections.bind(harness.store);
+    harness.store.listAudience = (...args) => (counts.index++, listAudience(...args));
+    harness.store.listConnections = (...args) => (counts.workspace++, listConnections(...args));
+    harness.gateway.clear();
+    const now = harness.clock.now();
+    // One more user than the index may serve with AUDIENCE_QUERIES_AT_MOST Queries.
+    const storm: Transition[] = Array.from({ length: AUDIENCE_QUERIES_AT_MOST }, (_, i) => ({
+      workspaceId: workspace,
+      userId: `agent-${i}`,
+      name: `Agent ${i}`,
+      teams: ['sales'],
+      status: 'online',
+      previous: 'offline',
+      reason: 'connect',
+      at: now,
+      version: 1,
+    }));
+
+    await deliverChanges(harness.ports, storm);
+
+    expect(counts).toEqual({ index: 0, workspace: 1 });
+    expect(wallboard.presence().map((change) => change.userId)).toEqual(storm.map((change) => change.userId));
+    expect(otto.presence()).toEqual([]);
   });
 
   it('closing a connection deletes every copy; a logout closes only its user', async () => {
