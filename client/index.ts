@@ -122,6 +122,8 @@ function subjectOf(token: string): string | undefined {
 /** One socket and what was learnt on it. */
 interface Link {
   socket: WebSocketLike;
+  /** The subscription its URL asked for (`teams`): its item holds that scope from `$connect` on. */
+  scope: readonly string[] | null;
   opened: boolean;
   synced: boolean;
   openedAt: number;
@@ -299,6 +301,7 @@ export class PresenceClient {
       (message) => (message.type === 'snapshot' && sameScope(message.scope, scope)) || message.type === 'error',
     );
     link.requestedAt = this.changeCount;
+    link.scope = scope;
     link.socket.send(JSON.stringify({ action: 'subscribe', teams: scope }));
     const reply = await answered;
     if (reply.type === 'error') throw new PresenceClientError(reply.code, reply.message);
@@ -359,15 +362,18 @@ export class PresenceClient {
     if (this.stopped) return;
     this.userId = subjectOf(token) ?? this.userId;
     const separator = this.options.url.includes('?') ? '&' : '?';
+    // The subscription starts with the connection: no subscribe message, no scope to rewrite.
+    const scope = this.scope;
+    const teams = scope === null ? '' : `&teams=${encodeURIComponent(scope.join(','))}`;
     let socket: WebSocketLike;
     try {
-      socket = new this.options.WebSocket(`${this.options.url}${separator}token=${encodeURIComponent(token)}`) as WebSocketLike;
+      socket = new this.options.WebSocket(`${this.options.url}${separator}token=${encodeURIComponent(token)}${teams}`) as WebSocketLike;
     } catch (error) {
       this.report(new PresenceClientError('connection_failed', 'could not open the WebSocket', { cause: error }));
       if (!handover || !this.current) this.scheduleRetry();
       return;
     }
-    const link: Link = { socket, opened: false, synced: false, openedAt: 0, assembling: new Map(), requestedAt: 0, snapshotAttempts: 0 };
+    const link: Link = { socket, scope, opened: false, synced: false, openedAt: 0, assembling: new Map(), requestedAt: 0, snapshotAttempts: 0 };
     this.incoming = link;
     socket.onopen = () => {
       link.opened = true;
@@ -511,7 +517,8 @@ export class PresenceClient {
   /** Asks for a snapshot of the subscription on this connection (the first one, or again after a refusal). */
   private requestSnapshot(link: Link): void {
     link.requestedAt = this.changeCount;
-    link.socket.send(JSON.stringify(this.scope === null ? { action: 'getPresence' } : { action: 'subscribe', teams: this.scope }));
+    // A subscribe only if the subscription changed since the URL asked for one.
+    link.socket.send(JSON.stringify(sameScope(link.scope, this.scope) ? { action: 'getPresence' } : { action: 'subscribe', teams: this.scope }));
   }
 
   /** Collects a snapshot's parts; returns the whole snapshot once its last part is in. */

@@ -54,8 +54,13 @@ function assertUnderCap(ports: Ports, stored: rules.Agent | undefined, now: numb
   }
 }
 
-export async function connect(ports: Ports, context: ConnectionContext): Promise<Transition[]> {
+/**
+ * A new connection: its item (following `teams`, or the whole workspace), the user's team
+ * memberships and the agent's `connect` decision.
+ */
+export async function connect(ports: Ports, context: ConnectionContext, teams: readonly string[] | null = null): Promise<Transition[]> {
   const { principal, connectionId, connectedAt } = context;
+  const scope = normalizeScope(teams);
   const workspaceId = principal.workspaceId;
   // Refused at the cap before anything is written (checked again at the write, for a race).
   const { agent: current, settings } = await ports.store.getAgentWithSettings(workspaceId, principal.userId);
@@ -69,6 +74,7 @@ export async function connect(ports: Ports, context: ConnectionContext): Promise
     connectionId,
     userId: principal.userId,
     connectedAt,
+    ...(scope !== null ? { scope: [...scope] } : {}),
     ...(principal.expiresAt !== undefined ? { expiresAt: principal.expiresAt } : {}),
   });
   let mutation: Mutation;

@@ -56,6 +56,15 @@ export const subscribeMessage = z.strictObject({
   }),
 });
 
+/**
+ * `teams` on the `$connect` query string: the subscription to start with, as comma-separated
+ * team ids (the same ids and limits as subscribe); absent: the whole workspace.
+ */
+export const connectTeamsParameter = z
+  .string()
+  .transform((text) => text.split(','))
+  .pipe(z.array(idSchema).min(1).max(MAX_TEAMS, `at most ${MAX_TEAMS} teams`));
+
 export const bareActionMessage = (action: 'getPresence' | 'logout') => z.strictObject({ action: z.literal(action) });
 
 export const agentsQuerySchema = z.strictObject({

@@ -24,6 +24,7 @@ import {
   authorizerContextSchema,
   bareActionMessage,
   chosenStatusSchema,
+  connectTeamsParameter,
   describeIssues,
   heartbeatMessage,
   setStatusMessage,
@@ -40,6 +41,8 @@ export interface WebSocketEvent {
     connectedAt: number;
     authorizer?: Record<string, unknown> | null;
   };
+  /** `$connect` only: the query string of the WebSocket URL. */
+  queryStringParameters?: Record<string, string | undefined> | null;
   body?: string | null;
   isBase64Encoded?: boolean;
 }
@@ -115,10 +118,19 @@ export function connectionContext(event: WebSocketEvent): ConnectionContext {
 
 // ---------- connect / disconnect ----------
 
+/** The subscription a `$connect` asks for with `?teams=a,b` (PROTOCOL.md); null: the whole workspace. */
+function connectScope(event: WebSocketEvent): string[] | null {
+  const teams = event.queryStringParameters?.teams;
+  if (teams === undefined) return null;
+  const parsed = connectTeamsParameter.safeParse(teams);
+  if (!parsed.success) throw new InvalidMessageError(describeIssues(parsed.error));
+  return parsed.data;
+}
+
 export function makeConnectHandler(deps: { ports: Ports }): WebSocketHandler {
   return async (event) => {
     try {
-      await presence.connect(deps.ports, connectionContext(event));
+      await presence.connect(deps.ports, connectionContext(event), connectScope(event));
       return { statusCode: 200 };
     } catch (error) {
       return { statusCode: errorReply(error, deps.ports.logger).status };

@@ -44,6 +44,39 @@ describe('subscriber index', () => {
     expect(await indexOf(harness, workspace)).toEqual([`SUB#U#sam#${sam.id}`, `SUB#W#${sam.id}`].sort());
   });
 
+  it('a connection that asks for teams in its URL starts with that subscription: no workspace copy, no subscribe', async () => {
+    const { harness, service, workspace } = await setup();
+    const wallboard = await TestConnection.open(service, { workspace, sub: 'supervisor' });
+    const sally = await TestConnection.open(service, { workspace, sub: 'sally', teams: ['sales'] }, { teams: 'support,sales' });
+    harness.gateway.clear();
+
+    await TestConnection.open(service, { workspace, sub: 'otto', teams: ['ops'] });
+    await TestConnection.open(service, { workspace, sub: 'sam', teams: ['sales'] });
+    await sally.getPresence();
+
+    expect((await harness.store.getConnection(workspace, sally.id))?.scope).toEqual(['sales', 'support']);
+    expect((await indexOf(harness, workspace)).filter((sk) => sk.endsWith(sally.id))).toEqual(
+      [`SUB#T#sales#${sally.id}`, `SUB#T#support#${sally.id}`, `SUB#U#sally#${sally.id}`].sort(),
+    );
+    expect(sally.presence().map((change) => change.userId)).toEqual(['sam']);
+    expect(wallboard.presence().map((change) => change.userId)).toEqual(['otto', 'sam']);
+    expect(sally.snapshots()[0]?.scope).toEqual(['sales', 'support']);
+  });
+
+  it.each([
+    ['an empty list', ''],
+    ['a bad team id', 'sales,no spaces'],
+    ['an empty id', 'sales,,support'],
+    ['more than 50 teams', Array.from({ length: 51 }, (_, i) => `t${i}`).join(',')],
+  ])('teams in the URL with %s refuse the connection with 400 and write nothing', async (_label, teams) => {
+    const { harness, service, workspace } = await setup();
+    const before = await harness.scanTable();
+
+    await expect(TestConnection.open(service, { workspace, sub: 'sam', teams: ['sales'] }, { teams })).rejects.toMatchObject({ status: 400 });
+
+    expect(await harness.scanTable()).toEqual(before);
+  });
+
   it("a change's audience is its user's connections, its teams' subscribers and the workspace's followers, nobody else", async () => {
     const { harness, service, workspace } = await setup();
     const wallboard = await TestConnection.open(service, { workspace, sub: 'supervisor' });

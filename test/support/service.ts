@@ -50,7 +50,8 @@ export class TestConnection {
     return this.info.connectionId;
   }
 
-  static async open(service: Service, claims: TokenClaims | { rawToken: string }): Promise<TestConnection> {
+  /** `query`: more of the URL's query string than the token (`teams`). */
+  static async open(service: Service, claims: TokenClaims | { rawToken: string }, query: Record<string, string> = {}): Promise<TestConnection> {
     const now = service.harness.clock.now();
     const info: ConnectionInfo = { ...API, connectionId: newConnectionId(), connectedAt: now, sourceIp: '127.0.0.1' };
     const jwt = 'rawToken' in claims ? claims.rawToken : await token(claims);
@@ -66,7 +67,7 @@ export class TestConnection {
     info.authorizer = { ...authorized.context, principalId: authorized.principalId };
     // As API Gateway: no post reaches a connection until its $connect has returned.
     service.harness.gateway.opening.add(info.connectionId);
-    const result = await service.connect(connectEvent(info, { token: jwt }, now)).finally(() =>
+    const result = await service.connect(connectEvent(info, { ...query, token: jwt }, now)).finally(() =>
       service.harness.gateway.opening.delete(info.connectionId),
     );
     if (result.statusCode !== 200) throw new HandshakeRejected(result.statusCode);

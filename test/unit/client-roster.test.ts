@@ -9,6 +9,8 @@ import { PresenceClient, type PresenceEvent } from '../../client/index.ts';
 /** A WebSocket stand-in the test drives: it opens at once and records what the client sends. */
 class FakeSocket {
   static last: FakeSocket | undefined;
+  /** False: the test opens each socket itself (`open()`). */
+  static autoOpen = true;
   readyState = 0;
   sent: unknown[] = [];
   onopen: ((event: unknown) => void) | null = null;
@@ -17,10 +19,11 @@ class FakeSocket {
   onerror: ((event: unknown) => void) | null = null;
   constructor(readonly url: string) {
     FakeSocket.last = this;
-    queueMicrotask(() => {
-      this.readyState = 1;
-      this.onopen?.({});
-    });
+    if (FakeSocket.autoOpen) queueMicrotask(() => this.open());
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
   }
   send(data: string): void {
     this.sent.push(JSON.parse(data));
@@ -37,6 +40,7 @@ class FakeSocket {
 const TOKEN = `x.${Buffer.from(JSON.stringify({ sub: 'sam' })).toString('base64url')}.y`;
 const clients: PresenceClient[] = [];
 afterEach(() => {
+  FakeSocket.autoOpen = true;
   for (const client of clients.splice(0)) client.close();
 });
 
@@ -108,7 +112,38 @@ describe('PresenceClient roster', () => {
 
     expect(events.map((event) => event.userId)).toEqual(['sally']);
     expect(client.roster.has('carol')).toBe(false);
-    expect(socket.sent[0]).toEqual({ action: 'subscribe', teams: ['sales'] });
+  });
+
+  it('asks for its subscription in the URL it connects with, so the first snapshot needs no subscribe', async () => {
+    const { socket } = await open(['support', 'sales']);
+
+    expect(new URL(socket.url).searchParams.get('teams')).toBe('sales,support');
+    expect(socket.sent[0]).toEqual({ action: 'getPresence' });
+  });
+
+  it('connects without teams when following the whole workspace', async () => {
+    const { socket } = await open();
+
+    expect(new URL(socket.url).searchParams.has('teams')).toBe(false);
+    expect(socket.sent[0]).toEqual({ action: 'getPresence' });
+  });
+
+  it('subscribes once open when the subscription changed after the URL was made', async () => {
+    const client = new PresenceClient({ url: 'ws://fake/', token: () => TOKEN, WebSocket: FakeSocket, activity: 'manual', heartbeatIntervalMs: 60_000 });
+    clients.push(client);
+    await client.subscribe(['sales']);
+    FakeSocket.autoOpen = false;
+    const ready = client.connect();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    // The socket exists (its URL asks for sales) and has not opened when the subscription changes.
+    const socket = FakeSocket.last!;
+    await client.subscribe(['support']);
+    socket.open();
+    socket.receive(snapshot('s1', 1, 1, [user('sam', 'online', 1, ['sales'])], ['support']));
+    await ready;
+
+    expect(new URL(socket.url).searchParams.get('teams')).toBe('sales');
+    expect(socket.sent[0]).toEqual({ action: 'subscribe', teams: ['support'] });
   });
 
   it('keeps a user whose change arrived after the snapshot was asked for, though the snapshot (read just before their write landed) lacks them', async () => {
