@@ -35,7 +35,7 @@ try {
   // while, which would skew the scenarios after it.
   const runScale = async () => {
     log(`large workspaces: sizes, storm of 1,000 agents, snapshot of 5,000 users (${elapsed()})`);
-    return scaleScenarios(db.endpoint);
+    return scaleScenarios();
   };
   if (scaleOnly) {
     const scale = await runScale();
@@ -233,14 +233,25 @@ function fmtTargets(byTarget: Record<string, number>): string {
 }
 
 /** Large workspaces: per size (--quick: 20 and 200 only, 20 transitions each), the storm, the snapshot. */
-async function scaleScenarios(endpoint: string) {
+async function scaleScenarios() {
   const usd = loadPrices().apiGatewayWebSocket.usdPerMillionMessages;
-  const sizes = [];
-  for (const agents of quick ? [20, 200] : [20, 200, 2000]) sizes.push(await sizeScenario(endpoint, agents, quick ? 20 : 40, 250, usd));
-  const storm = await stormScenario(endpoint, 1000, quick ? 30_000 : 60_000);
-  const snapshot = await snapshotScenario(endpoint, 5000);
+  // Each on a DynamoDB Local of its own: one JVM that had held a storm, 2,000 connections closing
+  // at once and tens of thousands of items slowed every later scenario by minutes.
+  const fresh = async <T>(label: string, run: (endpoint: string) => Promise<T>): Promise<T> => {
+    log(`scale: ${label} (${elapsed()})`);
+    const own = await startDynamoDbLocal();
+    try {
+      return await run(own.endpoint);
+    } finally {
+      await own.stop();
+    }
+  };
+  const storm = await fresh('storm', (endpoint) => stormScenario(endpoint, 1000, quick ? 30_000 : 60_000));
+  const snapshot = await fresh('snapshot', (endpoint) => snapshotScenario(endpoint, 5000));
   const deliveryReads = [];
-  for (const connections of [20, 200, 2000, 5000]) deliveryReads.push(await deliveryReadsScenario(endpoint, connections));
+  for (const connections of [20, 200, 2000, 5000]) deliveryReads.push(await fresh(`delivery reads at ${connections}`, (endpoint) => deliveryReadsScenario(endpoint, connections)));
+  const sizes = [];
+  for (const agents of quick ? [20, 200] : [20, 200, 2000]) sizes.push(await fresh(`${agents} agents`, (endpoint) => sizeScenario(endpoint, agents, quick ? 20 : 40, 250, usd)));
   return {
     deliveryReads,
     sizes,
