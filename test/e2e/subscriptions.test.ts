@@ -48,6 +48,8 @@ describe('PresenceClient.subscribe', () => {
     const sally = make({ workspace, user: 'sally', teams: ['sales'] });
     const carol = make({ workspace, user: 'carol', teams: ['support'] });
     await Promise.all([sally.connect(), carol.connect()]);
+    // Their connects are delivered before Sam opens, so Sam hears only what follows.
+    await stack.delivered();
     const sam = make({ workspace, user: 'sam', teams: ['sales'] });
     const heard: string[] = [];
     // Teammates' changes; his own connect may reach him before his snapshot or not at all (PROTOCOL.md).
