@@ -263,6 +263,8 @@ export async function deliveryReadsScenario(dynamoEndpoint: string, connections:
   meter.reset();
   await deliverChanges(ports, [change]);
   const audience = meter.snapshot();
+  // Read now: the snapshot's per-operation rows are the meter's own, which later reads add to.
+  const audienceQueries = audience.byOperation.QueryCommand?.requests ?? 0;
   const audienceConnections = (await ports.store.listAudience(workspace, ['agent-0'], ['team-0'])).length;
   meter.reset();
   await ports.store.listConnections(workspace);
@@ -272,7 +274,7 @@ export async function deliveryReadsScenario(dynamoEndpoint: string, connections:
     connections,
     wallboards,
     audienceReadUnits: round(audience.readUnits),
-    audienceQueries: audience.byOperation.QueryCommand?.requests ?? 0,
+    audienceQueries,
     audienceConnections,
     posts: ports.gateway.posts,
     workspaceListReadUnits: round(list.readUnits),
