@@ -62,8 +62,6 @@ export async function stormScenario(dynamoEndpoint: string, agents: number, give
       delivered: () => stack.delivered(),
       workspace: `storm-${randomUUID().slice(0, 8)}`,
       agents,
-      spreadMs: 10_000,
-      heartbeatIntervalMs: 20_000,
       giveUpMs,
       ...(process.env.BENCH_DEBUG ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
     });

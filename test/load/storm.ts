@@ -16,9 +16,12 @@ export interface StormOptions {
   delivered: () => Promise<void>;
   workspace: string;
   agents: number;
+  /** 25 agents a team, 3 wallboards. */
   teamSize?: number;
   wallboards?: number;
+  /** The agents connect evenly over this long: 10 s, the storm of issue 13. */
   spreadMs?: number;
+  /** The agents' SDK heartbeat interval: 20 s. */
   heartbeatIntervalMs?: number;
   /**
    * Stop waiting this long after the last connect() call and report what was reached
