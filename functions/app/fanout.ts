@@ -54,7 +54,8 @@ export interface DeliveryOutcome {
 /**
  * Delivers a batch of committed changes, in the order given (the stream's order per user).
  * Per workspace: its audience is read once (from the subscriber index, or every connection for
- * a storm's batch); each connection that subscribes to at least one of the changes gets one `presence` message carrying those changes, in order; up to
+ * a storm's batch); each connection that subscribes to at least one of the changes gets one
+ * `presence` message carrying those changes, in order; up to
  * `fanoutChunkSize` connections are posted here with bounded concurrency, more are split into
  * chunks the dispatcher posts all at once. A post that fails never fails the others; a gone
  * connection is forgotten and, if it was its user's last, that user is disconnected (a write,
