@@ -4,7 +4,7 @@
  * with its DOM activity listeners and Worker timer); sign-in is session.ts, the roster's reasons
  * and order roster.ts, rendering view.ts.
  */
-import { type ConnectionState, PresenceClient, type PresenceClientError } from '../../client/index.ts';
+import { type ConnectionState, PresenceClient, type PresenceClientError } from '../../client/src/index.ts';
 import { type HeardPresence, hear, withReasons } from '#local/page/roster.ts';
 import {
   forgetSession,

@@ -2,7 +2,7 @@
  * The roster as the team page shows it: the client SDK's roster, each entry with the reason of
  * its last status change when a `presence` message told us (a snapshot does not), in display order.
  */
-import type { PresenceEvent, Reason, Roster, RosterEntry, Status } from '../../client/index.ts';
+import type { PresenceEvent, Reason, Roster, RosterEntry, Status } from '../../client/src/index.ts';
 
 export interface PageEntry extends Readonly<RosterEntry> {
   /** Why the status last changed, when the page heard the `presence` message that changed it. */

@@ -2,7 +2,7 @@
  * Rendering of the team page. Every piece of data (names, ids, teams, server messages) goes in
  * through textContent or attribute values, never as markup.
  */
-import type { ChosenStatus, ConnectionState, Reason, Status } from '../../client/index.ts';
+import type { ChosenStatus, ConnectionState, Reason, Status } from '../../client/src/index.ts';
 import { type PageEntry, sortRoster } from '#local/page/roster.ts';
 import type { DemoSignIn } from '#local/page/session.ts';
 

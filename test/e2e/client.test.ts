@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { until } from '#test/support/client-events.ts';
-import { backoffDelay, PresenceClient, type PresenceClientError, type PresenceClientOptions } from '../../client/index.ts';
+import { backoffDelay, PresenceClient, type PresenceClientError, type PresenceClientOptions } from '../../client/src/index.ts';
 import { freePort } from '#local/dynamodb-local.ts';
 import { type TestStack, startTestStack, uniqueWorkspace } from '#test/support/stack.ts';
 import { mintToken, type TokenRequest } from '#local/tokens.ts';
@@ -259,6 +259,33 @@ describe('PresenceClient on Node', () => {
     try {
       made.client.wake();
       await until(made.client, () => made.client.connectionState === 'open', 'open again after wake()');
+    } finally {
+      made.client.close();
+      await second.stop();
+    }
+  });
+
+  it('logout while reconnecting waits for the connection, logs out, and nothing reconnects', async () => {
+    const workspace = uniqueWorkspace();
+    const ports = { httpPort: await freePort(), wsPort: await freePort() };
+    const table = { PRESENCE_TABLE_NAME: `client-logout-${workspace}` };
+    const first = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
+    // A backoff far longer than the test: logout itself must reconnect.
+    const made = make(first, { workspace, user: 'alice' }, { reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 }, random: () => 0.99 });
+    await made.client.connect();
+    await first.stop();
+    await until(made.client, () => made.client.connectionState === 'reconnecting', 'reconnecting');
+    const second = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
+    try {
+      const observer = await second.connect({ workspace, user: 'observer' });
+      await made.client.logout();
+      expect(made.client.connectionState).toBe('closed');
+      await observer.next('presence', (m) => m.userId === 'alice' && m.reason === 'logout' && m.status === 'offline');
+      const tokens = made.tokens;
+      await second.deliver(observer);
+      expect(second.emulator.connectionIds()).toHaveLength(1); // the observer only
+      expect(made.tokens).toBe(tokens);
+      observer.socket.close();
     } finally {
       made.client.close();
       await second.stop();

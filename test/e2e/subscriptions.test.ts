@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { until } from '#test/support/client-events.ts';
-import { PresenceClient, PresenceClientError } from '../../client/index.ts';
+import { PresenceClient, PresenceClientError } from '../../client/src/index.ts';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
 import { newAgent } from '#domain/presence.ts';
 import { makeDocumentClient } from '#handlers/composition.ts';

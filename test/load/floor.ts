@@ -7,7 +7,7 @@
  * Used by the storm test (test/load/storm.test.ts) and the `scale` benchmark (bench/workspaces.ts).
  */
 import WebSocket from 'ws';
-import { PresenceClient, type PresenceClientError } from '../../client/index.ts';
+import { PresenceClient, type PresenceClientError } from '../../client/src/index.ts';
 import { mintToken, type SigningSettings } from '#local/tokens.ts';
 
 export interface FloorOptions {

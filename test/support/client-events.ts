@@ -1,5 +1,5 @@
 /** Waiting on a PresenceClient's events in tests, never on time. */
-import type { PresenceClient } from '../../client/index.ts';
+import type { PresenceClient } from '../../client/src/index.ts';
 
 /** Resolves when `check` holds, re-checking on every event of the client; fails after `timeoutMs`. */
 export function until(client: PresenceClient, check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {

@@ -3,8 +3,8 @@
  * order, repeats and older versions dropped, snapshot parts assembled before the roster is
  * replaced, and changes outside the subscription ignored.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { PresenceClient, type PresenceEvent } from '../../client/index.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PresenceClient, type PresenceEvent } from '../../client/src/index.ts';
 
 /** A WebSocket stand-in the test drives: it opens at once and records what the client sends. */
 class FakeSocket {
@@ -190,5 +190,110 @@ describe('PresenceClient roster', () => {
     expect(socket.sent).toEqual([{ action: 'getPresence' }, { action: 'getPresence' }]);
     expect(errors).toEqual(['internal']);
     expect(client.connectionState).toBe('open');
+  });
+});
+
+describe('PresenceClient store', () => {
+  it('gives the same frozen snapshot until the roster or the connection state changes, and tells subscribers', async () => {
+    const { client, socket } = await open();
+    const calls: number[] = [];
+    const unsubscribe = client.store.subscribe(() => calls.push(calls.length));
+    const first = client.store.getSnapshot();
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(first.connection).toBe('open');
+    expect(first.me).toMatchObject({ userId: 'sam', status: 'online' });
+    expect(client.store.getSnapshot()).toBe(first);
+
+    // A repeat (no news) changes nothing; a new version does.
+    socket.receive({ type: 'presence', changes: [change('sally', 'online', 4)] });
+    expect(client.store.getSnapshot()).toBe(first);
+    expect(calls).toHaveLength(0);
+    socket.receive({ type: 'presence', changes: [change('sally', 'away', 5)] });
+    const second = client.store.getSnapshot();
+    expect(second).not.toBe(first);
+    expect(second.roster.get('sally')?.status).toBe('away');
+    expect(first.roster.get('sally')?.status).toBe('online'); // the old value is untouched
+    expect(calls).toHaveLength(1);
+
+    socket.receive({ type: 'presence', changes: [change('sally', 'online', 6)] });
+    expect(calls).toHaveLength(2);
+    unsubscribe();
+    client.close();
+    expect(client.store.getSnapshot().connection).toBe('closed');
+    expect(calls).toHaveLength(2);
+  });
+});
+
+describe('PresenceClient logout', () => {
+  it('while reconnecting: reconnects at once, logs out on the new connection, and never reconnects', async () => {
+    const client = new PresenceClient({
+      url: 'ws://fake/',
+      token: () => TOKEN,
+      WebSocket: FakeSocket,
+      activity: 'manual',
+      heartbeatIntervalMs: 60_000,
+      // A backoff far longer than the test: only logout's own reconnect can open in time.
+      reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 },
+      random: () => 0.99,
+    });
+    clients.push(client);
+    const ready = client.connect();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    FakeSocket.last!.receive(snapshot('s1', 1, 1, [user('sam', 'online', 1)]));
+    await ready;
+    const dropped = FakeSocket.last!;
+    dropped.readyState = 3;
+    dropped.onclose?.({ code: 1006, reason: '' });
+    expect(client.connectionState).toBe('reconnecting');
+
+    const loggingOut = client.logout();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const fresh = FakeSocket.last!;
+    expect(fresh).not.toBe(dropped);
+    fresh.receive(snapshot('s2', 1, 1, [user('sam', 'online', 2)]));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(fresh.sent.at(-1)).toEqual({ action: 'logout' });
+    fresh.receive({ type: 'loggedOut' });
+    await loggingOut;
+    expect(client.connectionState).toBe('closed');
+    expect(FakeSocket.last).toBe(fresh);
+  });
+
+  it('when no connection comes within requestTimeoutMs: rejects with timeout, closes, and never reconnects', async () => {
+    vi.useFakeTimers();
+    try {
+      FakeSocket.autoOpen = false;
+      let tokens = 0;
+      const client = new PresenceClient({
+        url: 'ws://fake/',
+        token: () => {
+          tokens++;
+          return TOKEN;
+        },
+        WebSocket: FakeSocket,
+        activity: 'manual',
+        requestTimeoutMs: 1000,
+        reconnect: { minDelayMs: 10, maxDelayMs: 100 },
+      });
+      clients.push(client);
+      const connecting = client.connect().catch((error: unknown) => error);
+      const loggingOut = client.logout();
+      const outcome = expect(loggingOut).rejects.toMatchObject({ code: 'timeout' });
+      await vi.advanceTimersByTimeAsync(1000);
+      await outcome;
+      expect(await connecting).toMatchObject({ code: 'closed' });
+      expect(client.connectionState).toBe('closed');
+      const seen = tokens;
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(tokens).toBe(seen);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('on a closed client: rejects with not_connected and stays closed', async () => {
+    const client = new PresenceClient({ url: 'ws://fake/', token: () => TOKEN, WebSocket: FakeSocket, activity: 'manual' });
+    await expect(client.logout()).rejects.toMatchObject({ code: 'not_connected' });
+    expect(client.connectionState).toBe('closed');
   });
 });

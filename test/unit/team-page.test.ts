@@ -1,6 +1,6 @@
 /** The team page's pure parts: reasons kept with the SDK's roster, roster order, initials, token reading. */
 import { describe, expect, it } from 'vitest';
-import type { PresenceEvent, RosterEntry } from '../../client/index.ts';
+import type { PresenceEvent, RosterEntry } from '../../client/src/index.ts';
 import { type HeardPresence, hear, sortRoster, withReasons } from '#local/page/roster.ts';
 import { decodeToken, SignInError, sessionFromToken } from '#local/page/session.ts';
 import { initials } from '#local/page/view.ts';

@@ -10,7 +10,8 @@
  * - reconnects with capped exponential backoff and full jitter, asking for a fresh token each time;
  * - hands over to a new connection before API Gateway's 2-hour cut, overlapping the two, so the
  *   agent never goes offline for it;
- * - stops for good on `logout()` (every tab of the user gets `loggedOut`) and `close()`.
+ * - stops for good on `logout()` (every tab of the user gets `loggedOut`) and `close()`;
+ * - offers `store` (`subscribe` + `getSnapshot`) for UIs, e.g. React's `useSyncExternalStore`.
  * No runtime dependency: pass `ws` as `WebSocket` on Node 20.
  */
 import {
@@ -84,6 +85,24 @@ export class PresenceClientError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * What a UI renders: a new frozen value whenever the roster or the connection state changes, the
+ * same value otherwise (so `useSyncExternalStore` and memoized selectors re-render only on news).
+ */
+export interface PresenceSnapshot {
+  readonly roster: Roster;
+  readonly connection: ConnectionState;
+  /** This client's own entry, once the first snapshot arrived. */
+  readonly me: Readonly<RosterEntry> | undefined;
+}
+
+/** A framework-neutral external store: the shape React's `useSyncExternalStore` takes. */
+export interface PresenceStore {
+  /** Calls `listener` after every change of the snapshot; returns the function that unsubscribes. */
+  subscribe(listener: () => void): () => void;
+  getSnapshot(): PresenceSnapshot;
 }
 
 interface Events {
@@ -195,6 +214,24 @@ export class PresenceClient {
   /** The teams this client follows; null: the whole workspace. Sent again on every new connection. */
   private scope: string[] | null = null;
   private readyWaiters: Array<{ resolve: () => void; reject: (error: PresenceClientError) => void }> = [];
+  private readonly storeListeners = new Set<() => void>();
+  private storeSnapshot: PresenceSnapshot | undefined;
+
+  /** The roster and connection state as one immutable value, for UIs (see PresenceStore). */
+  readonly store: PresenceStore = {
+    subscribe: (listener) => {
+      this.storeListeners.add(listener);
+      return () => {
+        this.storeListeners.delete(listener);
+      };
+    },
+    getSnapshot: () => {
+      const held = this.storeSnapshot;
+      if (held && held.roster === this.entries && held.connection === this.state) return held;
+      this.storeSnapshot = Object.freeze({ roster: this.entries, connection: this.state, me: this.me });
+      return this.storeSnapshot;
+    },
+  };
 
   constructor(options: PresenceClientOptions) {
     const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -307,16 +344,24 @@ export class PresenceClient {
     if (reply.type === 'error') throw new PresenceClientError(reply.code, reply.message);
   }
 
-  /** Offline on every device; every connection of the user is closed and nothing reconnects. */
+  /**
+   * Offline on every device; every connection of the user is closed. While the client is
+   * (re)connecting it reconnects at once and waits for the connection up to `requestTimeoutMs`
+   * (then rejects with `timeout`). Whatever the outcome, this client never reconnects afterwards.
+   * On a client that is closed (never connected, or closed) it rejects with `not_connected`.
+   */
   async logout(): Promise<void> {
-    const link = this.current;
-    if (!link || link.socket.readyState !== OPEN) {
-      this.close();
-      throw new PresenceClientError('not_connected', 'logout needs an open connection');
-    }
-    const done = this.waitFor((message) => message.type === 'loggedOut');
-    link.socket.send(JSON.stringify({ action: 'logout' }));
+    if (this.stopped) throw new PresenceClientError('not_connected', 'the client is closed: connect() first');
     try {
+      if (!this.current?.synced || this.current.socket.readyState !== OPEN) {
+        // Waiting out a backoff would only delay the logout.
+        this.wake();
+        await this.whenReadyWithin(this.options.requestTimeoutMs);
+      }
+      const link = this.current;
+      if (!link || link.socket.readyState !== OPEN) throw new PresenceClientError('not_connected', 'the connection closed before the logout could be sent');
+      const done = this.waitFor((message) => message.type === 'loggedOut');
+      link.socket.send(JSON.stringify({ action: 'logout' }));
       await done;
     } finally {
       this.close();
@@ -605,7 +650,7 @@ export class PresenceClient {
    * visible or the browser is back online, where waiting up to the maximum delay would be wasted.
    */
   wake(): void {
-    if (this.stopped || this.state !== 'reconnecting' || this.incoming || !this.retryTimer) return;
+    if (this.stopped || this.incoming || this.opening || !this.retryTimer) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     void this.openLink();
@@ -629,6 +674,28 @@ export class PresenceClient {
   private whenReady(): Promise<void> {
     if (this.current?.synced) return Promise.resolve();
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  /** whenReady, or a `timeout` rejection after `ms`. */
+  private whenReadyWithin(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.readyWaiters = this.readyWaiters.filter((waiter) => waiter !== entry);
+        reject(new PresenceClientError('timeout', `no connection within ${ms} ms`));
+      }, ms);
+      const entry = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error: PresenceClientError) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      if (this.current?.synced) entry.resolve();
+      else this.readyWaiters.push(entry);
+    });
   }
 
   private waitFor(match: (message: ServerMessage) => boolean): Promise<ServerMessage> {
@@ -669,9 +736,12 @@ export class PresenceClient {
   }
 
   private emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
-    for (const listener of this.listeners[event]) {
+    const listeners = [...this.listeners[event]] as Array<(...values: Parameters<Events[K]>) => void>;
+    // The store's listeners hear of every new snapshot: a roster or a connection state.
+    if (event === 'roster' || event === 'connection') listeners.push(...this.storeListeners);
+    for (const listener of listeners) {
       try {
-        (listener as (...values: Parameters<Events[K]>) => void)(...args);
+        listener(...args);
       } catch (error) {
         // A listener's bug must not break the connection; surface it where it can be seen.
         setTimeout(() => {
