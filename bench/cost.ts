@@ -32,7 +32,7 @@ export interface CostAssumptions {
   sweepPassesPerHour: number;
 }
 
-export const ASSUMPTIONS: CostAssumptions = {
+const ASSUMPTIONS: CostAssumptions = {
   sessionHours: 2,
   concurrentAgents: 1000,
   sweeperBilledSecondsPerHour: 3600,

@@ -160,7 +160,7 @@ export async function newTable(client: DynamoDBClient, label: string): Promise<s
 }
 
 /** Counts posts (API Gateway messages, 32 KB units) instead of delivering them. */
-export class CountingGateway implements ConnectionGateway {
+class CountingGateway implements ConnectionGateway {
   posts = 0;
   messageUnits = 0;
   async post(_connectionId: string, message: unknown): Promise<void> {
@@ -173,7 +173,7 @@ export class CountingGateway implements ConnectionGateway {
   async delete(): Promise<void> {}
 }
 
-export class CountingPublisher implements EventPublisher {
+class CountingPublisher implements EventPublisher {
   events = 0;
   async publish(events: PresenceChanged[]): Promise<void> {
     this.events += events.length;
@@ -233,7 +233,7 @@ export function machine(): string {
 }
 
 /** Authorizer context as API Gateway hands it to every route. */
-export function authorizerContext(workspaceId: string, userId: string) {
+function authorizerContext(workspaceId: string, userId: string) {
   return { userId, workspaceId, name: userId, teams: '[]', role: 'agent' };
 }
 

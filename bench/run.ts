@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick]`: every scenario of the benchmark issue, one markdown table on
+ * `npm run bench [-- --quick]`: every benchmark scenario, one markdown table on
  * stdout, bench/results/latest.json. Measures and reports; asserts nothing.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -98,7 +98,10 @@ async function scanSweep(ports: Ports, doc: DynamoDBDocumentClient, tableName: s
   const policies = new Map<string, Promise<Policy>>();
   await forEachLimited(due, 8, async (candidate) => {
     let policy = policies.get(candidate.workspaceId);
-    if (!policy) policies.set(candidate.workspaceId, (policy = workspacePolicy(ports, candidate.workspaceId)));
+    if (!policy) {
+      policy = workspacePolicy(ports, candidate.workspaceId);
+      policies.set(candidate.workspaceId, policy);
+    }
     const { decision, written } = await mutateAgent(ports, candidate.workspaceId, candidate.userId, (stored, at, current) => (stored ? expire(stored, at, current) : null), {
       agent: candidate,
       policy: await policy,

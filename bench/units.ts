@@ -111,7 +111,7 @@ export async function simulateHour(endpoint: string, profile: HourProfile): Prom
     passes++;
     // A pass with nothing due reads nothing and writes nothing beyond the fixed per-shard queries
     // (priced once per deployment): skip running those, they would only take time.
-    const stored = await unmetered.store.getAgent(workspaceId, userId);
+    const stored = (await unmetered.store.getAgentWithSettings(workspaceId, userId)).agent;
     if (stored?.dueAt == null || stored.dueAt > clock.now()) continue;
     const report = await sweep(sweepPorts);
     transitions += report.transitions;

@@ -188,7 +188,10 @@ export async function sizeScenario(dynamoEndpoint: string, agents: number, trans
       board.receipts.length = 0;
     }
     let seed = 12345;
-    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     let failedChanges = 0;
     for (let t = 0; t < transitions; t++) {
       const agent = floor.agents[Math.floor(next() * agents)]!;

@@ -5,7 +5,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 
-export type JwtConfig =
+type JwtConfig =
   /** HS256 with a secret in Secrets Manager: an existing one (`jwtSecretArn`) or one the stateful stack creates. */
   | { mode: 'secret'; secretArn?: string; issuer?: string; audience?: string }
   /** RS256/ES256 keys from a JWKS URL; issuer and audience are then required. */
@@ -31,27 +31,9 @@ export interface PresenceDeployConfig {
   apiGatewayCloudWatchRole: boolean;
 }
 
-export class DeployConfigError extends Error {
+class DeployConfigError extends Error {
   override readonly name = 'DeployConfigError';
 }
-
-/** Every context key this app reads, for the README and for typo checks. */
-export const CONTEXT_KEYS = [
-  'stage',
-  'jwtSecretArn',
-  'jwksUrl',
-  'jwtIssuer',
-  'jwtAudience',
-  'idleTimeoutSeconds',
-  'leaseSeconds',
-  'graceSeconds',
-  'sweepIntervalSeconds',
-  'onlineAgentsInvokers',
-  'alarmTopicArn',
-  'logRetentionDays',
-  'logLevel',
-  'apiGatewayCloudWatchRole',
-] as const;
 
 type Context = (key: string) => unknown;
 
@@ -78,7 +60,7 @@ function list(context: Context, key: string): string[] {
   const raw = context(key);
   if (raw === undefined || raw === '') return [];
   const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : null;
-  if (!items || !items.every((item) => typeof item === 'string')) {
+  if (!items?.every((item) => typeof item === 'string')) {
     throw new DeployConfigError(`context ${key} must be a list of strings or a comma-separated string`);
   }
   return items.map((item) => item.trim()).filter(Boolean);

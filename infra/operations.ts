@@ -35,7 +35,7 @@ const FIVE_MINUTES = Duration.minutes(5);
 const ONE_MINUTE = Duration.minutes(1);
 
 /** Alarm thresholds, per 5 minutes unless said otherwise. */
-export const THRESHOLDS = {
+const THRESHOLDS = {
   sweeperErrors: 1,
   /** Share of the sweeper timeout its longest run may take. */
   sweeperDurationShare: 0.9,

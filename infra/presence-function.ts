@@ -14,10 +14,10 @@ import { Architecture, type IFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TABLE } from '../functions/adapters/table.ts';
+import type { TABLE } from '../functions/adapters/table.ts';
 
 /** The Lambda entry module; each function is one of its exports. */
-export const ENTRY = fileURLToPath(new URL('../functions/handlers/lambda.ts', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../functions/handlers/lambda.ts', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export const SERVICE_NAME = 'presence';
@@ -47,7 +47,7 @@ export type TableAction =
   | 'dynamodb:Query'
   | 'dynamodb:BatchWriteItem'
   | 'dynamodb:DeleteItem';
-export type IndexName = (typeof TABLE.indexes)[keyof typeof TABLE.indexes]['name'];
+type IndexName = (typeof TABLE.indexes)[keyof typeof TABLE.indexes]['name'];
 
 export interface TableAccess {
   /** Actions on the table itself. Empty: the function only needs the name (see bindTable). */
@@ -127,7 +127,7 @@ export class PresenceFunction extends Construct {
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
-        'Node.js 22 is the runtime the project builds, types and tests against (issue 4 allows 22 or 24); moving to 24 is its own tested change, not a side effect of a deploy.',
+        'Node.js 22 is the runtime the project builds, types and tests against (22 or 24 are supported); moving to 24 is its own tested change, not a side effect of a deploy.',
     });
   }
 

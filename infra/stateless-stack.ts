@@ -20,7 +20,7 @@ import { CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import { AccountPrincipal, ArnPrincipal, ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -46,24 +46,24 @@ export interface PresenceStatelessStackProps extends StackProps {
 }
 
 /** The schedule's period: the sweeper loops inside it, one pass per sweep interval. */
-export const SWEEP_WINDOW_SECONDS = 60;
+const SWEEP_WINDOW_SECONDS = 60;
 /** Time kept free before the timeout for the last pass to finish. */
-export const SWEEP_RESERVE_SECONDS = 10;
+const SWEEP_RESERVE_SECONDS = 10;
 /** The sweeper's timeout: its window plus the reserve, so the core stops passes before Lambda stops it. */
-export const SWEEPER_TIMEOUT = Duration.seconds(SWEEP_WINDOW_SECONDS + SWEEP_RESERVE_SECONDS);
+const SWEEPER_TIMEOUT = Duration.seconds(SWEEP_WINDOW_SECONDS + SWEEP_RESERVE_SECONDS);
 
 /** One vCPU: Lambda allocates CPU in proportion to memory. */
-export const FANOUT_MEMORY_MB = 1769;
+const FANOUT_MEMORY_MB = 1769;
 /** A chunk's posts time out after PRESENCE_POST_TIMEOUT_MS each; the sender waits a little longer. */
-export const FANOUT_TIMEOUT = Duration.seconds(15);
+const FANOUT_TIMEOUT = Duration.seconds(15);
 /**
  * The stream consumer's timeout. A batch holds up to 100 changes of several workspaces, delivered
  * four workspaces at a time, each of which may wait for fan-out chunks (up to FANOUT_TIMEOUT and a
  * second); a batch that times out is retried, so it is given room to finish instead.
  */
-export const STREAM_TIMEOUT = Duration.seconds(60);
+const STREAM_TIMEOUT = Duration.seconds(60);
 /** How long the dead-letter queue keeps the record of a dropped delivery: SQS's longest. */
-export const DELIVERY_DLQ_RETENTION = Duration.days(14);
+const DELIVERY_DLQ_RETENTION = Duration.days(14);
 
 /**
  * Lambda event filtering on the table's stream: only records whose new image has `changes`, the
@@ -73,18 +73,18 @@ export const DELIVERY_DLQ_RETENTION = Duration.days(14);
  * changes → L (each element) → M → version → N; a list matches when any element does. Deletes
  * (no NewImage) and the settings item (whose `changes` carry no version) do not match.
  */
-export const CHANGES_FILTER = FilterCriteria.filter({
+const CHANGES_FILTER = FilterCriteria.filter({
   dynamodb: { NewImage: { changes: { L: { M: { version: { N: FilterRule.exists() } } } } } },
 });
 
 /** Both APIs: requests per second across the stage, and the burst above it. */
-export const THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
+const THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
 
 /** The WebSocket message routes besides $connect, $disconnect and $default. */
-export const MESSAGE_ROUTES = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout'] as const;
+const MESSAGE_ROUTES = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout'] as const;
 
 /** The HTTP routes of PROTOCOL.md. */
-export const HTTP_ROUTES: { method: HttpMethod; path: string }[] = [
+const HTTP_ROUTES: { method: HttpMethod; path: string }[] = [
   { method: HttpMethod.GET, path: '/workspaces/{ws}/agents' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/agents/{userId}' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/settings' },
@@ -122,7 +122,7 @@ const DECIDES: TableAction[] = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dy
  * fan-out function); the handlers and the sweeper read, decide and write, and the message routes
  * post only their replies to the sender.
  */
-export const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
+const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
   authorizer: { description: 'WebSocket $connect REQUEST authorizer: verifies the token', verifiesTokens: true },
   // Its connection item, its index entries and the user's team membership items (BatchWriteItem) beside the agent.
   connect: { description: 'WebSocket $connect', table: { actions: [...DECIDES, 'dynamodb:BatchWriteItem'] }, timing: true },

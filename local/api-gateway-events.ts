@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import type { WebSocketEvent } from '#handlers/websocket.ts';
 
-export interface ApiInfo {
+interface ApiInfo {
   apiId: string;
   stage: string;
   domainName: string;

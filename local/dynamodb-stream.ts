@@ -30,9 +30,9 @@ import type {
 } from 'aws-lambda';
 import type { Logger } from '#app/ports.ts';
 
-export type StreamBatchHandler = (
-  event: DynamoDBStreamEvent,
-) => DynamoDBBatchResponse | void | Promise<DynamoDBBatchResponse | void>;
+// biome-ignore lint/suspicious/noConfusingVoidType: a Lambda stream handler may return nothing, as the handler type says
+type StreamHandlerResult = DynamoDBBatchResponse | void;
+export type StreamBatchHandler = (event: DynamoDBStreamEvent) => StreamHandlerResult | Promise<StreamHandlerResult>;
 
 /** What Lambda would send to the on-failure destination, with the records themselves. */
 export interface StreamBatchFailure {
@@ -72,7 +72,7 @@ export class TableStreamMissingError extends Error {
   }
 }
 
-export class StreamReaderStoppedError extends Error {
+class StreamReaderStoppedError extends Error {
   override readonly name = 'StreamReaderStoppedError';
   constructor() {
     super('the stream reader is not running');
@@ -442,7 +442,7 @@ export class DynamoDbStreamReader {
  * Lambda's ReportBatchItemFailures: retry from the lowest reported sequence number; a blank or
  * unknown identifier fails the whole batch; no list, or an empty one, is success.
  */
-function firstFailure(records: DynamoDBRecord[], response: DynamoDBBatchResponse | void): number {
+function firstFailure(records: DynamoDBRecord[], response: StreamHandlerResult): number {
   const failures = (response || undefined)?.batchItemFailures ?? [];
   if (failures.length === 0) return records.length;
   const positions = failures.map((failure) =>

@@ -14,7 +14,7 @@ export interface LocalEventPublisherOptions {
   fetch?: typeof fetch;
 }
 
-export function eventBridgeEnvelope(event: PresenceChanged) {
+function eventBridgeEnvelope(event: PresenceChanged) {
   return {
     version: '0',
     id: randomUUID(),

@@ -222,7 +222,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       {
         gateway: {
           post: (connectionId, message) => connections().post(connectionId, message),
-          get: (connectionId) => connections().get(connectionId),
           delete: (connectionId) => connections().delete(connectionId),
         },
         events,

@@ -30,10 +30,10 @@ import {
   selectRoute,
 } from '#local/api-gateway-events.ts';
 
-export const FRAME_LIMIT_BYTES = 32 * 1024;
-export const MESSAGE_LIMIT_BYTES = 128 * 1024;
+const FRAME_LIMIT_BYTES = 32 * 1024;
+const MESSAGE_LIMIT_BYTES = 128 * 1024;
 
-export type AuthorizerHandler = (
+type AuthorizerHandler = (
   event: APIGatewayRequestAuthorizerEvent,
 ) => Promise<APIGatewayAuthorizerResult & { context?: Record<string, unknown> }>;
 export type RouteHandler = (event: WebSocketEvent) => Promise<WebSocketResult & { body?: string }>;

@@ -24,7 +24,19 @@ import {
   type SnapshotMessage,
 } from './protocol.ts';
 
-export type { ChosenStatus, PresenceChange, PresenceEvent, Reason, RosterEntry, Status } from './protocol.ts';
+export type {
+  ChosenStatus,
+  ErrorMessage,
+  LoggedOutMessage,
+  PresenceChange,
+  PresenceEvent,
+  PresenceMessage,
+  Reason,
+  RosterEntry,
+  ServerMessage,
+  SnapshotMessage,
+  Status,
+} from './protocol.ts';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export type Roster = ReadonlyMap<string, Readonly<RosterEntry>>;

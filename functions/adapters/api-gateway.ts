@@ -1,8 +1,7 @@
 /** The `@connections` management API. The endpoint comes from config (the stage's callback URL). */
 import {
-  ApiGatewayManagementApiClient,
+  type ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
-  GetConnectionCommand,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConnectionGoneError } from '#app/errors.ts';
@@ -34,21 +33,6 @@ export class ApiGatewayConnectionGateway implements ConnectionGateway {
         abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
       }),
     );
-  }
-
-  async get(connectionId: string): Promise<{ connectedAt: number; lastActiveAt: number } | undefined> {
-    try {
-      const result = await this.client.send(new GetConnectionCommand({ ConnectionId: connectionId }), {
-        abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
-      });
-      return {
-        connectedAt: result.ConnectedAt?.getTime() ?? 0,
-        lastActiveAt: result.LastActiveAt?.getTime() ?? 0,
-      };
-    } catch (error) {
-      if (isGone(error)) return undefined;
-      throw error;
-    }
   }
 
   async delete(connectionId: string): Promise<void> {

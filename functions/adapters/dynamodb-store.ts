@@ -165,17 +165,6 @@ export class DynamoDbPresenceStore implements PresenceStore {
     this.pageSize = options.pageSize;
   }
 
-  async getAgent(workspaceId: string, userId: string): Promise<StoredAgent | undefined> {
-    const { Item } = await this.client.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { pk: workspacePk(workspaceId), sk: agentSk(userId) },
-        ConsistentRead: true,
-      }),
-    );
-    return Item ? toAgent(Item) : undefined;
-  }
-
   async saveAgent(agent: Agent, dueAt: number | null, now: number, changes: Transition[] = []): Promise<boolean> {
     const item: AgentItem = {
       pk: workspacePk(agent.workspaceId),

@@ -1,5 +1,5 @@
 /** `PresenceChanged` domain events on an EventBridge bus. */
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { EventPublisher, PresenceChanged } from '#app/ports.ts';
 
 export const EVENT_SOURCE = 'presence';

@@ -5,7 +5,7 @@ import { TABLE } from '#adapters/table.ts';
 export const AGENT_PREFIX = 'AGENT#';
 export const CONNECTION_PREFIX = 'CONN#';
 export const SETTINGS_SK = 'SETTINGS';
-export const TEAM_PREFIX = 'TEAM#';
+const TEAM_PREFIX = 'TEAM#';
 
 export const workspacePk = (workspaceId: string) => `WS#${workspaceId}`;
 export const agentSk = (userId: string) => `${AGENT_PREFIX}${userId}`;
@@ -19,7 +19,7 @@ export const teamMemberSk = (team: string, userId: string) => `${teamMemberPrefi
  * A connection is under its user (own changes always reach it), and under the whole workspace or
  * each team it subscribes to.
  */
-export const SUBSCRIBER_PREFIX = 'SUB#';
+const SUBSCRIBER_PREFIX = 'SUB#';
 export const userSubscriberPrefix = (userId: string) => `${SUBSCRIBER_PREFIX}U#${userId}#`;
 export const teamSubscriberPrefix = (team: string) => `${SUBSCRIBER_PREFIX}T#${team}#`;
 export const WORKSPACE_SUBSCRIBER_PREFIX = `${SUBSCRIBER_PREFIX}W#`;

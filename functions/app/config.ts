@@ -2,13 +2,13 @@
 import { ConfigurationError } from '#app/errors.ts';
 import type { PresenceConfig } from '#app/ports.ts';
 
-export const PROTOCOL_MIN_IDLE_TIMEOUT_SECONDS = 60;
-export const MAX_IDLE_TIMEOUT_SECONDS = 86_400;
+const PROTOCOL_MIN_IDLE_TIMEOUT_SECONDS = 60;
+const MAX_IDLE_TIMEOUT_SECONDS = 86_400;
 /**
  * The highest cap allowed: each connection is an entry (id and time, about 40 bytes) of the agent
  * item, which must stay far below DynamoDB's 400 KB item limit.
  */
-export const MAX_CONNECTIONS_PER_USER = 200;
+const MAX_CONNECTIONS_PER_USER = 200;
 
 type Env = Record<string, string | undefined>;
 

@@ -31,7 +31,7 @@ const GONE_IN_FLIGHT = 8;
  */
 export const OPENING_WINDOW_MS = 30_000;
 
-export interface FanoutReport {
+interface FanoutReport {
   posted: number;
   gone: number;
   failed: number;

@@ -1,5 +1,5 @@
 /** The ports the use cases are given. Adapters implement them; tests pass fakes or the real store. */
-import type { Agent, ChosenStatus, Reason, Status, Transition } from '#domain/presence.ts';
+import type { Agent, Reason, Status, Transition } from '#domain/presence.ts';
 
 /** An agent as stored, with the deadline the index holds for it. */
 export interface StoredAgent extends Agent {
@@ -26,7 +26,6 @@ export interface WorkspaceSettings {
 }
 
 export interface PresenceStore {
-  getAgent(workspaceId: string, userId: string): Promise<StoredAgent | undefined>;
   /** The agent and its workspace's settings, read together (consistent). */
   getAgentWithSettings(
     workspaceId: string,
@@ -83,7 +82,6 @@ export interface PresenceStore {
 /** The API Gateway management API (`@connections`). `post` throws ConnectionGoneError when gone. */
 export interface ConnectionGateway {
   post(connectionId: string, message: unknown): Promise<void>;
-  get(connectionId: string): Promise<{ connectedAt: number; lastActiveAt: number } | undefined>;
   delete(connectionId: string): Promise<void>;
 }
 
@@ -168,4 +166,3 @@ export interface Ports {
   fanout?: FanoutDispatcher | undefined;
 }
 
-export type { ChosenStatus };

@@ -195,7 +195,7 @@ async function agentsInScope(
 }
 
 /** The snapshot as the messages that carry it, each part well under API Gateway's 128 KB. */
-export function snapshotMessages(snap: Snapshot, id: string = randomUUID()): SnapshotMessage[] {
+function snapshotMessages(snap: Snapshot, id: string = randomUUID()): SnapshotMessage[] {
   const parts = splitIntoParts(snap.users);
   return parts.map((users, index) => ({
     type: 'snapshot',

@@ -1,7 +1,7 @@
 import type { Identity } from '#domain/presence.ts';
 
 export const ROLES = ['agent', 'admin', 'service'] as const;
-export type Role = (typeof ROLES)[number];
+type Role = (typeof ROLES)[number];
 
 /** Who is calling, from a verified token: the workspace always comes from here. */
 export interface Principal extends Identity {

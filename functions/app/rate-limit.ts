@@ -11,7 +11,7 @@ export interface RateLimitConfig {
 }
 
 /** What each action costs: status changes fan out, snapshots read a whole scope. */
-export const ACTION_COST: Record<string, number> = {
+const ACTION_COST: Record<string, number> = {
   heartbeat: 1,
   setStatus: 4,
   getPresence: 5,

@@ -3,10 +3,6 @@ export const ID_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;
 export const MAX_NAME_LENGTH = 128;
 export const MAX_TEAMS = 50;
 
-export function isId(value: unknown): value is string {
-  return typeof value === 'string' && ID_PATTERN.test(value);
-}
-
 /** The team ids of one token together: 50 ids of 20 characters, or fewer longer ones. */
 export const MAX_TEAMS_CHARACTERS = 1000;
 

@@ -17,7 +17,7 @@ export interface Policy {
   idleTimeoutChanges?: IdleTimeoutChange[] | undefined;
 }
 
-export interface IdleTimeoutChange {
+interface IdleTimeoutChange {
   previousIdleTimeoutMs: number;
   at: number;
 }
@@ -101,7 +101,7 @@ function hasConnections(agent: Agent): boolean {
 }
 
 /** When the user stops counting as present if nothing else happens; -Infinity if not present at all. */
-export function presenceEnd(agent: Agent): number {
+function presenceEnd(agent: Agent): number {
   if (agent.loggedOut) return -Infinity;
   if (hasConnections(agent)) return agent.leaseUntil;
   return agent.graceUntil ?? -Infinity;
@@ -136,7 +136,7 @@ interface Evaluation {
 }
 
 /** The effective status at `now`, and for offline, which deadline passed first. */
-export function evaluate(agent: Agent, now: number, policy: Policy): Evaluation {
+function evaluate(agent: Agent, now: number, policy: Policy): Evaluation {
   if (agent.loggedOut) return { status: 'offline', reason: 'logout', at: agent.since };
   const end = presenceEnd(agent);
   // Idle is latched: an idle-offline user stays offline until they are active again, even if
@@ -149,10 +149,6 @@ export function evaluate(agent: Agent, now: number, policy: Policy): Evaluation 
   }
   if (now >= idle) return { status: 'offline', reason: 'idle', at: idle };
   return { status: agent.chosen, reason: null, at: now };
-}
-
-export function effectiveStatus(agent: Agent, now: number, policy: Policy): Status {
-  return evaluate(agent, now, policy).status;
 }
 
 /** What readers see at `now`: exact even when no sweep has run since a deadline passed. */
@@ -330,7 +326,7 @@ class Draft {
   }
 }
 
-export function activityGranularityMs(policy: Policy): number {
+function activityGranularityMs(policy: Policy): number {
   return Math.min(60_000, Math.floor(policy.idleTimeoutMs / 10));
 }
 
@@ -345,7 +341,7 @@ function refreshIdentity(draft: Draft, identity: Identity): void {
 
 /** A connection opened (`$connect`). Connecting counts as activity and ends a logout. */
 /** API Gateway closes every connection after 2 hours: one older than that is dead, whatever the lease says. */
-export const CONNECTION_LIFETIME_MS = 2 * 3_600_000;
+const CONNECTION_LIFETIME_MS = 2 * 3_600_000;
 
 /**
  * Connections that count for the user at `now`: none once the lease has passed (they are all

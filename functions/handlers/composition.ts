@@ -74,7 +74,7 @@ export interface Composition {
   logger: LoggerPort;
 }
 
-export function rateLimitFromEnv(env: Env): RateLimitConfig {
+function rateLimitFromEnv(env: Env): RateLimitConfig {
   return {
     burst: readNumber(env, 'PRESENCE_RATE_LIMIT_BURST', 20, 0),
     perSecond: readNumber(env, 'PRESENCE_RATE_LIMIT_PER_SECOND', 2, 0.01),
@@ -168,7 +168,7 @@ export function fanoutDepsFromEnv(
 }
 
 /** The management endpoint comes from configuration (the stage's callback URL), never from events. */
-export function lazyGateway(env: Env): ConnectionGateway {
+function lazyGateway(env: Env): ConnectionGateway {
   const gateway = once(
     () =>
       new ApiGatewayConnectionGateway({
@@ -181,7 +181,6 @@ export function lazyGateway(env: Env): ConnectionGateway {
   );
   return {
     post: (connectionId, message) => gateway().post(connectionId, message),
-    get: (connectionId) => gateway().get(connectionId),
     delete: (connectionId) => gateway().delete(connectionId),
   };
 }

@@ -31,7 +31,10 @@ const metrics = new Metrics();
  */
 function lazy<A extends unknown[], R>(build: () => (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   let handler: ((...args: A) => Promise<R>) | undefined;
-  return publishingMetrics((...args: A) => (handler ??= build())(...args), metrics);
+  return publishingMetrics((...args: A) => {
+    handler ??= build();
+    return handler(...args);
+  }, metrics);
 }
 
 let ports: ReturnType<typeof composition.ports> | undefined;

@@ -34,7 +34,6 @@ export function measuredGateway(gateway: ConnectionGateway, metrics: Metrics, no
         }
       }
     },
-    get: (connectionId) => gateway.get(connectionId),
     delete: (connectionId) => gateway.delete(connectionId),
   };
 }
@@ -81,7 +80,6 @@ function measuredStore(store: PresenceStore, metrics: Metrics, now: Now): Presen
     get deadlineShards() {
       return store.deadlineShards;
     },
-    getAgent: (...args) => store.getAgent(...args),
     getAgentWithSettings: (...args) => store.getAgentWithSettings(...args),
     saveAgent: (...args) => store.saveAgent(...args),
     listAgents: (...args) => store.listAgents(...args),

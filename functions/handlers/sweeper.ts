@@ -29,7 +29,7 @@ export interface SweeperResult {
 }
 
 /** How long before the end of its window the Lambda sweeper stops waiting for deadlines. */
-export const LOOK_AHEAD_MARGIN_MS = 1_000;
+const LOOK_AHEAD_MARGIN_MS = 1_000;
 
 interface LambdaContextLike {
   getRemainingTimeInMillis(): number;

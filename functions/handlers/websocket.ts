@@ -106,7 +106,7 @@ export function makeAuthorizerHandler(deps: { verifier: TokenVerifier; logger?: 
 }
 
 /** The identity the authorizer verified, carried by API Gateway to every route. */
-export function connectionContext(event: WebSocketEvent): ConnectionContext {
+function connectionContext(event: WebSocketEvent): ConnectionContext {
   const parsed = authorizerContextSchema.safeParse(event.requestContext.authorizer ?? {});
   if (!parsed.success) throw new UnauthorizedError('the connection has no verified identity');
   return {

@@ -9,7 +9,7 @@ import type { DemoSignIn } from '#local/page/session.ts';
 type Child = Node | string | null | undefined | false;
 
 /** A tiny element builder: attributes by setAttribute, children as nodes or text. */
-export function h(tag: string, attributes: Record<string, string | boolean | undefined> = {}, ...children: Child[]): HTMLElement {
+function h(tag: string, attributes: Record<string, string | boolean | undefined> = {}, ...children: Child[]): HTMLElement {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === false) continue;
@@ -32,13 +32,13 @@ export function initials(name: string, userId: string): string {
 }
 
 /** A stable colour per user, so avatars tell people apart at a glance. */
-export function avatarHue(userId: string): number {
+function avatarHue(userId: string): number {
   let hash = 0;
   for (const char of userId) hash = (hash * 31 + char.charCodeAt(0)) % 360;
   return hash;
 }
 
-export const STATUS_LABEL: Record<Status, string> = { online: 'Online', away: 'Away', offline: 'Offline' };
+const STATUS_LABEL: Record<Status, string> = { online: 'Online', away: 'Away', offline: 'Offline' };
 
 const OFFLINE_REASON: Partial<Record<Reason, string>> = {
   idle: 'idle',
@@ -47,7 +47,7 @@ const OFFLINE_REASON: Partial<Record<Reason, string>> = {
   logout: 'logged out',
 };
 
-export function offlineReason(reason: Reason | null): string | undefined {
+function offlineReason(reason: Reason | null): string | undefined {
   return reason ? OFFLINE_REASON[reason] : undefined;
 }
 
@@ -84,10 +84,12 @@ export function renderSignIn(root: HTMLElement, handlers: SignInHandlers): void 
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       const buttons = form.querySelectorAll('button');
-      buttons.forEach((button) => (button.disabled = true));
+      for (const button of buttons) button.disabled = true;
       run()
         .catch((failure: unknown) => showError(failure instanceof Error ? failure.message : String(failure)))
-        .finally(() => buttons.forEach((button) => (button.disabled = false)));
+        .finally(() => {
+          for (const button of buttons) button.disabled = false;
+        });
     });
   };
 

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import {
-  Client,
+  type Client,
   E2E_SECRET,
   HandshakeRefused,
   type TestStack,

@@ -233,7 +233,7 @@ describe('closing', () => {
     const [event] = await until(() => (disconnects(recorded).length ? disconnects(recorded) : undefined), '$disconnect');
     expect(matchesApiGateway(event)).toBe(true);
     expect(event?.requestContext.authorizer).toMatchObject({ userId: 'alice' });
-    expect((event?.requestContext as { disconnectStatusCode?: number }).disconnectStatusCode).toBe(1000);
+    expect((event?.requestContext as { disconnectStatusCode?: number } | undefined)?.disconnectStatusCode).toBe(1000);
     expect(emulator.connectionIds()).toEqual([]);
   });
 

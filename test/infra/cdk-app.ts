@@ -13,7 +13,7 @@ export function removeOutdirs(): void {
   for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-export function cdkJsonContext(): Record<string, unknown> {
+function cdkJsonContext(): Record<string, unknown> {
   return (JSON.parse(readFileSync('cdk.json', 'utf8')) as { context: Record<string, unknown> }).context;
 }
 
@@ -71,14 +71,14 @@ function resourceLabel(resource: unknown, ownLogGroupId: string | undefined): st
 export function grantsOf(template: Template, functionId: string): string[] {
   const resources = template.toJSON().Resources as Resources;
   const fn = resources[functionId];
-  const roleId = ((fn?.Properties?.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'] ?? [])[0];
+  const roleId = ((fn?.Properties?.Role as { 'Fn::GetAtt': string[] } | undefined)?.['Fn::GetAtt'] ?? [])[0];
   const ownLogGroupId = (fn?.Properties?.LoggingConfig as { LogGroup?: { Ref?: string } } | undefined)?.LogGroup?.Ref;
   const grants = new Set<string>();
   for (const resource of Object.values(resources)) {
     if (resource.Type !== 'AWS::IAM::Policy') continue;
     const roles = (resource.Properties?.Roles ?? []) as { Ref: string }[];
     if (!roles.some((role) => role.Ref === roleId)) continue;
-    const statements = (resource.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+    const statements = (resource.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] } | undefined)?.Statement ?? [];
     for (const statement of statements) {
       const actions = ([] as unknown[]).concat(statement.Action) as string[];
       const targets = ([] as unknown[]).concat(statement.Resource);

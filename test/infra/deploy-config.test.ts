@@ -11,7 +11,7 @@ afterAll(removeOutdirs);
 
 type Env = Record<string, unknown>;
 function envOf(template: ReturnType<typeof synthPresence>['stateless'], handler: string): Env {
-  return (functionsByHandler(template).get(handler)?.properties as { Environment: { Variables: Env } }).Environment.Variables;
+  return (functionsByHandler(template).get(handler)!.properties as { Environment: { Variables: Env } }).Environment.Variables;
 }
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:presence-jwt-AbCdEf';

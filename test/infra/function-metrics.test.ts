@@ -52,7 +52,7 @@ describe('metrics of the Lambda entries', () => {
       .mockResolvedValueOnce(undefined)
       .mockRejectedValueOnce(new ConnectionGoneError('gone'))
       .mockRejectedValueOnce(new Error('throttled'));
-    const ports = measuredPorts(fakePorts({ gateway: { post, get: vi.fn(), delete: vi.fn() } }), metrics, () => 1_250);
+    const ports = measuredPorts(fakePorts({ gateway: { post, delete: vi.fn() } }), metrics, () => 1_250);
 
     await ports.gateway.post('a', presence('manual', 1_000));
     await ports.gateway.post('b', presence('timeout', 100));

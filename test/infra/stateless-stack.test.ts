@@ -105,7 +105,7 @@ describe('WebSocket API', () => {
       'Fn::Join': ['', ['https://', { Ref: apiId }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/dev']],
     };
     for (const handler of POSTERS) {
-      const env = (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+      const env = (functions.get(handler)!.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
       expect(env.PRESENCE_CALLBACK_URL, handler).toEqual(stageUrl);
     }
   });
@@ -207,12 +207,12 @@ describe('presence functions', () => {
     ['stream', [...DECIDING, ...POSTS, ...BUS, ...FANOUT]],
     ['fanout', POSTS],
   ])('%s gets only the environment it reads', (handler, expected) => {
-    const env = (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+    const env = (functions.get(handler)!.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
     expect(Object.keys(env).sort()).toEqual([...COMMON, ...expected].sort());
   });
 
   it('passes the HS256 secret as a deploy-time dynamic reference, never as text', () => {
-    const env = (functions.get('authorizer')?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+    const env = (functions.get('authorizer')!.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
     const secret = JSON.stringify(env.PRESENCE_JWT_SECRET);
     expect(secret).toContain('{{resolve:secretsmanager:');
     expect(secret).toContain('Presence-dev-Stateful');
@@ -271,10 +271,10 @@ describe('presence functions', () => {
     expect(fanout.MemorySize).toBe(1769);
     expect(fanout.Environment.Variables.PRESENCE_TABLE_NAME).toBeUndefined();
     const withFanout = HANDLERS.filter(
-      (handler) => (functions.get(handler)?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.PRESENCE_FANOUT_FUNCTION_NAME,
+      (handler) => (functions.get(handler)!.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.PRESENCE_FANOUT_FUNCTION_NAME,
     );
     expect(withFanout).toEqual(['stream']);
-    const env = (functions.get('stream')?.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+    const env = (functions.get('stream')!.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
     expect(env.PRESENCE_FANOUT_FUNCTION_NAME).toEqual({ Ref: logicalIdOf('fanout') });
     expect(Number(env.PRESENCE_FANOUT_TIMEOUT_MS)).toBeGreaterThan(fanout.Timeout * 1000);
   });
@@ -354,7 +354,12 @@ describe('delivery: the stream consumer', () => {
     // matches when any element does, `exists` on leaf values.
     const captured: Record<string, unknown>[] = [];
     const store = new DynamoDbPresenceStore({
-      client: { send: async (command: { input: { Item: Record<string, unknown> } }) => (captured.push(command.input.Item), {}) } as unknown as DynamoDBDocumentClient,
+      client: {
+        send: async (command: { input: { Item: Record<string, unknown> } }) => {
+          captured.push(command.input.Item);
+          return {};
+        },
+      } as unknown as DynamoDBDocumentClient,
       tableName: 'presence',
       agentRetentionMs: 86_400_000,
     });

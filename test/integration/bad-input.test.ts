@@ -89,7 +89,7 @@ describe('WebSocket handshake', () => {
 describe('HTTP API refusals', () => {
   it('every refused token gets the same 401 body, whichever check failed; the reason is logged', async () => {
     // Prepare: each 401 case of the handshake, on an HTTP route.
-    const { service, harness } = await setup();
+    const { harness } = await setup();
     const logged: unknown[] = [];
     harness.ports.logger = { ...harness.ports.logger, info: (message: string, ...extra: unknown[]) => logged.push([message, ...extra]) };
     const refused = tokens.filter(([, , status]) => status === 401);

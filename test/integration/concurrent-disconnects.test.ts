@@ -4,7 +4,7 @@
  * offline with reason `disconnect` after the grace, and no disconnect fails.
  */
 import { describe, expect, it } from 'vitest';
-import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
+import { makeHarness, uniqueWorkspace, storedAgent } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 
 describe('concurrent disconnects of one user', () => {
@@ -25,7 +25,7 @@ describe('concurrent disconnects of one user', () => {
 
     // Assess: no connection left on the agent, the grace running; offline once it passes.
     expect(errors).toEqual([]);
-    expect(Object.keys((await harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toEqual([]);
+    expect(Object.keys((await storedAgent(harness.store, workspace, 'alice'))?.connections ?? {})).toEqual([]);
     harness.clock.advance(11_000);
     await service.sweep();
     expect(watcher.presence().filter((change) => change.userId === 'alice').map((change) => [change.status, change.reason])).toEqual([

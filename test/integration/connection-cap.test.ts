@@ -4,7 +4,7 @@
  * place. So one token cannot multiply its rate budget, and the agent item stays small.
  */
 import { describe, expect, it } from 'vitest';
-import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
+import { makeHarness, uniqueWorkspace, storedAgent } from '#test/support/harness.ts';
 import { HandshakeRejected, makeService, TestConnection } from '#test/support/service.ts';
 
 async function atCap(max: number, leaseMs?: number) {
@@ -30,7 +30,7 @@ describe('connections per user', () => {
     // Assess
     await expect(refused).rejects.toEqual(new HandshakeRejected(429));
     expect(await harness.scanTable()).toEqual(before);
-    expect(Object.keys((await harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toHaveLength(5);
+    expect(Object.keys((await storedAgent(harness.store, workspace, 'alice'))?.connections ?? {})).toHaveLength(5);
   });
 
   it('another user of the workspace is not affected', async () => {
@@ -53,7 +53,7 @@ describe('connections per user', () => {
     harness.clock.advance(91_000);
 
     await expect(TestConnection.open(service, { workspace, sub: 'alice' })).resolves.toBeInstanceOf(TestConnection);
-    expect(Object.keys((await harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toHaveLength(1);
+    expect(Object.keys((await storedAgent(harness.store, workspace, 'alice'))?.connections ?? {})).toHaveLength(1);
   });
 
   it("connections older than API Gateway's 2-hour lifetime do not count (their $disconnect never came)", async () => {

@@ -16,7 +16,7 @@ import { presenceChange, presenceMessage } from '#app/messages.ts';
 import type { ChunkReport, ConnectionGateway, FanoutChunk, FanoutDispatcher, PresenceConfig, Ports } from '#app/ports.ts';
 import { type ConnectionContext, connect, heartbeat, setStatus } from '#app/presence.ts';
 import { sweep } from '#app/sweep.ts';
-import { type Harness, makeHarness, type RecordingGateway, silentLogger, uniqueWorkspace } from '#test/support/harness.ts';
+import { type Harness, makeHarness, type RecordingGateway, silentLogger, uniqueWorkspace, storedAgent } from '#test/support/harness.ts';
 
 const SECOND = 1000;
 
@@ -253,7 +253,7 @@ describe('a delivery larger than a chunk', () => {
     // Not forgotten: its item and its user's connection stay, and nothing was disconnected.
     const left = await s.harness.store.listConnections(s.workspace);
     expect(sorted(left.map((connection) => connection.connectionId))).toEqual(ALL);
-    expect(await s.harness.store.getAgent(s.workspace, 'e')).toMatchObject({ status: 'online', connections: { 'conn-e': expect.anything() } });
+    expect(await storedAgent(s.harness.store, s.workspace, 'e')).toMatchObject({ status: 'online', connections: { 'conn-e': expect.anything() } });
     expect(s.harness.events.events.map((e) => [e.userId, e.status, e.reason])).toEqual([['e', 'online', 'connect']]);
 
     // Once its $connect has returned, the next change reaches it.
@@ -379,7 +379,7 @@ describe('a delivery within one chunk', () => {
     expect(s.gateway.received('conn-b')).toEqual([]);
     const left = await s.harness.store.listConnections(s.workspace);
     expect(sorted(left.map((connection) => connection.connectionId))).toEqual(['conn-a', 'conn-b']);
-    expect((await s.harness.store.getAgent(s.workspace, 'b'))!.status).toBe('online');
+    expect((await storedAgent(s.harness.store, s.workspace, 'b'))!.status).toBe('online');
     expect(s.harness.events.events.map((e) => [e.userId, e.reason])).toEqual([['b', 'connect']]);
   });
 });
@@ -566,9 +566,9 @@ describe('a chunk reporting a gone connection', () => {
       ['a', 'away', 'manual'],
       ['c', 'offline', 'disconnect'],
     ]);
-    const c = await s.harness.store.getAgent(s.workspace, 'c');
+    const c = await storedAgent(s.harness.store, s.workspace, 'c');
     expect(c).toMatchObject({ status: 'offline', reason: 'disconnect', connections: {} });
-    const b = await s.harness.store.getAgent(s.workspace, 'b');
+    const b = await storedAgent(s.harness.store, s.workspace, 'b');
     expect(Object.keys(b!.connections)).toEqual(['conn-b']);
     expect(b!.status).toBe('online');
   });
@@ -601,7 +601,7 @@ describe('a chunk reporting a gone connection', () => {
     // d's item is forgotten all the same; d stays online until its lease ends.
     const left = await s.harness.store.listConnections(s.workspace);
     expect(sorted(left.map((connection) => connection.connectionId))).toEqual(['conn-a', 'conn-b', 'conn-e']);
-    expect((await s.harness.store.getAgent(s.workspace, 'd'))!.status).toBe('online');
+    expect((await storedAgent(s.harness.store, s.workspace, 'd'))!.status).toBe('online');
   });
 
   it("deliverChanges' report counts the gone connections; the disconnect is delivered as a batch of its own", async () => {
@@ -629,7 +629,7 @@ describe('a chunk reporting a gone connection', () => {
     const left = await s.harness.store.listConnections(s.workspace);
     expect(sorted(left.map((connection) => connection.connectionId))).toEqual(['conn-a', 'conn-b', 'conn-d', 'conn-e']);
     expect(s.harness.events.events.map((e) => e.userId)).toEqual(['a']);
-    expect((await s.harness.store.getAgent(s.workspace, 'c'))!.status).toBe('online');
+    expect((await storedAgent(s.harness.store, s.workspace, 'c'))!.status).toBe('online');
     s.reset();
 
     s.harness.clock.advance(10 * SECOND);
@@ -654,7 +654,7 @@ describe('a chunk reporting a gone connection', () => {
     expect(first).toEqual({ report: { posted: 4, gone: 0, failed: 0, opening: 1, dispatched: 3 }, retry: [] });
     const left = await s.harness.store.listConnections(s.workspace);
     expect(sorted(left.map((connection) => connection.connectionId))).toEqual(ALL);
-    expect((await s.harness.store.getAgent(s.workspace, 'e'))!.status).toBe('online');
+    expect((await storedAgent(s.harness.store, s.workspace, 'e'))!.status).toBe('online');
     expect(s.harness.events.events).toHaveLength(1);
 
     // The same 410 from the oldest connection, conn-a, at exactly the window: gone.

@@ -1,6 +1,6 @@
 /** Whole scenarios through the real handlers, on DynamoDB Local, with an injected clock. */
 import { describe, expect, it } from 'vitest';
-import { makeHarness, token, uniqueWorkspace } from '#test/support/harness.ts';
+import { makeHarness, token, uniqueWorkspace, storedAgent } from '#test/support/harness.ts';
 import { httpEvent, makeService, TestConnection } from '#test/support/service.ts';
 
 async function setup(config = {}) {
@@ -161,7 +161,7 @@ describe('timeout', () => {
       clock.advance(30 * SECOND);
       await alice.heartbeat(false);
       await service.sweep();
-      versions.push((await harness.store.getAgent(workspace, 'alice'))?.version ?? -1);
+      versions.push((await storedAgent(harness.store, workspace, 'alice'))?.version ?? -1);
     }
 
     expect(alice.presence()).toEqual([]); // no transition at all
@@ -354,7 +354,7 @@ describe('two tabs at once', () => {
       ['alice', 'connect', 'online'],
       ['alice', 'manual', 'away'],
     ]);
-    expect(Object.keys((await service.harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toHaveLength(3);
+    expect(Object.keys((await storedAgent(service.harness.store, workspace, 'alice'))?.connections ?? {})).toHaveLength(3);
   });
 });
 

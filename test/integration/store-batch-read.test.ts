@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { heartbeat } from '#app/presence.ts';
-import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
+import { makeHarness, uniqueWorkspace, storedAgent } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 
 type Item = Record<string, unknown>;
@@ -54,7 +54,7 @@ describe('getAgentWithSettings', () => {
     const counts = observe(harness.client);
     const read = await harness.store.getAgentWithSettings(workspace, 'alice');
     expect(read.agent?.userId).toBe('alice');
-    expect(read.agent).toEqual(await harness.store.getAgent(workspace, 'alice'));
+    expect(read.agent).toEqual(await storedAgent(harness.store, workspace, 'alice'));
     expect(read.settings).toEqual({ idleTimeoutSeconds: 120, changes: [{ previousIdleTimeoutSeconds: 600, changedAt: 5 }] });
     expect(counts).toEqual({ BatchGetItemCommand: 1, GetItemCommand: 1 });
   });

@@ -123,8 +123,14 @@ describe('subscriber index', () => {
     const counts = { index: 0, workspace: 0 };
     const listAudience = harness.store.listAudience.bind(harness.store);
     const listConnections = harness.store.listConnections.bind(harness.store);
-    harness.store.listAudience = (...args) => (counts.index++, listAudience(...args));
-    harness.store.listConnections = (...args) => (counts.workspace++, listConnections(...args));
+    harness.store.listAudience = (...args) => {
+      counts.index++;
+      return listAudience(...args);
+    };
+    harness.store.listConnections = (...args) => {
+      counts.workspace++;
+      return listConnections(...args);
+    };
     harness.gateway.clear();
     const now = harness.clock.now();
     // One more user than the index may serve with AUDIENCE_QUERIES_AT_MOST Queries.

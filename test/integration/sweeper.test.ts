@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { putSettings } from '#app/settings.ts';
 import { sweep } from '#app/sweep.ts';
 import { makeSweeperHandler } from '#handlers/sweeper.ts';
-import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
+import { makeHarness, uniqueWorkspace, storedAgent } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 
 /**
@@ -153,7 +153,7 @@ describe('look-ahead: each pass settles what falls due before the next at its de
   });
 
   it('settles a deadline between passes at that instant', async () => {
-    const { harness, workspace } = await aliceInGrace();
+    const { harness } = await aliceInGrace();
     const deadline = harness.clock.now() + 3_000;
     const waits: number[] = [];
 
@@ -192,7 +192,7 @@ describe('look-ahead: each pass settles what falls due before the next at its de
     expect(report.transitions).toBe(0);
     expect(harness.events.events).toEqual([]);
     expect(watcher.presence().filter((m) => m.userId === 'alice')).toEqual([]);
-    expect((await harness.store.getAgent(workspace, 'alice'))?.status).toBe('online');
+    expect((await storedAgent(harness.store, workspace, 'alice'))?.status).toBe('online');
   });
 
   it('decides with the settings as they are at the deadline, not as the pass read them', async () => {
@@ -227,7 +227,7 @@ describe('look-ahead: each pass settles what falls due before the next at its de
   });
 
   it('reads the settings once for a lease or grace deadline (they do not depend on them), again for an idle one', async () => {
-    const { harness, workspace } = await aliceInGrace();
+    const { harness } = await aliceInGrace();
     const reads: string[] = [];
     harness.client.middlewareStack.add(
       (next, context) => async (args) => {
@@ -237,14 +237,17 @@ describe('look-ahead: each pass settles what falls due before the next at its de
       { step: 'initialize', name: 'count-gets' },
     );
 
-    const report = await sweep(harness.ports, { lookAheadMs: 5_000, waitUntil: async (at) => void (harness.clock.current = at) });
+    const report = await sweep(harness.ports, { lookAheadMs: 5_000, waitUntil: async (at) => {
+        harness.clock.current = at;
+      },
+    });
 
     expect(report.transitions).toBe(1);
     expect(reads).toEqual(['SETTINGS']);
   });
 
   it('without waitUntil, looks at nothing that is not due yet', async () => {
-    const { harness, workspace } = await aliceInGrace();
+    const { harness } = await aliceInGrace();
 
     const report = await sweep(harness.ports, { lookAheadMs: 5_000 });
 
@@ -286,7 +289,7 @@ describe('look-ahead in the Lambda sweeper', () => {
 
 describe('look-ahead waits', () => {
   it('settle a deadline only once the clock has reached it, even when a timer fires early', async () => {
-    const { harness, workspace } = await aliceInGrace();
+    const { harness } = await aliceInGrace();
     const deadline = harness.clock.now() + 3_000;
     harness.events.events.length = 0;
     const sleeps: number[] = [];
@@ -332,6 +335,6 @@ describe('stopping during a look-ahead wait', () => {
     expect(result.transitions).toBe(0);
     expect(sleeps).toBe(0);
     expect(harness.events.events).toEqual([]);
-    expect((await harness.store.getAgent(workspace, 'alice'))?.status).toBe('online');
+    expect((await storedAgent(harness.store, workspace, 'alice'))?.status).toBe('online');
   });
 });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
-import { makeHarness, token, uniqueWorkspace } from '#test/support/harness.ts';
+import { makeHarness, token, uniqueWorkspace, storedAgent } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 
 /** Alice connected with a token that ends 10 minutes from now (real time, which the authorizer checks). */
@@ -26,7 +26,7 @@ describe('a connection whose token has expired', () => {
     await alice.heartbeat(true);
     expect(alice.errors()).toEqual([]);
     expect(harness.gateway.deleted).toEqual([]);
-    const before = await harness.store.getAgent(workspace, 'alice');
+    const before = await storedAgent(harness.store, workspace, 'alice');
 
     // Act: the token's end passes.
     harness.clock.current = endsAt;
@@ -35,7 +35,7 @@ describe('a connection whose token has expired', () => {
     // Assess
     expect(alice.errors()).toEqual([expect.objectContaining({ code: 'token_expired' })]);
     expect(harness.gateway.deleted).toEqual([alice.id]);
-    expect(await harness.store.getAgent(workspace, 'alice')).toEqual(before);
+    expect(await storedAgent(harness.store, workspace, 'alice')).toEqual(before);
   });
 
   it('that sends nothing gets no change after it: the next delivery tells it token_expired, closes and forgets it', async () => {
@@ -52,6 +52,6 @@ describe('a connection whose token has expired', () => {
     expect(alice.received()).toEqual([expect.objectContaining({ type: 'error', code: 'token_expired' })]);
     expect(harness.gateway.deleted).toEqual([alice.id]);
     expect((await harness.store.listConnections(workspace)).map((connection) => connection.connectionId)).toEqual([bob.id]);
-    expect(Object.keys((await harness.store.getAgent(workspace, 'alice'))?.connections ?? {})).toEqual([]);
+    expect(Object.keys((await storedAgent(harness.store, workspace, 'alice'))?.connections ?? {})).toEqual([]);
   });
 });

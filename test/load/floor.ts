@@ -23,7 +23,7 @@ export interface FloorOptions {
 }
 
 /** One change as a client received it. */
-export interface Receipt {
+interface Receipt {
   userId: string;
   status: string;
   reason: string;
@@ -32,8 +32,8 @@ export interface Receipt {
   receivedAt: number;
 }
 
-export const agentId = (i: number) => `agent-${i}`;
-export const teamOf = (i: number, teamSize: number) => `team-${Math.floor(i / teamSize)}`;
+const agentId = (i: number) => `agent-${i}`;
+const teamOf = (i: number, teamSize: number) => `team-${Math.floor(i / teamSize)}`;
 
 /** Counts the `presence` frames a socket receives; the SDK's own handler is left alone. */
 function countingWebSocket(counter: { frames: number; receipts: Receipt[] | undefined }) {
@@ -55,7 +55,7 @@ function countingWebSocket(counter: { frames: number; receipts: Receipt[] | unde
 }
 
 /** A workspace-wide subscriber: a raw socket that holds the greatest version of every user. */
-export class Wallboard {
+class Wallboard {
   frames = 0;
   readonly receipts: Receipt[] = [];
   readonly held = new Map<string, { status: string; version: number }>();
@@ -111,7 +111,13 @@ export class Wallboard {
   /** Resolves once `check` holds, re-checked on every message. */
   until(check: () => boolean): Promise<void> {
     if (check()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(() => check() && (resolve(), true)));
+    return new Promise((resolve) =>
+      this.waiters.push(() => {
+        if (!check()) return false;
+        resolve();
+        return true;
+      }),
+    );
   }
 
   close(): void {
@@ -221,7 +227,7 @@ async function connectAll(floor: Floor, options: FloorOptions): Promise<void> {
 }
 
 /** Resolves once `check` holds, re-checked on every roster event of the client. */
-export function untilRoster(client: PresenceClient, check: () => boolean): Promise<void> {
+function untilRoster(client: PresenceClient, check: () => boolean): Promise<void> {
   if (check()) return Promise.resolve();
   return new Promise((resolve) => {
     const off = client.on('roster', () => {

@@ -81,7 +81,11 @@ class Socket {
       // One entry per change: the protocol batches changes per delivery.
       for (const message of frame.type === 'presence' ? (frame.changes ?? []).map((change) => ({ ...change, type: 'presence' })) : [frame]) {
         this.messages.push(message);
-        this.waiters = this.waiters.filter((waiter) => !(waiter.match(message) && (waiter.resolve(), true)));
+        this.waiters = this.waiters.filter((waiter) => {
+          if (!waiter.match(message)) return true;
+          waiter.resolve();
+          return false;
+        });
       }
     });
     this.closed = new Promise((resolve) => ws.on('close', () => resolve()));
@@ -203,7 +207,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       every(5000, () => {
         if (socket.ws.readyState === WebSocket.OPEN) socket.send({ action: 'heartbeat', active: beats() < 0.5 });
       });
-      {
         while (Date.now() < deadline && !stopped) {
           const roll = next();
           actions.count++;
@@ -243,7 +246,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           const pace = options.paceMs ?? 2500;
           await new Promise((resolve) => setTimeout(resolve, pace + next() * pace * 0.8));
         }
-      }
       return { current: () => socket };
     };
 
@@ -291,7 +293,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         let held = 0;
         const seen = observer.messages
           .filter((m) => m.type === 'presence' && m.userId === userId)
-          .filter((m) => (m.version ?? 0) > held && ((held = m.version ?? 0), true))
+          .filter((m) => {
+            if ((m.version ?? 0) <= held) return false;
+            held = m.version ?? 0;
+            return true;
+          })
           .map(describe);
         report.notificationsExpected += model.length;
         report.notificationsSeen += seen.length;

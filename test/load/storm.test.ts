@@ -5,7 +5,7 @@
  * must become complete, nobody may flap offline, and the wallboards must get a few batched
  * messages rather than one per arrival. No timed assertion: the times are printed.
  *
- * The issue's size: 1,000 agents in 10 s (about 50 s in all here). STORM_AGENTS sets another.
+ * The default size: 1,000 agents in 10 s (about 50 s in all here). STORM_AGENTS sets another.
  * It found the SDK dropping teammates from a snapshot (66b0323), and the local stack's
  * `@connections` posts queueing behind the handshakes on one listening socket (641056c).
  */

@@ -19,7 +19,7 @@ export interface StormOptions {
   /** 25 agents a team, 3 wallboards. */
   teamSize?: number;
   wallboards?: number;
-  /** The agents connect evenly over this long: 10 s, the storm of issue 13. */
+  /** The agents connect evenly over this long: 10 s, the storm BENCHMARKS.md measures. */
   spreadMs?: number;
   /** The agents' SDK heartbeat interval: 20 s. */
   heartbeatIntervalMs?: number;

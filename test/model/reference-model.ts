@@ -26,7 +26,7 @@
  */
 
 export type Status = 'online' | 'away' | 'offline';
-export type Chosen = 'online' | 'away';
+type Chosen = 'online' | 'away';
 export type Reason = 'connect' | 'active' | 'manual' | 'disconnect' | 'timeout' | 'idle' | 'logout';
 
 export interface Notice {
@@ -61,14 +61,13 @@ export interface Deviations {
   activityGranularity: boolean;
 }
 
-export const STRICT: Deviations = { halfLeaseRenewal: false, activityGranularity: false };
 export const IMPLEMENTATION: Deviations = { halfLeaseRenewal: true, activityGranularity: true };
 
 /**
  * `dropped`: the client vanished and API Gateway has not noticed (posts still succeed);
  * `gone`: API Gateway knows (posts answer 410), but no `$disconnect` reached the service.
  */
-export type ConnState = 'opening' | 'open' | 'dropped' | 'gone' | 'closed';
+type ConnState = 'opening' | 'open' | 'dropped' | 'gone' | 'closed';
 
 export interface Conn {
   id: string;
@@ -89,7 +88,7 @@ export interface Conn {
  * API Gateway answers 410 during `$connect` as for a gone connection, so the service takes a 410
  * as proof only from connections older than its $connect window (API Gateway's 29 s timeout).
  */
-export const OPENING_WINDOW_MS = 30_000;
+const OPENING_WINDOW_MS = 30_000;
 
 export interface User {
   ws: string;
@@ -120,7 +119,7 @@ export interface User {
 }
 
 /** What one connection should receive from one publication. */
-export type Expect = 'must' | 'may';
+type Expect = 'must' | 'may';
 
 export interface StepOutput {
   published: Notice[];

@@ -10,7 +10,7 @@ import { deliverChanges } from '#app/fanout.ts';
 import type { Ports, PresenceChanged, PresenceConfig, PresenceStore } from '#app/ports.ts';
 import {
   type Harness,
-  ManualClock,
+  type ManualClock,
   RecordingGateway,
   RecordingPublisher,
   silentLogger,
@@ -22,7 +22,7 @@ import { type Deviations, type Notice, PresenceModel, type Status } from '#test/
 
 // ---------- timings: short, so that jumps cross lease, grace and idle boundaries ----------
 
-export const MODEL_CONFIG: Partial<PresenceConfig> = {
+const MODEL_CONFIG: Partial<PresenceConfig> = {
   leaseMs: 30_000,
   graceMs: 5_000,
   defaultIdleTimeoutSeconds: 20,
@@ -191,7 +191,7 @@ export async function runSequence(factory: StoreFactory, commands: Command[], op
   }, options.deviations);
   const start = model.now;
   for (const [index, command] of commands.entries()) {
-    const applied = await apply(sut, model, command, options);
+    const applied = await apply(sut, model, command);
     if (!applied) {
       stats.skipped++;
       continue;
@@ -213,7 +213,7 @@ function pick<T>(list: T[], index: number): T | undefined {
 }
 
 /** Applies the command to both sides; false when it does not apply (no open connection). */
-async function apply(sut: Sut, model: PresenceModel, command: Command, options: RunOptions): Promise<boolean> {
+async function apply(sut: Sut, model: PresenceModel, command: Command): Promise<boolean> {
   const open = model.openConns();
   const dropped = [...model.conns.values()].filter((c) => c.state === 'dropped' || c.state === 'gone');
   const target = 'conn' in command ? pick(command.k === 'lateDisconnect' ? dropped : open, command.conn) : undefined;

@@ -11,11 +11,11 @@ import { makeJwtVerifier } from '#adapters/jwt.ts';
 import { ConnectionGoneError } from '#app/errors.ts';
 import type { PresenceChange, ServerMessage } from '#app/messages.ts';
 import { deliverChanges } from '#app/fanout.ts';
-import type { ConnectionGateway, EventPublisher, PresenceChanged, PresenceConfig, Ports } from '#app/ports.ts';
+import type { ConnectionGateway, EventPublisher, PresenceChanged, PresenceConfig, PresenceStore, Ports, StoredAgent } from '#app/ports.ts';
 import { makeDocumentClient } from '#handlers/composition.ts';
 import { createTable } from '#test/support/table.ts';
 
-export const JWT_SECRET = 'integration-test-secret-0123456789abcdef';
+const JWT_SECRET = 'integration-test-secret-0123456789abcdef';
 
 import { ManualClock, silentLogger } from '#test/support/clock.ts';
 
@@ -164,4 +164,9 @@ export async function token(claims: TokenClaims, expiresInSeconds = 3600, secret
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + expiresInSeconds)
     .sign(new TextEncoder().encode(secret));
+}
+
+/** The stored agent item, as the handlers read it (the port has no read of the agent alone). */
+export async function storedAgent(store: Pick<PresenceStore, 'getAgentWithSettings'>, workspaceId: string, userId: string): Promise<StoredAgent | undefined> {
+  return (await store.getAgentWithSettings(workspaceId, userId)).agent;
 }

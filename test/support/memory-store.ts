@@ -17,13 +17,9 @@ export class MemoryPresenceStore implements PresenceStore {
   /** workspace, team -> user ids */
   private readonly memberships = new Map<string, Set<string>>();
 
-  async getAgent(workspaceId: string, userId: string): Promise<StoredAgent | undefined> {
-    const agent = this.agents.get(key(workspaceId, userId));
-    return agent ? structuredClone(agent) : undefined;
-  }
-
   async getAgentWithSettings(workspaceId: string, userId: string) {
-    return { agent: await this.getAgent(workspaceId, userId), settings: await this.getSettings(workspaceId) };
+    const agent = this.agents.get(key(workspaceId, userId));
+    return { agent: agent ? (structuredClone(agent) as StoredAgent) : undefined, settings: await this.getSettings(workspaceId) };
   }
 
   async saveAgent(agent: Agent, dueAt: number | null, _now: number, changes: Transition[] = []): Promise<boolean> {

@@ -20,7 +20,7 @@ import { ManualClock, silentLogger } from '#test/support/harness.ts';
 export const E2E_SECRET = 'end-to-end-test-secret-0123456789abcdef';
 
 /** Short timings, as PROTOCOL.md allows the local stack for tests. */
-export const E2E_ENV = {
+const E2E_ENV = {
   PRESENCE_JWT_SECRET: E2E_SECRET,
   PRESENCE_CONNECTION_LEASE_SECONDS: '6',
   PRESENCE_RECONNECT_GRACE_SECONDS: '2',
