@@ -3,9 +3,10 @@
  * DynamoDB Local, including when DynamoDB leaves keys unprocessed (injected below the SDK).
  */
 import { describe, expect, it } from 'vitest';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { agentSk, workspacePk } from '#adapters/keys.ts';
 import { heartbeat } from '#app/presence.ts';
-import { makeHarness, uniqueWorkspace, storedAgent } from '#test/support/harness.ts';
+import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 
 type Item = Record<string, unknown>;
@@ -53,10 +54,13 @@ describe('getAgentWithSettings', () => {
     const { harness, workspace } = await seeded();
     const counts = observe(harness.client);
     const read = await harness.store.getAgentWithSettings(workspace, 'alice');
-    expect(read.agent?.userId).toBe('alice');
-    expect(read.agent).toEqual(await storedAgent(harness.store, workspace, 'alice'));
+    expect(counts).toEqual({ BatchGetItemCommand: 1 });
+    const { Item } = await harness.client.send(
+      new GetCommand({ TableName: harness.tableName, Key: { pk: workspacePk(workspace), sk: agentSk('alice') }, ConsistentRead: true }),
+    );
+    expect(read.agent).toMatchObject({ userId: 'alice', status: Item?.status, version: Item?.version, chosen: Item?.chosen });
+    expect(Object.keys(read.agent?.connections ?? {})).toEqual(Object.keys(Item?.connections ?? {}));
     expect(read.settings).toEqual({ idleTimeoutSeconds: 120, changes: [{ previousIdleTimeoutSeconds: 600, changedAt: 5 }] });
-    expect(counts).toEqual({ BatchGetItemCommand: 1, GetItemCommand: 1 });
   });
 
   it('returns nothing for an agent and settings that were never stored', async () => {
