@@ -4,6 +4,7 @@
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { TIMING_LIMITS } from './presence-service.ts';
 
 type JwtConfig =
   /** HS256 with a secret in Secrets Manager: an existing one (`jwtSecretArn`) or one the stateful stack creates. */
@@ -106,7 +107,9 @@ export function readDeployConfig(node: Pick<Node, 'tryGetContext'>): PresenceDep
     };
   }
 
-  const leaseSeconds = number(context, 'leaseSeconds', 90, 30, 3600);
+  const limit = (key: keyof typeof TIMING_LIMITS, max = TIMING_LIMITS[key].max) =>
+    number(context, key, TIMING_LIMITS[key].default, TIMING_LIMITS[key].min, max);
+  const leaseSeconds = limit('leaseSeconds');
   const onlineAgentsInvokers = list(context, 'onlineAgentsInvokers');
   for (const principal of onlineAgentsInvokers) {
     if (!ACCOUNT_ID.test(principal) && !PRINCIPAL_ARN.test(principal)) {
@@ -130,11 +133,10 @@ export function readDeployConfig(node: Pick<Node, 'tryGetContext'>): PresenceDep
   return {
     stage,
     jwt,
-    idleTimeoutSeconds: number(context, 'idleTimeoutSeconds', 600, 60, 86_400),
+    idleTimeoutSeconds: limit('idleTimeoutSeconds'),
     leaseSeconds,
-    graceSeconds: number(context, 'graceSeconds', 10, 0, leaseSeconds),
-    // Passes start inside the 1-minute schedule window; 1 s is the finest the core allows here.
-    sweepIntervalSeconds: number(context, 'sweepIntervalSeconds', 5, 1, 30),
+    graceSeconds: limit('graceSeconds', leaseSeconds),
+    sweepIntervalSeconds: limit('sweepIntervalSeconds'),
     onlineAgentsInvokers,
     ...(alarmTopicArn ? { alarmTopicArn } : {}),
     logRetentionDays,

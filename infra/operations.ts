@@ -18,7 +18,7 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Operation, type TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { type ITableV2, Operation } from 'aws-cdk-lib/aws-dynamodb';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -56,7 +56,7 @@ export interface PresenceOperationsProps {
   webSocketApi: WebSocketApi;
   webSocketStage: WebSocketStage;
   httpApi: HttpApi;
-  table: TableV2;
+  table: ITableV2;
   /** The stream consumer's on-failure destination. */
   deliveryDlq: IQueue;
   sweeperTimeout: Duration;

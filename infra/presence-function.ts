@@ -5,7 +5,7 @@
  * an environment variable and grant exactly what goes with it, so a function gets nothing unasked.
  */
 import { fileURLToPath } from 'node:url';
-import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
@@ -155,9 +155,13 @@ export class PresenceFunction extends Construct {
   bindConnections(api: WebSocketApi, stage: WebSocketStage): this {
     this.function.addEnvironment('PRESENCE_CALLBACK_URL', stage.callbackUrl);
     api.grantManageConnections(this.role);
-    const apiLogicalId = Stack.of(api).getLogicalId(api.node.defaultChild as CfnElement);
+    const stack = Stack.of(api);
+    const apiLogicalId = stack.getLogicalId(api.node.defaultChild as CfnElement);
+    // cdk-nag names the region and account as the stack has them: literal in an environment-bound stack.
+    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
     Validations.of(this.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${apiLogicalId}>/*/*/@connections/*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:${region}:${account}:<${apiLogicalId}>/*/*/@connections/*]`,
       reason:
         'execute-api:ManageConnections on this one WebSocket API; connection ids are created at runtime, so the @connections path cannot be narrower (grantManageConnections).',
     });

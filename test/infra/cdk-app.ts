@@ -61,9 +61,10 @@ function resourceLabel(resource: unknown, ownLogGroupId: string | undefined): st
   // The table's stream ARN comes from the table too: tell it apart before the table.
   if (text.includes('PresenceTable') && text.includes('StreamArn')) return 'stream';
   if (text.includes('PresenceTable')) return 'table';
-  if (/"DeliveryDlq[A-Za-z0-9]*","Arn"/.test(text)) return 'dlq';
+  // Logical ids inside the PresenceService construct start with its id (`Presence`).
+  if (/"(Presence)?DeliveryDlq[A-Za-z0-9]*","Arn"/.test(text)) return 'dlq';
   if (text.includes('PresenceBus')) return 'bus';
-  if (/"Fanout[A-Za-z0-9]*","Arn"/.test(text)) return 'fanout';
+  if (/"(Presence)?Fanout[A-Za-z0-9]*","Arn"/.test(text)) return 'fanout';
   return text;
 }
 

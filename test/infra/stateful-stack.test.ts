@@ -39,7 +39,7 @@ describe('stateful stack', () => {
   it('gives the table a stream of new and old images and exposes its ARN', () => {
     expect(TABLE.streamViewType).toBe('NEW_AND_OLD_IMAGES');
     const [tableId] = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable'));
-    expect(stack.resolve(stack.tableStreamArn)).toEqual({ 'Fn::GetAtt': [tableId, 'StreamArn'] });
+    expect(stack.resolve(stack.table.tableStreamArn)).toEqual({ 'Fn::GetAtt': [tableId, 'StreamArn'] });
   });
 
   it('keeps the table when the stack is deleted, and names nothing physically', () => {

@@ -440,7 +440,7 @@ describe('operations', () => {
     'DeliveryDlqMessages',
   ])('has the %s alarm', (name) => {
     const alarms = Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.some((id) => id.startsWith(`Operations${name}`))).toBe(true);
+    expect(alarms.some((id) => id.startsWith(`PresenceOperations${name}`))).toBe(true);
   });
 
   it('alarms on a sweeper run near its timeout', () => {
