@@ -10,20 +10,19 @@ import type { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2'
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type IFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type IFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { TABLE } from '../functions/adapters/table.ts';
+import { BUNDLING, entryOf } from './bundles.ts';
 
-/** The Lambda entry module; each function is one of its exports. */
-const ENTRY = fileURLToPath(new URL('../functions/handlers/lambda.ts', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export const SERVICE_NAME = 'presence';
 export const METRICS_NAMESPACE = 'Presence';
 
-/** The exports of functions/handlers/lambda.ts. */
+/** The functions, each an entry module of functions/handlers/lambda/. */
 export type PresenceHandler =
   | 'authorizer'
   | 'connect'
@@ -88,8 +87,12 @@ export class PresenceFunction extends Construct {
     });
     this.logGroup.grantWrite(this.role);
     this.function = new NodejsFunction(this, 'Function', {
-      entry: ENTRY,
+      // One entry per function: a bundle holds only the SDK clients its function calls.
+      entry: entryOf(props.handler),
       handler: props.handler,
+      // X-Ray: the Powertools Tracer records the invocation, each SDK call, and the stream
+      // consumer's invocations of the fan-out function, joined in one trace.
+      tracing: Tracing.ACTIVE,
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
       description: props.description,
@@ -106,6 +109,8 @@ export class PresenceFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: `${SERVICE_NAME}-${props.stage}`,
         POWERTOOLS_LOG_LEVEL: props.logLevel,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        // Responses can be large (snapshots) and hold user data: traces keep timings, not payloads.
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
         // Stack traces point into functions/*.ts through the bundled source maps.
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
@@ -114,15 +119,19 @@ export class PresenceFunction extends Construct {
         // The local esbuild (a devDependency); a missing one must fail, never fall back to Docker.
         forceDockerBundling: false,
         format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        // Bundled CommonJS dependencies call require(); ESM output has none without this.
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        minify: true,
-        sourceMap: true,
+        target: BUNDLING.target,
+        mainFields: [...BUNDLING.mainFields],
+        banner: BUNDLING.banner,
+        minify: BUNDLING.minify,
+        sourceMap: BUNDLING.sourceMap,
         // The pinned SDK versions of package-lock.json, not whatever the runtime ships.
         bundleAwsSDK: true,
       },
+    });
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray tracing (Tracing.ACTIVE): xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions, so the statement CDK adds names *.',
     });
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',

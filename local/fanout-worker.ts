@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { fanoutDepsFromEnv } from '#handlers/composition.ts';
+import { fanoutDepsFromEnv } from '#handlers/connections-wiring.ts';
 import { makeFanoutHandler } from '#handlers/fanout.ts';
 import type { WorkerReply, WorkerRequest } from '#local/fanout-workers.ts';
 

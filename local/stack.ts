@@ -14,7 +14,9 @@ import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { ApiGatewayConnectionGateway } from '#adapters/api-gateway.ts';
 import { readNumber } from '#app/config.ts';
 import type { Clock, FanoutChunk, Logger } from '#app/ports.ts';
-import { compose, jwtSettingsFromEnv, postTimeoutMsFromEnv } from '#handlers/composition.ts';
+import { compose } from '#handlers/composition.ts';
+import { postTimeoutMsFromEnv } from '#handlers/connections-wiring.ts';
+import { jwtSettingsFromEnv, verifierFromEnv } from '#handlers/token-wiring.ts';
 import { makeHttpHandler } from '#handlers/http.ts';
 import { makeSweeperHandler, type SweeperResult } from '#handlers/sweeper.ts';
 import { makeWebSocketApi } from '#handlers/websocket.ts';
@@ -131,6 +133,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const jwtEnv: Env = devSecretInUse ? { ...env, PRESENCE_JWT_SECRET: DEV_JWT_SECRET } : env;
   // Fail on bad settings before anything starts.
   const jwt = jwtSettingsFromEnv(jwtEnv);
+  const verifier = verifierFromEnv(jwtEnv);
   const signing: SigningSettings = {
     secret: jwt.mode === 'secret' ? jwt.secret : '',
     issuer: jwt.issuer,
@@ -272,7 +275,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
         ...(options.maxLifetimeMs !== undefined ? { maxLifetimeMs: options.maxLifetimeMs } : {}),
         ...(options.dropDisconnect !== undefined ? { dropDisconnect: options.dropDisconnect } : {}),
-        handlers: makeWebSocketApi({ ...deps, verifier: composition.verifier() }),
+        handlers: makeWebSocketApi({ ...deps, verifier }),
         allowedOrigins: () => origins,
       });
     } catch (error) {
@@ -343,7 +346,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       http = await LocalHttpServer.start({
         port: httpPort,
         host: HOST,
-        handler: makeHttpHandler({ ports, verifier: composition.verifier() }),
+        handler: makeHttpHandler({ ports, verifier }),
         page,
         // Three beats per lease, at most the protocol's 30 s, so one lost beat never ends a lease.
         pageConfig: { wsUrl: ws.url, heartbeatIntervalMs: Math.min(30_000, Math.floor(ports.config.leaseMs / 3)) },

@@ -1,6 +1,6 @@
 /** `npm run token -- --workspace acme --user alice [--name Alice] [--teams a,b] [--role admin] [--expires-in 3600]` */
 import { parseArgs } from 'node:util';
-import { jwtSettingsFromEnv } from '#handlers/composition.ts';
+import { jwtSettingsFromEnv } from '#handlers/token-wiring.ts';
 import { DEV_JWT_SECRET, mintToken, tokenRequestSchema } from '#local/tokens.ts';
 
 const USAGE =

@@ -1,41 +1,23 @@
 /**
- * The composition root: real adapters built from configuration, once per cold start. Lambda
- * entries (lambda.ts) and the local stack use it; tests pass their own ports to the factories.
+ * The composition root: the table's store and the ports from configuration, once per cold start.
+ * Lambda entries (functions/handlers/lambda/) and the local stack use it; tests pass their own
+ * ports to the factories. What only some functions use is wired in modules of its own
+ * (connections-wiring.ts, delivery-wiring.ts, token-wiring.ts), so no function bundles an SDK
+ * client it never calls.
  */
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { ApiGatewayConnectionGateway } from '#adapters/api-gateway.ts';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
-import { EventBridgePublisher } from '#adapters/eventbridge.ts';
-import { LambdaFanoutDispatcher } from '#adapters/lambda-fanout.ts';
-import { type JwtSettings, makeJwtVerifier } from '#adapters/jwt.ts';
 import { presenceConfigFromEnv, readNumber, requireEnv } from '#app/config.ts';
 import { ConfigurationError } from '#app/errors.ts';
 import { ConnectionRateLimiter, type RateLimitConfig } from '#app/rate-limit.ts';
 import type { ConnectionGateway, EventPublisher, FanoutDispatcher, Logger as LoggerPort, Ports } from '#app/ports.ts';
-import type { TokenVerifier } from '#app/principal.ts';
-import type { FanoutDeps } from '#handlers/fanout.ts';
+import type { Instrument } from '#handlers/connections-wiring.ts';
 
 type Env = Record<string, string | undefined>;
 
-export function jwtSettingsFromEnv(env: Env): JwtSettings {
-  const issuer = env.PRESENCE_JWT_ISSUER || undefined;
-  const audience = env.PRESENCE_JWT_AUDIENCE || undefined;
-  if (env.PRESENCE_JWKS_URL) return { mode: 'jwks', jwksUrl: env.PRESENCE_JWKS_URL, issuer, audience };
-  if (env.PRESENCE_JWT_SECRET) {
-    if (env.PRESENCE_JWT_SECRET.length < 32) {
-      throw new ConfigurationError('PRESENCE_JWT_SECRET must be at least 32 characters');
-    }
-    return { mode: 'secret', secret: env.PRESENCE_JWT_SECRET, issuer, audience };
-  }
-  throw new ConfigurationError('set PRESENCE_JWT_SECRET (HS256) or PRESENCE_JWKS_URL (RS256/ES256)');
-}
-
-export function makeDocumentClient(env: Env): DynamoDBDocumentClient {
+export function makeDocumentClient(env: Env, instrument: Instrument = (client) => client): DynamoDBDocumentClient {
   const endpoint = env.PRESENCE_DYNAMODB_ENDPOINT;
   const client = new DynamoDBClient({
     region: env.AWS_REGION ?? 'us-east-1',
@@ -52,26 +34,33 @@ export function makeDocumentClient(env: Env): DynamoDBDocumentClient {
     },
     ...(endpoint ? { endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return DynamoDBDocumentClient.from(instrument(client), { marshallOptions: { removeUndefinedValues: true } });
 }
 
 export interface CompositionOverrides {
+  /** Posts to connections (gatewayFromEnv in Lambda); without one, a post is a ConfigurationError. */
   gateway?: ConnectionGateway;
+  /** Publishes PresenceChanged (eventsFromEnv in Lambda); without one, publishing is a ConfigurationError. */
   events?: EventPublisher;
   logger?: LoggerPort;
   clock?: Ports['clock'];
-  /** Where chunks of a large fan-out go (the local stack's worker threads). */
+  /** Where chunks of a large fan-out go (the fan-out function, or the local stack's worker threads). */
   fanout?: FanoutDispatcher;
+  /** Wraps the DynamoDB client (Powertools Tracer in Lambda). */
+  instrument?: Instrument;
 }
 
 export interface Composition {
   /** Built on first use, so a function only needs the settings of the parts it uses. */
   ports(): Ports;
-  verifier(): TokenVerifier;
   /** Per-connection message budgets of this instance; undefined when turned off (burst 0). */
   limiter(): ConnectionRateLimiter | undefined;
-  /** The logger, for functions that need no other port (the authorizer). */
   logger: LoggerPort;
+}
+
+/** A port this function was not given: its IAM role would refuse the call anyway. */
+function unwired(what: string): never {
+  throw new ConfigurationError(`this function does not ${what}`);
 }
 
 function rateLimitFromEnv(env: Env): RateLimitConfig {
@@ -98,100 +87,23 @@ export function compose(env: Env, overrides: CompositionOverrides = {}): Composi
   const ports = once((): Ports => {
     const config = presenceConfigFromEnv(env);
     const store = new DynamoDbPresenceStore({
-      client: makeDocumentClient(env),
+      client: makeDocumentClient(env, overrides.instrument),
       tableName: requireEnv(env, 'PRESENCE_TABLE_NAME'),
       agentRetentionMs: config.agentRetentionMs,
     });
     return {
       store,
-      gateway: overrides.gateway ?? lazyGateway(env),
-      events: overrides.events ?? lazyEvents(env),
+      gateway: overrides.gateway ?? { post: async () => unwired('post to connections'), delete: async () => unwired('close connections') },
+      events: overrides.events ?? { publish: async () => unwired('publish events') },
       clock: overrides.clock ?? { now: () => Date.now() },
       config,
       logger,
-      fanout: overrides.fanout ?? fanoutFromEnv(env),
+      ...(overrides.fanout ? { fanout: overrides.fanout } : {}),
     };
   });
   const limiter = once(() => {
     const config = rateLimitFromEnv(env);
     return config.burst > 0 ? new ConnectionRateLimiter(config) : undefined;
   });
-  return { ports, verifier: once(() => makeJwtVerifier(jwtSettingsFromEnv(env))), limiter, logger };
-}
-
-/** Chunks of a large fan-out go to the function PRESENCE_FANOUT_FUNCTION_NAME names, if set. */
-function fanoutFromEnv(env: Env): FanoutDispatcher | undefined {
-  const functionName = env.PRESENCE_FANOUT_FUNCTION_NAME;
-  if (!functionName) return undefined;
-  const dispatcher = once(
-    () =>
-      new LambdaFanoutDispatcher(
-        new LambdaClient({
-          region: env.AWS_REGION ?? 'us-east-1',
-          // No retries: a retried invocation that had run would post its chunk twice. A refused one
-          // is posted by the consumer instead (fanout.ts).
-          maxAttempts: 1,
-          // Longer than the fan-out function's timeout, so an answer is never abandoned while it
-          // runs; a connection that cannot be made fails fast, and the consumer posts the chunk.
-          requestHandler: {
-            connectionTimeout: 1_000,
-            requestTimeout: readNumber(env, 'PRESENCE_FANOUT_TIMEOUT_MS', 16_000, 1),
-            throwOnRequestTimeout: true,
-          },
-        }),
-        functionName,
-      ),
-  );
-  return { post: (chunk) => dispatcher().post(chunk) };
-}
-
-/** How long one post may take before it is abandoned (PRESENCE_POST_TIMEOUT_MS). */
-export function postTimeoutMsFromEnv(env: Env): number {
-  return readNumber(env, 'PRESENCE_POST_TIMEOUT_MS', 3000, 1);
-}
-
-/**
- * What the fan-out function needs, and nothing else (no table, bus or token settings): the
- * management API and the post settings. Lambda and the local worker threads both build it here.
- */
-export function fanoutDepsFromEnv(
-  env: Env,
-  logger: LoggerPort,
-  wrapGateway: (gateway: ConnectionGateway) => ConnectionGateway = (gateway) => gateway,
-): FanoutDeps {
-  return {
-    gateway: wrapGateway(lazyGateway(env)),
-    logger,
-    fanoutConcurrency: presenceConfigFromEnv(env).fanoutConcurrency,
-    postTimeoutMs: postTimeoutMsFromEnv(env),
-  };
-}
-
-/** The management endpoint comes from configuration (the stage's callback URL), never from events. */
-function lazyGateway(env: Env): ConnectionGateway {
-  const gateway = once(
-    () =>
-      new ApiGatewayConnectionGateway({
-        client: new ApiGatewayManagementApiClient({
-          endpoint: requireEnv(env, 'PRESENCE_CALLBACK_URL'),
-          region: env.AWS_REGION ?? 'us-east-1',
-        }),
-        requestTimeoutMs: postTimeoutMsFromEnv(env),
-      }),
-  );
-  return {
-    post: (connectionId, message) => gateway().post(connectionId, message),
-    delete: (connectionId) => gateway().delete(connectionId),
-  };
-}
-
-function lazyEvents(env: Env): EventPublisher {
-  const publisher = once(
-    () =>
-      new EventBridgePublisher(
-        new EventBridgeClient({ region: env.AWS_REGION ?? 'us-east-1' }),
-        requireEnv(env, 'PRESENCE_EVENT_BUS_NAME'),
-      ),
-  );
-  return { publish: (events) => publisher().publish(events) };
+  return { ports, limiter, logger };
 }

@@ -137,16 +137,3 @@ export function measuredAuthorizer<A extends unknown[], R>(
   };
 }
 
-/** Flushes what an invocation recorded, even when it throws; nothing is written when nothing was recorded. */
-export function publishingMetrics<A extends unknown[], R>(
-  handler: (...args: A) => Promise<R>,
-  metrics: Metrics,
-): (...args: A) => Promise<R> {
-  return async (...args) => {
-    try {
-      return await handler(...args);
-    } finally {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-    }
-  };
-}

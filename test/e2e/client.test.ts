@@ -107,7 +107,7 @@ describe('PresenceClient on Node', () => {
 
   it('reconnects after the stack restarts, with a fresh token, and re-syncs the roster', async () => {
     const workspace = uniqueWorkspace();
-    const ports = { httpPort: await freePort(), wsPort: await freePort() };
+    const ports = { httpPort: await freePort(), wsPort: await freePort(), managementPort: await freePort() };
     const table = { PRESENCE_TABLE_NAME: `client-restart-${workspace}` };
     const first = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
     const made = make(first, { workspace, user: 'alice' });
@@ -247,7 +247,7 @@ describe('PresenceClient on Node', () => {
 
   it('wake() reconnects at once instead of waiting out the backoff', async () => {
     const workspace = uniqueWorkspace();
-    const ports = { httpPort: await freePort(), wsPort: await freePort() };
+    const ports = { httpPort: await freePort(), wsPort: await freePort(), managementPort: await freePort() };
     const table = { PRESENCE_TABLE_NAME: `client-wake-${workspace}` };
     const first = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
     // A backoff far longer than the test: only wake() can bring it back in time.
@@ -267,7 +267,7 @@ describe('PresenceClient on Node', () => {
 
   it('logout while reconnecting waits for the connection, logs out, and nothing reconnects', async () => {
     const workspace = uniqueWorkspace();
-    const ports = { httpPort: await freePort(), wsPort: await freePort() };
+    const ports = { httpPort: await freePort(), wsPort: await freePort(), managementPort: await freePort() };
     const table = { PRESENCE_TABLE_NAME: `client-logout-${workspace}` };
     const first = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
     // A backoff far longer than the test: logout itself must reconnect.

@@ -84,7 +84,7 @@ function alive(pid: number): boolean {
 }
 
 async function ports() {
-  return { PRESENCE_HTTP_PORT: String(await freePort()), PRESENCE_WS_PORT: String(await freePort()) };
+  return { PRESENCE_HTTP_PORT: String(await freePort()), PRESENCE_WS_PORT: String(await freePort()), PRESENCE_MANAGEMENT_PORT: String(await freePort()) };
 }
 
 async function mint(args: string[]): Promise<string> {

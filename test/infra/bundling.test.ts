@@ -1,12 +1,16 @@
 /**
  * The one test that bundles for real, with the local esbuild (never Docker): every function's asset
- * is an ESM bundle with a source map that loads under Node and exports that function's handler.
+ * is an ESM bundle with a source map that loads under Node and exports that function's handler,
+ * and each bundle holds exactly the AWS SDK clients its function calls.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Template } from 'aws-cdk-lib/assertions';
+import { bundleFunction } from '../../infra/bundles.ts';
+import type { PresenceHandler } from '../../infra/presence-function.ts';
 import { buildPresenceApp } from '../../infra/presence-app.ts';
 import { functionsByHandler, newApp, removeOutdirs } from './cdk-app.ts';
 
@@ -29,5 +33,34 @@ describe('bundling', () => {
       expect(typeof module[handler], handler).toBe('function');
     }
     expect(existsSync(join(assembly.directory, 'Presence-dev-Stateless.template.json'))).toBe(true);
+  });
+
+  const DYNAMODB = '@aws-sdk/client-dynamodb';
+  const CONNECTIONS = '@aws-sdk/client-apigatewaymanagementapi';
+  it.each<[PresenceHandler, string[]]>([
+    // Verifies tokens and nothing else: no table, no posts.
+    ['authorizer', []],
+    ['connect', [DYNAMODB]],
+    ['disconnect', [DYNAMODB]],
+    ['onlineAgents', [DYNAMODB]],
+    ['http', [DYNAMODB]],
+    ['sweeper', [DYNAMODB]],
+    ['heartbeat', [CONNECTIONS, DYNAMODB]],
+    ['setStatus', [CONNECTIONS, DYNAMODB]],
+    ['subscribe', [CONNECTIONS, DYNAMODB]],
+    ['getPresence', [CONNECTIONS, DYNAMODB]],
+    ['logout', [CONNECTIONS, DYNAMODB]],
+    ['defaultRoute', [CONNECTIONS, DYNAMODB]],
+    // Only the delivery consumer publishes events and invokes the fan-out function.
+    ['stream', [CONNECTIONS, DYNAMODB, '@aws-sdk/client-eventbridge', '@aws-sdk/client-lambda']],
+    ['fanout', [CONNECTIONS]],
+  ])('the %s bundle holds only the SDK clients it calls', async (handler, clients) => {
+    const dir = mkdtempSync(join(tmpdir(), 'presence-bundle-'));
+    try {
+      const report = await bundleFunction(handler, join(dir, 'index.mjs'));
+      expect(report.packages.filter((name) => name.startsWith('@aws-sdk/client-'))).toEqual(clients);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

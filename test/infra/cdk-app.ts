@@ -55,6 +55,7 @@ export function functionsByHandler(template: Template): Map<string, { id: string
 function resourceLabel(resource: unknown, ownLogGroupId: string | undefined): string {
   const text = JSON.stringify(resource);
   if (ownLogGroupId && text === JSON.stringify({ 'Fn::GetAtt': [ownLogGroupId, 'Arn'] })) return 'own-log-group';
+  if (text === '"*"') return 'any resource';
   const index = /\/index\/(\w+)/.exec(text);
   if (index) return `index/${index[1]}`;
   if (text.includes('@connections')) return 'connections';

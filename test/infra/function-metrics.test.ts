@@ -7,7 +7,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { ConnectionGoneError } from '#app/errors.ts';
 import type { Ports, PresenceChanged, StoredAgent } from '#app/ports.ts';
 import { METRICS } from '#handlers/metric-names.ts';
-import { measuredAuthorizer, measuredPorts, publishingMetrics } from '#handlers/metrics.ts';
+import { measuredPorts } from '#handlers/metrics.ts';
 import { FanoutDispatchError } from '#app/errors.ts';
 
 interface EmfLine {
@@ -122,19 +122,5 @@ describe('metrics of the Lambda entries', () => {
     metrics.publishStoredMetrics();
 
     expect(values(METRICS.fanoutFailures)).toEqual([3, 5]);
-  });
-
-  it('tells refused tokens from authorizer errors, and publishes only what an invocation recorded', async () => {
-    const refuse = publishingMetrics(measuredAuthorizer(async () => Promise.reject(new Error('Unauthorized')), metrics), metrics);
-    const fail = publishingMetrics(measuredAuthorizer(async () => Promise.reject(new Error('JWKS down')), metrics), metrics);
-    const quiet = publishingMetrics(async () => 'ok', metrics);
-
-    await expect(refuse()).rejects.toThrow('Unauthorized');
-    await expect(fail()).rejects.toThrow('JWKS down');
-    await expect(quiet()).resolves.toBe('ok');
-
-    expect(lines).toHaveLength(2);
-    expect(values(METRICS.tokensRefused)).toEqual([1]);
-    expect(values(METRICS.authorizerErrors)).toEqual([1]);
   });
 });

@@ -160,18 +160,23 @@ describe('presence functions', () => {
     expect([...functions.keys()].sort()).toEqual([...HANDLERS].sort());
   });
 
-  it.each(HANDLERS)('%s runs Node 22 on arm64 with source maps, Powertools settings and its own log group', (handler) => {
+  it.each(HANDLERS)('%s runs Node 22 on arm64 with source maps, Powertools settings, X-Ray tracing and its own log group', (handler) => {
     const properties = functions.get(handler)?.properties as Record<string, unknown> & {
       Environment: { Variables: Record<string, string> };
       LoggingConfig: { LogGroup: { Ref: string } };
     };
     expect(properties.Runtime).toBe('nodejs22.x');
     expect(properties.Architectures).toEqual(['arm64']);
+    // The Powertools Tracer records into the segment Lambda opens only when active tracing is on.
+    expect(properties.TracingConfig).toEqual({ Mode: 'Active' });
+    // Its own entry module, exporting the handler by name: the bundle holds only what it uses.
+    expect(properties.Handler).toBe(`index.${handler}`);
     expect(properties.Environment.Variables).toMatchObject({
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'presence-dev',
       POWERTOOLS_METRICS_NAMESPACE: 'Presence',
       POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
     });
     const logGroup = template.toJSON().Resources[properties.LoggingConfig.LogGroup.Ref] as {
       Type: string;
@@ -181,7 +186,7 @@ describe('presence functions', () => {
     expect(logGroup.Properties.RetentionInDays).toBe(30);
   });
 
-  const COMMON = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME'];
+  const COMMON = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_TRACER_CAPTURE_RESPONSE'];
   const TIMING = ['PRESENCE_CONNECTION_LEASE_SECONDS', 'PRESENCE_IDLE_TIMEOUT_SECONDS', 'PRESENCE_RECONNECT_GRACE_SECONDS'];
   const POSTS = ['PRESENCE_CALLBACK_URL'];
   const TABLE = ['PRESENCE_TABLE_NAME'];
@@ -219,6 +224,8 @@ describe('presence functions', () => {
   });
 
   const LOGS = ['Allow logs:CreateLogStream on own-log-group', 'Allow logs:PutLogEvents on own-log-group'];
+  /** What Tracing.ACTIVE adds: X-Ray's write actions have no resource-level permissions. */
+  const XRAY = ['Allow xray:PutTelemetryRecords on any resource', 'Allow xray:PutTraceSegments on any resource'];
   const READ = ['Allow dynamodb:GetItem on table', 'Allow dynamodb:Query on table'];
   /** Read, decide, conditionally write one agent (BatchGetItem of agent and settings, GetItem for leftovers, PutItem). */
   const DECIDE = ['Allow dynamodb:BatchGetItem on table', 'Allow dynamodb:GetItem on table', 'Allow dynamodb:PutItem on table'];
@@ -253,7 +260,7 @@ describe('presence functions', () => {
     ['fanout', POST],
   ])('%s may do exactly what it needs, and no wildcard action', (handler, expected) => {
     const grants = grantsOf(template, logicalIdOf(handler));
-    expect(grants).toEqual([...LOGS, ...expected].sort());
+    expect(grants).toEqual([...LOGS, ...XRAY, ...expected].sort());
     expect(grants.join('\n')).not.toMatch(/ [a-z-]+:\*| \* on/);
   });
 

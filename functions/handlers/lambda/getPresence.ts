@@ -1,0 +1,8 @@
+/** WebSocket `getPresence`: its reply (and only its reply) is posted to the sender. */
+import { gatewayFromEnv } from '#handlers/connections-wiring.ts';
+import { makeGetPresenceHandler } from '#handlers/websocket.ts';
+import { lambdaPorts } from './ports.ts';
+import { instrument, lambda } from './powertools.ts';
+
+const { ports, limiter } = lambdaPorts({ gateway: gatewayFromEnv(process.env, instrument) });
+export const getPresence = lambda(() => makeGetPresenceHandler({ ports: ports(), limiter: limiter() }));

@@ -1,0 +1,8 @@
+/** WebSocket `setStatus`: its reply (and only its reply) is posted to the sender. */
+import { gatewayFromEnv } from '#handlers/connections-wiring.ts';
+import { makeSetStatusHandler } from '#handlers/websocket.ts';
+import { lambdaPorts } from './ports.ts';
+import { instrument, lambda } from './powertools.ts';
+
+const { ports, limiter } = lambdaPorts({ gateway: gatewayFromEnv(process.env, instrument) });
+export const setStatus = lambda(() => makeSetStatusHandler({ ports: ports(), limiter: limiter() }));

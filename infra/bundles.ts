@@ -1,0 +1,55 @@
+/**
+ * How a function is bundled: the esbuild settings NodejsFunction is given (presence-function.ts),
+ * and the same build run directly, with esbuild's metafile, for the tests and the bench to see
+ * what each bundle holds and how big it is.
+ */
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import type { PresenceHandler } from './presence-function.ts';
+
+export const BUNDLING = {
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  // Bundled CommonJS dependencies call require(); ESM output has none without this.
+  banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  minify: true,
+  sourceMap: true,
+} as const;
+
+/** Each function's entry module: functions/handlers/lambda/<handler>.ts, exporting `<handler>`. */
+export function entryOf(handler: PresenceHandler): string {
+  return fileURLToPath(new URL(`../functions/handlers/lambda/${handler}.ts`, import.meta.url));
+}
+
+export interface BundleReport {
+  /** The bundle (index.mjs), without its source map. */
+  bytes: number;
+  /** npm packages with code in the bundle, sorted. */
+  packages: string[];
+}
+
+/** Bundles one function as NodejsFunction does, to `outfile` (an .mjs path). */
+export async function bundleFunction(handler: PresenceHandler, outfile: string): Promise<BundleReport> {
+  const result = await build({
+    entryPoints: [entryOf(handler)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: BUNDLING.target,
+    mainFields: [...BUNDLING.mainFields],
+    banner: { js: BUNDLING.banner },
+    minify: BUNDLING.minify,
+    sourcemap: BUNDLING.sourceMap,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const packages = new Set<string>();
+  const output = Object.entries(result.metafile.outputs).find(([path]) => path.endsWith('.mjs'))?.[1];
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (match && bytesInOutput > 0) packages.add(match[1]!);
+  }
+  return { bytes: statSync(outfile).size, packages: [...packages].sort() };
+}
