@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { startDynamoDbLocal } from '#local/dynamodb-local.ts';
 import { costPer1000AgentHours, loadPrices, PRICES_FILE, worstCaseDetectionSeconds } from './cost.ts';
 import { best as bestRun, dynamoReadCeiling, fanoutFloorMs, postCeiling, sdkCpuPerPost } from './ceilings.ts';
+import { bundlesScenario, bundlesTable } from './bundles.ts';
 import { machine, round } from './lib.ts';
 import { detectionScenario, fanoutScenario, heartbeatScenario, readyScenario } from './live.ts';
 import { queryScenario, sweepScenario } from './scale.ts';
@@ -18,6 +19,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const quick = process.argv.includes('--quick');
 /** `--scale-only`: only the large-workspace scenarios; their `scale` section replaces the one in latest.json. */
 const scaleOnly = process.argv.includes('--scale-only');
+/** `--bundles-only`: only each function's bundle size and cold start; the `bundles` section replaces the one in latest.json. */
+const bundlesOnly = process.argv.includes('--bundles-only');
 /** The local stack's defaults: chunks of 100 connections, posted by 2 worker threads. */
 const DEFAULT_CHUNK_SIZE = 100;
 const DEFAULT_WORKERS = 2;
@@ -28,6 +31,17 @@ const sizes = quick
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 const startedAt = performance.now();
 const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(0)} s`;
+
+if (bundlesOnly) {
+  log('bundles: each function built as CDK builds it, then loaded in fresh Node processes');
+  const bundles = await bundlesScenario();
+  const file = new URL('./results/latest.json', import.meta.url);
+  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  writeFileSync(file, `${JSON.stringify({ ...previous, bundles }, null, 2)}\n`);
+  process.stdout.write(`${bundlesTable(bundles)}\n`);
+  log(`done in ${elapsed()}; wrote the bundles section of bench/results/latest.json`);
+  process.exit(0);
+}
 
 const db = await startDynamoDbLocal();
 try {
@@ -81,6 +95,8 @@ try {
   const detection = await detectionScenario(db.endpoint, sizes.detection);
   log(`npm start (${elapsed()})`);
   const ready = await readyScenario();
+  log(`bundles and cold starts (${elapsed()})`);
+  const bundles = await bundlesScenario();
   const scale = await runScale();
 
   const largest = fanout[fanout.length - 1];
@@ -162,6 +178,7 @@ try {
     readyMs: ready.readyMs,
     readyReportedSeconds: ready.reportedSeconds,
     scale,
+    bundles,
   };
 
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -219,6 +236,8 @@ try {
     `DynamoDB units: ${h30.active.capacitySource}.`,
     '',
     scaleTable(scale),
+    '',
+    bundlesTable(bundles),
   ].join('\n');
   process.stdout.write(`${table}\n`);
   log(`done in ${elapsed()}; wrote bench/results/latest.json`);

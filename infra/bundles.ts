@@ -27,6 +27,8 @@ export interface BundleReport {
   bytes: number;
   /** npm packages with code in the bundle, sorted. */
   packages: string[];
+  /** Bytes of the bundle per npm package (`(ours)` for this repository's code). */
+  bytesByPackage: Record<string, number>;
 }
 
 /** Bundles one function as NodejsFunction does, to `outfile` (an .mjs path). */
@@ -45,11 +47,13 @@ export async function bundleFunction(handler: PresenceHandler, outfile: string):
     metafile: true,
     logLevel: 'silent',
   });
-  const packages = new Set<string>();
+  const bytesByPackage: Record<string, number> = {};
   const output = Object.entries(result.metafile.outputs).find(([path]) => path.endsWith('.mjs'))?.[1];
   for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
-    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-    if (match && bytesInOutput > 0) packages.add(match[1]!);
+    if (bytesInOutput === 0) continue;
+    const name = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? '(ours)';
+    bytesByPackage[name] = (bytesByPackage[name] ?? 0) + bytesInOutput;
   }
-  return { bytes: statSync(outfile).size, packages: [...packages].sort() };
+  const packages = Object.keys(bytesByPackage).filter((name) => name !== '(ours)').sort();
+  return { bytes: statSync(outfile).size, packages, bytesByPackage };
 }
