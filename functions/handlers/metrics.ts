@@ -1,6 +1,6 @@
 /**
  * Powertools metrics for the Lambda entries. The ports are wrapped, so the use cases and the local
- * stack know nothing about CloudWatch; lambda.ts publishes what was recorded after each invocation.
+ * stack know nothing about CloudWatch; the Lambda entries' logMetrics publishes what was recorded after each invocation.
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ConnectionGoneError, FanoutDispatchError } from '#app/errors.ts';

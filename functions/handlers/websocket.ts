@@ -271,7 +271,7 @@ export function makeDefaultHandler(deps: MessageDeps): WebSocketHandler {
 
 /**
  * Every WebSocket route's handler, keyed as API Gateway routes them. In AWS each is its own
- * Lambda (lambda.ts); the local stack and the tests serve the whole set from one process.
+ * Lambda (functions/handlers/lambda/); the local stack and the tests serve the whole set from one process.
  */
 export function makeWebSocketApi(deps: MessageDeps & { verifier: TokenVerifier }) {
   return {
