@@ -9,8 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { BUNDLING, bundleFunction } from '../infra/bundles.ts';
+import { bundleEntry, bundleFunction } from '../infra/bundles.ts';
 import type { PresenceHandler } from '../infra/presence-function.ts';
 
 const HANDLERS: PresenceHandler[] = [
@@ -70,21 +69,8 @@ export async function bundlesScenario(runs = 5): Promise<{ functions: BundleRow[
     const tracerEntry = join(dir, 'tracer-entry.mjs');
     writeFileSync(tracerEntry, "import { Tracer } from '@aws-lambda-powertools/tracer';\nexport const tracer = new Tracer();\n");
     const tracerFile = join(dir, 'tracer', 'index.mjs');
-    await build({
-      entryPoints: [tracerEntry],
-      outfile: tracerFile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: BUNDLING.target,
-      mainFields: [...BUNDLING.mainFields],
-      banner: { js: BUNDLING.banner },
-      minify: BUNDLING.minify,
-      nodePaths: [join(process.cwd(), 'node_modules')],
-      logLevel: 'silent',
-    });
-    const { statSync } = await import('node:fs');
-    return { functions, tracerAloneColdStartMs: moduleLoadMs(tracerFile, runs), tracerAloneBytes: statSync(tracerFile).size, node: process.version };
+    const tracer = await bundleEntry(tracerEntry, tracerFile);
+    return { functions, tracerAloneColdStartMs: moduleLoadMs(tracerFile, runs), tracerAloneBytes: tracer.bytes, node: process.version };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

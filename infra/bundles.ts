@@ -32,9 +32,14 @@ export interface BundleReport {
 }
 
 /** Bundles one function as NodejsFunction does, to `outfile` (an .mjs path). */
-export async function bundleFunction(handler: PresenceHandler, outfile: string): Promise<BundleReport> {
+export function bundleFunction(handler: PresenceHandler, outfile: string): Promise<BundleReport> {
+  return bundleEntry(entryOf(handler), outfile);
+}
+
+/** Bundles any entry module with the functions' settings, to `outfile` (an .mjs path). */
+export async function bundleEntry(entry: string, outfile: string): Promise<BundleReport> {
   const result = await build({
-    entryPoints: [entryOf(handler)],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
@@ -45,6 +50,8 @@ export async function bundleFunction(handler: PresenceHandler, outfile: string):
     minify: BUNDLING.minify,
     sourcemap: BUNDLING.sourceMap,
     metafile: true,
+    // An entry outside the repository (the bench's) still resolves packages from its node_modules.
+    nodePaths: [fileURLToPath(new URL('../node_modules', import.meta.url))],
     logLevel: 'silent',
   });
   const bytesByPackage: Record<string, number> = {};
