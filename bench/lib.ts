@@ -190,6 +190,7 @@ export const DEFAULT_CONFIG: PresenceConfig = {
   fanoutConcurrency: 32,
   fanoutChunkSize: 100,
   agentRetentionMs: 90 * 86_400_000,
+  historyRetentionMs: 400 * 86_400_000,
   maxConnectionsPerUser: 20,
 };
 

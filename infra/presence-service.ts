@@ -156,6 +156,7 @@ const MESSAGE_ROUTES = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'l
 const HTTP_ROUTES: { method: HttpMethod; path: string }[] = [
   { method: HttpMethod.GET, path: '/workspaces/{ws}/agents' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/agents/{userId}' },
+  { method: HttpMethod.GET, path: '/workspaces/{ws}/agents/{userId}/history' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/settings' },
   { method: HttpMethod.PUT, path: '/workspaces/{ws}/settings' },
   { method: HttpMethod.GET, path: '/healthz' },
@@ -243,7 +244,7 @@ const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
     timing: true,
     overrides: { timeout: SWEEPER_TIMEOUT, reservedConcurrentExecutions: 1 },
   },
-  // Reads each batch's audience from the subscriber index (Query), forgets gone connections (BatchGetItem, BatchWriteItem) and disconnects
+  // Records each batch's history (BatchWriteItem). Reads each batch's audience from the subscriber index (Query), forgets gone connections (BatchGetItem, BatchWriteItem) and disconnects
   // their users (read, decide, write); posts, publishes and hands large fan-outs to the fan-out function.
   stream: {
     description: 'Stream: the delivery consumer on the table\'s stream; posts presence and publishes PresenceChanged',

@@ -13,6 +13,8 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type Agent, type ChosenStatus, type Reason, type Status, type Transition, versionAfter } from '#domain/presence.ts';
+import type { HistoryEntry } from '#domain/history.ts';
+import { InvalidRequestError } from '#app/errors.ts';
 import type { ConnectionRecord, PresenceStore, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
 import {
   AGENT_PREFIX,
@@ -21,6 +23,9 @@ import {
   connectionSk,
   deadlineShard,
   duePk,
+  historyBound,
+  historyPrefix,
+  historySk,
   SETTINGS_SK,
   statusPk,
   teamMemberPrefix,
@@ -99,6 +104,7 @@ export interface DynamoDbStoreOptions {
 function toSettings(item: Record<string, unknown>): WorkspaceSettings {
   return {
     idleTimeoutSeconds: item.idleTimeoutSeconds as number,
+    ...(typeof item.timezone === 'string' ? { timezone: item.timezone } : {}),
     ...(Array.isArray(item.changes) ? { changes: item.changes as NonNullable<WorkspaceSettings['changes']> } : {}),
   };
 }
@@ -480,10 +486,57 @@ export class DynamoDbPresenceStore implements PresenceStore {
           pk: workspacePk(workspaceId),
           sk: SETTINGS_SK,
           idleTimeoutSeconds: settings.idleTimeoutSeconds,
+          ...(settings.timezone ? { timezone: settings.timezone } : {}),
           ...(settings.changes?.length ? { changes: settings.changes } : {}),
         },
       }),
     );
+  }
+
+  async recordHistory(workspaceId: string, entries: HistoryEntry[], expiresAt: (entry: HistoryEntry) => number): Promise<void> {
+    const pk = workspacePk(workspaceId);
+    const items = entries.map((entry) => ({
+      pk,
+      sk: historySk(entry.userId, entry.at, entry.version),
+      ...entry,
+      [TABLE.ttlAttribute]: Math.ceil(expiresAt(entry) / 1000),
+    }));
+    await this.batchWrite(items.map((Item) => ({ PutRequest: { Item } })));
+  }
+
+  async listHistory(
+    workspaceId: string,
+    userId: string,
+    range: { from: number; to: number; limit: number; after?: string | undefined },
+  ): Promise<{ entries: HistoryEntry[]; next?: string | undefined }> {
+    if (range.after !== undefined && !range.after.startsWith(historyPrefix(userId))) {
+      throw new InvalidRequestError('next is not a cursor of this user\'s history');
+    }
+    const { Items = [], LastEvaluatedKey } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: {
+          ':pk': workspacePk(workspaceId),
+          // Keys sort by time: from `from` (inclusive) to just before `to`.
+          ':from': historyBound(userId, range.from),
+          ':to': historyBound(userId, range.to - 1) + '#~',
+        },
+        ...(range.after ? { ExclusiveStartKey: { pk: workspacePk(workspaceId), sk: range.after } } : {}),
+        Limit: range.limit,
+        ConsistentRead: true,
+      }),
+    );
+    const entries = Items.map((item) => ({
+      userId: item.userId as string,
+      status: item.status as HistoryEntry['status'],
+      previous: item.previous as HistoryEntry['previous'],
+      reason: item.reason as HistoryEntry['reason'],
+      at: item.at as number,
+      version: item.version as number,
+      by: (item.by as string | null | undefined) ?? null,
+    }));
+    return LastEvaluatedKey ? { entries, next: LastEvaluatedKey.sk as string } : { entries };
   }
 
   /**

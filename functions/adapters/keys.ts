@@ -23,6 +23,17 @@ const SUBSCRIBER_PREFIX = 'SUB#';
 export const userSubscriberPrefix = (userId: string) => `${SUBSCRIBER_PREFIX}U#${userId}#`;
 export const teamSubscriberPrefix = (team: string) => `${SUBSCRIBER_PREFIX}T#${team}#`;
 export const WORKSPACE_SUBSCRIBER_PREFIX = `${SUBSCRIBER_PREFIX}W#`;
+/**
+ * History: one item per committed transition, under its user, ordered by time (then version), so a
+ * user's timeline between two instants is one key-range query. The version makes the key unique
+ * per transition: a retried stream batch rewrites the same item.
+ */
+export const historyPrefix = (userId: string) => `HIST#${userId}#`;
+const HISTORY_TIME_DIGITS = 13;
+export const historySk = (userId: string, at: number, version: number) =>
+  `${historyPrefix(userId)}${String(at).padStart(HISTORY_TIME_DIGITS, '0')}#${String(version).padStart(12, '0')}`;
+/** The first key at or after `at` in a user's history (a query bound). */
+export const historyBound = (userId: string, at: number) => `${historyPrefix(userId)}${String(at).padStart(HISTORY_TIME_DIGITS, '0')}`;
 export const statusPk = (workspaceId: string, status: Exclude<Status, 'offline'>) => `WS#${workspaceId}#STATUS#${status}`;
 export const duePk = (shard: number) => `DUE#${shard}`;
 

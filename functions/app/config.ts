@@ -40,6 +40,7 @@ export function presenceConfigFromEnv(env: Env): PresenceConfig {
     fanoutConcurrency: readNumber(env, 'PRESENCE_FANOUT_CONCURRENCY', 32, 1),
     fanoutChunkSize: readNumber(env, 'PRESENCE_FANOUT_CHUNK_SIZE', 100, 1),
     agentRetentionMs: readNumber(env, 'PRESENCE_AGENT_RETENTION_DAYS', 90, 1) * 86_400_000,
+    historyRetentionMs: readNumber(env, 'PRESENCE_HISTORY_RETENTION_DAYS', 400, 1) * 86_400_000,
     maxConnectionsPerUser: readNumber(env, 'PRESENCE_MAX_CONNECTIONS_PER_USER', 20, 1),
   };
   if (!Number.isInteger(config.maxConnectionsPerUser) || config.maxConnectionsPerUser > MAX_CONNECTIONS_PER_USER) {

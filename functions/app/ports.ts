@@ -1,5 +1,6 @@
 /** The ports the use cases are given. Adapters implement them; tests pass fakes or the real store. */
 import type { Agent, Reason, Status, Transition } from '#domain/presence.ts';
+import type { HistoryEntry } from '#domain/history.ts';
 
 /** An agent as stored, with the deadline the index holds for it. */
 export interface StoredAgent extends Agent {
@@ -18,6 +19,8 @@ export interface ConnectionRecord {
 
 export interface WorkspaceSettings {
   idleTimeoutSeconds: number;
+  /** IANA time zone of the workspace's report days; absent: UTC. */
+  timezone?: string | undefined;
   /**
    * The recent changes, oldest first (the timeout before each, and when it changed), so every
    * path judges activity from before them the same way (idleDeadline).
@@ -77,6 +80,10 @@ export interface PresenceStore {
   existingConnections(workspaceId: string, connectionIds: string[]): Promise<Set<string>>;
   getSettings(workspaceId: string): Promise<WorkspaceSettings | undefined>;
   putSettings(workspaceId: string, settings: WorkspaceSettings): Promise<void>;
+  /** Writes each entry (idempotent: an entry's key is its user and version), expiring at `expiresAt` (epoch ms). */
+  recordHistory(workspaceId: string, entries: HistoryEntry[], expiresAt: (entry: HistoryEntry) => number): Promise<void>;
+  /** A user's entries with `from <= at < to`, oldest first, at most `limit`; `next` continues after the last one. */
+  listHistory(workspaceId: string, userId: string, range: { from: number; to: number; limit: number; after?: string | undefined }): Promise<{ entries: HistoryEntry[]; next?: string | undefined }>;
 }
 
 /** The API Gateway management API (`@connections`). `post` throws ConnectionGoneError when gone. */
@@ -151,6 +158,8 @@ export interface PresenceConfig {
   fanoutChunkSize: number;
   /** How long an agent item is kept after its last write (garbage collection by TTL). */
   agentRetentionMs: number;
+  /** How long each history entry is kept (PRESENCE_HISTORY_RETENTION_DAYS) before TTL expires it. */
+  historyRetentionMs: number;
   /** Open connections one user may have; a `$connect` beyond it is refused (429). */
   maxConnectionsPerUser: number;
 }

@@ -1,5 +1,6 @@
-/** Workspace settings: the idle timeout. */
+/** Workspace settings: the idle timeout and the time zone of report days. */
 import { expire } from '#domain/presence.ts';
+import { canonicalTimeZone, DEFAULT_TIMEZONE } from '#domain/timezone.ts';
 import { forEachLimited } from '#app/concurrency.ts';
 import { ForbiddenError, InvalidRequestError } from '#app/errors.ts';
 import { mutateAgent } from '#app/mutate.ts';
@@ -9,9 +10,21 @@ import type { Principal } from '#app/principal.ts';
 /** Agents settled at once during a settings change (each is a read and maybe a write). */
 const AGENTS_IN_FLIGHT = 8;
 
-export async function getSettings(ports: Pick<Ports, 'store' | 'config'>, workspaceId: string): Promise<WorkspaceSettings> {
-  const settings = await ports.store.getSettings(workspaceId);
-  return { idleTimeoutSeconds: settings?.idleTimeoutSeconds ?? ports.config.defaultIdleTimeoutSeconds };
+/** The settings as the API shows them: every value, defaults filled in. */
+export interface SettingsView {
+  idleTimeoutSeconds: number;
+  timezone: string;
+}
+
+export async function getSettings(ports: Pick<Ports, 'store' | 'config'>, workspaceId: string): Promise<SettingsView> {
+  return viewOf(ports, await ports.store.getSettings(workspaceId));
+}
+
+function viewOf(ports: Pick<Ports, 'config'>, settings: WorkspaceSettings | undefined): SettingsView {
+  return {
+    idleTimeoutSeconds: settings?.idleTimeoutSeconds ?? ports.config.defaultIdleTimeoutSeconds,
+    timezone: settings?.timezone ?? DEFAULT_TIMEZONE,
+  };
 }
 
 /** Changes kept in the settings for judging older activity (idleDeadline); older ones are dropped. */
@@ -26,20 +39,33 @@ const CHANGES_KEPT = 10;
  * agent is judged under the settings as they are when it is written (a later change wins) and
  * written once, so its deadline moves at once and the sweeper keeps reading only what is due.
  */
-export async function putSettings(ports: Ports, principal: Principal, settings: WorkspaceSettings): Promise<WorkspaceSettings> {
+export async function putSettings(
+  ports: Ports,
+  principal: Principal,
+  settings: { idleTimeoutSeconds?: number | undefined; timezone?: string | undefined },
+): Promise<SettingsView> {
   if (principal.role !== 'admin') throw new ForbiddenError('only an admin of the workspace may change its settings');
   const { minIdleTimeoutSeconds: min, maxIdleTimeoutSeconds: max } = ports.config;
   const seconds = settings.idleTimeoutSeconds;
-  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+  if (seconds !== undefined && (!Number.isInteger(seconds) || seconds < min || seconds > max)) {
     throw new InvalidRequestError(`idleTimeoutSeconds must be an integer from ${min} to ${max}`);
   }
+  const timezone = settings.timezone === undefined ? undefined : canonicalTimeZone(settings.timezone);
+  if (settings.timezone !== undefined && !timezone) {
+    throw new InvalidRequestError(`timezone must be an IANA time zone name such as Europe/Madrid, not ${JSON.stringify(settings.timezone)}`);
+  }
   const workspaceId = principal.workspaceId;
-  const next = { idleTimeoutSeconds: seconds };
   const current = await ports.store.getSettings(workspaceId);
-  const previous = current?.idleTimeoutSeconds ?? ports.config.defaultIdleTimeoutSeconds;
-  if (previous === seconds) return next;
-  const change = { previousIdleTimeoutSeconds: previous, changedAt: ports.clock.now() };
-  await ports.store.putSettings(workspaceId, { ...next, changes: [...(current?.changes ?? []), change].slice(-CHANGES_KEPT) });
+  const shown = viewOf(ports, current);
+  const next = { idleTimeoutSeconds: seconds ?? shown.idleTimeoutSeconds, timezone: timezone ?? shown.timezone };
+  const previous = shown.idleTimeoutSeconds;
+  if (previous === next.idleTimeoutSeconds && shown.timezone === next.timezone) return next;
+  const changes =
+    previous === next.idleTimeoutSeconds
+      ? current?.changes
+      : [...(current?.changes ?? []), { previousIdleTimeoutSeconds: previous, changedAt: ports.clock.now() }].slice(-CHANGES_KEPT);
+  await ports.store.putSettings(workspaceId, { ...next, ...(changes?.length ? { changes } : {}) });
+  if (previous === next.idleTimeoutSeconds) return next;
   const present = (
     await Promise.all([ports.store.listByStatus(workspaceId, 'online'), ports.store.listByStatus(workspaceId, 'away')])
   ).flat();

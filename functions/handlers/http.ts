@@ -11,9 +11,10 @@ import {
 import { getAgent, queryAgents } from '#app/agents.ts';
 import type { Ports } from '#app/ports.ts';
 import type { Principal, TokenVerifier } from '#app/principal.ts';
+import { readTimeline } from '#app/history.ts';
 import { getSettings, putSettings } from '#app/settings.ts';
 import { errorReply } from '#handlers/errors.ts';
-import { agentsQuerySchema, describeIssues, idSchema, settingsBodySchema } from '#handlers/schemas.ts';
+import { agentsQuerySchema, describeIssues, historyQuerySchema, idSchema, settingsBodySchema } from '#handlers/schemas.ts';
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -74,6 +75,7 @@ function authorizeWorkspace(principal: Principal, workspaceId: string): void {
 }
 
 const WORKSPACE_ROUTE = /^\/workspaces\/([^/]+)\/(agents|settings)(?:\/([^/]+))?\/?$/;
+const HISTORY_ROUTE = /^\/workspaces\/([^/]+)\/agents\/([^/]+)\/history\/?$/;
 
 export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier }) {
   const { ports, verifier } = deps;
@@ -84,6 +86,19 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
     if (path === '/healthz') {
       if (method !== 'GET') throw new MethodNotAllowedError('use GET');
       return { status: 200, body: { ok: true } };
+    }
+    const history = HISTORY_ROUTE.exec(path);
+    if (history) {
+      const [, rawWorkspace = '', rawUser = ''] = history;
+      const principal = await verifier.verify(bearerToken(event));
+      const workspaceId = pathId(rawWorkspace, 'the workspace');
+      authorizeWorkspace(principal, workspaceId);
+      if (method !== 'GET') throw new MethodNotAllowedError('use GET');
+      const userId = pathId(rawUser, 'the user');
+      const query = historyQuerySchema.safeParse(event.queryStringParameters ?? {});
+      if (!query.success) throw new InvalidRequestError(describeIssues(query.error));
+      const { from = 0, to = ports.clock.now() + 1, next } = query.data;
+      return { status: 200, body: await readTimeline(ports, principal, workspaceId, userId, { from, to, next }) };
     }
     const match = WORKSPACE_ROUTE.exec(path);
     if (!match) throw new NotFoundError('no such route');

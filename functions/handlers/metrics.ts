@@ -107,6 +107,8 @@ function measuredStore(store: PresenceStore, metrics: Metrics, now: Now): Presen
     existingConnections: (...args) => store.existingConnections(...args),
     getSettings: (...args) => store.getSettings(...args),
     putSettings: (...args) => store.putSettings(...args),
+    recordHistory: (...args) => store.recordHistory(...args),
+    listHistory: (...args) => store.listHistory(...args),
   };
 }
 

@@ -67,14 +67,28 @@ export const connectTeamsParameter = z
 
 export const bareActionMessage = (action: 'getPresence' | 'logout') => z.strictObject({ action: z.literal(action) });
 
+/** Epoch milliseconds in a query string: digits only. */
+const epochMs = z.string().regex(/^\d{1,15}$/, 'must be epoch milliseconds (digits)').transform(Number);
+
+export const historyQuerySchema = z.strictObject({
+  from: epochMs.optional(),
+  to: epochMs.optional(),
+  next: z.string().min(1).max(512).optional(),
+});
+
 export const agentsQuerySchema = z.strictObject({
   status: z.enum(['online', 'away', 'offline']),
   team: idSchema.optional(),
 });
 
-export const settingsBodySchema = z.strictObject({
-  idleTimeoutSeconds: z.number().int(),
-});
+export const settingsBodySchema = z
+  .strictObject({
+    idleTimeoutSeconds: z.number().int().optional(),
+    timezone: z.string().min(1).max(64).optional(),
+  })
+  .refine((body) => body.idleTimeoutSeconds !== undefined || body.timezone !== undefined, {
+    message: 'give idleTimeoutSeconds, timezone or both',
+  });
 
 export const onlineAgentsEventSchema = z.strictObject({
   workspaceId: idSchema,

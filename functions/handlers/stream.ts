@@ -11,6 +11,7 @@ import type { Transition } from '#domain/presence.ts';
 import { AGENT_PREFIX } from '#adapters/keys.ts';
 import type { StoredChange } from '#adapters/dynamodb-store.ts';
 import { deliverChanges } from '#app/fanout.ts';
+import { recordHistory } from '#app/history.ts';
 import type { Ports } from '#app/ports.ts';
 
 /** The changes a stream record carries: those its agent write committed; none for any other item or a delete. */
@@ -35,15 +36,26 @@ export function changesOf(record: DynamoDBRecord): Transition[] {
 export function makeStreamHandler(deps: { ports: Ports }) {
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const records = event.Records.map((record) => ({ record, changes: changesOf(record) }));
-    const { retry } = await deliverChanges(
-      deps.ports,
-      records.flatMap((entry) => entry.changes),
-    );
-    if (retry.length === 0) return { batchItemFailures: [] };
+    const changes = records.flatMap((entry) => entry.changes);
+    // History is written while the changes are delivered. If it fails, the whole batch comes
+    // again: its entries are rewritten under the same keys, its posts carry the same versions.
+    const [recorded, { retry }] = await Promise.all([
+      recordHistory(deps.ports, changes).then(
+        () => true,
+        (error: unknown) => {
+          deps.ports.logger.error('recording the history of a batch failed; the batch will be retried', { error });
+          return false;
+        },
+      ),
+      deliverChanges(deps.ports, changes),
+    ]);
+    if (retry.length === 0 && recorded) return { batchItemFailures: [] };
     // The stream resumes from the earliest failed record; the records after it come again, and
     // their changes carry the same versions, which clients drop.
     const failed = new Set(retry);
-    const first = records.find((entry) => entry.changes.some((change) => failed.has(change))) ?? records[0];
+    const first = recorded
+      ? (records.find((entry) => entry.changes.some((change) => failed.has(change))) ?? records[0])
+      : (records.find((entry) => entry.changes.length > 0) ?? records[0]);
     // No sequence number to name: fail the whole batch rather than drop its changes.
     const sequence = first?.record.dynamodb?.SequenceNumber ?? '';
     return { batchItemFailures: [{ itemIdentifier: sequence }] };

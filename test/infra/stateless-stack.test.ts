@@ -115,6 +115,7 @@ describe('HTTP API', () => {
   it.each([
     'GET /workspaces/{ws}/agents',
     'GET /workspaces/{ws}/agents/{userId}',
+    'GET /workspaces/{ws}/agents/{userId}/history',
     'GET /workspaces/{ws}/settings',
     'PUT /workspaces/{ws}/settings',
     'GET /healthz',

@@ -11,6 +11,7 @@ import { makeJwtVerifier } from '#adapters/jwt.ts';
 import { ConnectionGoneError } from '#app/errors.ts';
 import type { PresenceChange, ServerMessage } from '#app/messages.ts';
 import { deliverChanges } from '#app/fanout.ts';
+import { recordHistory } from '#app/history.ts';
 import type { ConnectionGateway, EventPublisher, PresenceChanged, PresenceConfig, PresenceStore, Ports, StoredAgent } from '#app/ports.ts';
 import { makeDocumentClient } from '#handlers/composition.ts';
 import { createTable } from '#test/support/table.ts';
@@ -76,6 +77,7 @@ export const TEST_CONFIG: PresenceConfig = {
   fanoutConcurrency: 8,
   fanoutChunkSize: 100,
   agentRetentionMs: 90 * 86_400_000,
+  historyRetentionMs: 400 * 86_400_000,
   maxConnectionsPerUser: 20,
 };
 
@@ -125,7 +127,10 @@ export async function makeHarness(config: Partial<PresenceConfig> = {}, pageSize
   const save = store.saveAgent.bind(store);
   store.saveAgent = async (agent, dueAt, now, changes = []) => {
     const written = await save(agent, dueAt, now, changes);
-    if (written && changes.length > 0 && harnessDelivers.has(store)) await deliverChanges(deliveryPorts, changes);
+    // As the stream consumer does: the history is recorded while the changes are delivered.
+    if (written && changes.length > 0 && harnessDelivers.has(store)) {
+      await Promise.all([recordHistory(deliveryPorts, changes), deliverChanges(deliveryPorts, changes)]);
+    }
     return written;
   };
   harnessDelivers.add(store);

@@ -5,6 +5,7 @@
  * real DynamoDbPresenceStore on DynamoDB Local (see test/integration/model.test.ts).
  */
 import { type Agent, type Transition, versionAfter } from '#domain/presence.ts';
+import type { HistoryEntry } from '#domain/history.ts';
 import type { ConnectionRecord, PresenceStore, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
 
 const key = (workspaceId: string, id: string) => `${workspaceId}\u0000${id}`;
@@ -130,5 +131,23 @@ export class MemoryPresenceStore implements PresenceStore {
 
   async putSettings(workspaceId: string, settings: WorkspaceSettings): Promise<void> {
     this.settings.set(workspaceId, { ...settings });
+  }
+
+  /** workspace -> key (user, version) -> entry: rewriting an entry replaces it, as on DynamoDB. */
+  private readonly history = new Map<string, Map<string, HistoryEntry>>();
+
+  async recordHistory(workspaceId: string, entries: HistoryEntry[]): Promise<void> {
+    const kept = this.history.get(workspaceId) ?? new Map<string, HistoryEntry>();
+    for (const entry of entries) kept.set(`${entry.userId}#${entry.version}`, { ...entry });
+    this.history.set(workspaceId, kept);
+  }
+
+  async listHistory(workspaceId: string, userId: string, range: { from: number; to: number; limit: number; after?: string | undefined }) {
+    const all = [...(this.history.get(workspaceId)?.values() ?? [])]
+      .filter((entry) => entry.userId === userId && entry.at >= range.from && entry.at < range.to)
+      .sort((a, b) => a.at - b.at || a.version - b.version);
+    const start = range.after === undefined ? 0 : Number(range.after);
+    const entries = all.slice(start, start + range.limit).map((entry) => ({ ...entry }));
+    return start + range.limit < all.length ? { entries, next: String(start + range.limit) } : { entries };
   }
 }
