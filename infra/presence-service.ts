@@ -157,6 +157,7 @@ const HTTP_ROUTES: { method: HttpMethod; path: string }[] = [
   { method: HttpMethod.GET, path: '/workspaces/{ws}/agents' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/agents/{userId}' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/agents/{userId}/history' },
+  { method: HttpMethod.GET, path: '/workspaces/{ws}/reports/status' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/settings' },
   { method: HttpMethod.PUT, path: '/workspaces/{ws}/settings' },
   { method: HttpMethod.GET, path: '/healthz' },

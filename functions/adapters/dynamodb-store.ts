@@ -15,7 +15,7 @@ import {
 import { type Agent, type ChosenStatus, type Reason, type Status, type Transition, versionAfter } from '#domain/presence.ts';
 import type { HistoryEntry } from '#domain/history.ts';
 import { InvalidRequestError } from '#app/errors.ts';
-import type { ConnectionRecord, PresenceStore, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
+import type { ConnectionRecord, PresenceStore, StoredAgent, StoredRollup, WorkspaceSettings } from '#app/ports.ts';
 import {
   AGENT_PREFIX,
   agentSk,
@@ -26,6 +26,8 @@ import {
   historyBound,
   historyPrefix,
   historySk,
+  rollupPrefix,
+  rollupSk,
   SETTINGS_SK,
   statusPk,
   teamMemberPrefix,
@@ -99,6 +101,17 @@ export interface DynamoDbStoreOptions {
   deadlineShards?: number;
   /** Items per query page (DynamoDB's 1 MB page when omitted); bounds memory of a sweep. */
   pageSize?: number;
+}
+
+function toRollup(item: Record<string, unknown>): StoredRollup {
+  return {
+    date: item.date as string,
+    timeZone: item.timeZone as string,
+    ms: { online: item.online as number, away: item.away as number, offline: item.offline as number },
+    lastAt: item.lastAt as number,
+    lastStatus: item.lastStatus as Status,
+    lastVersion: item.lastVersion as number,
+  };
 }
 
 function toSettings(item: Record<string, unknown>): WorkspaceSettings {
@@ -491,6 +504,69 @@ export class DynamoDbPresenceStore implements PresenceStore {
         },
       }),
     );
+  }
+
+  async getRollup(workspaceId: string, userId: string, date: string): Promise<StoredRollup | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: workspacePk(workspaceId), sk: rollupSk(userId, date) }, ConsistentRead: true }),
+    );
+    return Item ? toRollup(Item) : undefined;
+  }
+
+  async putRollup(workspaceId: string, userId: string, rollup: StoredRollup, expectedVersion: number | undefined, expiresAt: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: workspacePk(workspaceId),
+            sk: rollupSk(userId, rollup.date),
+            userId,
+            date: rollup.date,
+            timeZone: rollup.timeZone,
+            online: rollup.ms.online,
+            away: rollup.ms.away,
+            offline: rollup.ms.offline,
+            lastAt: rollup.lastAt,
+            lastStatus: rollup.lastStatus,
+            lastVersion: rollup.lastVersion,
+            [TABLE.ttlAttribute]: Math.ceil(expiresAt / 1000),
+          },
+          ...(expectedVersion === undefined
+            ? { ConditionExpression: 'attribute_not_exists(sk)' }
+            : { ConditionExpression: 'lastVersion = :expected', ExpressionAttributeValues: { ':expected': expectedVersion } }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async listRollups(workspaceId: string, userId: string, fromDate: string, toDate: string): Promise<{ before?: StoredRollup | undefined; days: StoredRollup[] }> {
+    const pk = workspacePk(workspaceId);
+    const [range, earlier] = await Promise.all([
+      this.queryAll({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':pk': pk, ':from': rollupSk(userId, fromDate), ':to': rollupSk(userId, toDate) },
+        ConsistentRead: true,
+      }),
+      // The day before the range: the latest key below its first date (BETWEEN includes the first date itself).
+      this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
+          ExpressionAttributeValues: { ':pk': pk, ':low': rollupPrefix(userId), ':high': rollupSk(userId, fromDate) },
+          ScanIndexForward: false,
+          Limit: 2,
+          ConsistentRead: true,
+        }),
+      ),
+    ]);
+    const before = (earlier.Items ?? []).map(toRollup).find((rollup) => rollup.date < fromDate);
+    return { ...(before ? { before } : {}), days: range.map(toRollup) };
   }
 
   async recordHistory(workspaceId: string, entries: HistoryEntry[], expiresAt: (entry: HistoryEntry) => number): Promise<void> {

@@ -34,6 +34,12 @@ export const historySk = (userId: string, at: number, version: number) =>
   `${historyPrefix(userId)}${String(at).padStart(HISTORY_TIME_DIGITS, '0')}#${String(version).padStart(12, '0')}`;
 /** The first key at or after `at` in a user's history (a query bound). */
 export const historyBound = (userId: string, at: number) => `${historyPrefix(userId)}${String(at).padStart(HISTORY_TIME_DIGITS, '0')}`;
+/**
+ * Daily rollups: a user's time per status on one calendar day of the workspace's zone, under the
+ * user then the date, so a user's days between two dates are one key range.
+ */
+export const rollupPrefix = (userId: string) => `RDAY#${userId}#`;
+export const rollupSk = (userId: string, date: string) => `${rollupPrefix(userId)}${date}`;
 export const statusPk = (workspaceId: string, status: Exclude<Status, 'offline'>) => `WS#${workspaceId}#STATUS#${status}`;
 export const duePk = (shard: number) => `DUE#${shard}`;
 

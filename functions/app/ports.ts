@@ -1,6 +1,12 @@
 /** The ports the use cases are given. Adapters implement them; tests pass fakes or the real store. */
 import type { Agent, Reason, Status, Transition } from '#domain/presence.ts';
 import type { HistoryEntry } from '#domain/history.ts';
+import type { DayRollup } from '#domain/report.ts';
+
+/** A day's rollup and the zone its day was computed in. */
+export interface StoredRollup extends DayRollup {
+  timeZone: string;
+}
 
 /** An agent as stored, with the deadline the index holds for it. */
 export interface StoredAgent extends Agent {
@@ -80,6 +86,15 @@ export interface PresenceStore {
   existingConnections(workspaceId: string, connectionIds: string[]): Promise<Set<string>>;
   getSettings(workspaceId: string): Promise<WorkspaceSettings | undefined>;
   putSettings(workspaceId: string, settings: WorkspaceSettings): Promise<void>;
+  /** A user's rollup of one day (consistent), with the zone its day was computed in. */
+  getRollup(workspaceId: string, userId: string, date: string): Promise<StoredRollup | undefined>;
+  /**
+   * Writes a user's rollup of one day if the stored one is still the one read (`expectedVersion`:
+   * its lastVersion, or undefined for none); false when another write came first.
+   */
+  putRollup(workspaceId: string, userId: string, rollup: StoredRollup, expectedVersion: number | undefined, expiresAt: number): Promise<boolean>;
+  /** A user's rollups of the days from `fromDate` to `toDate` inclusive, oldest first, and the latest one before `fromDate`. */
+  listRollups(workspaceId: string, userId: string, fromDate: string, toDate: string): Promise<{ before?: StoredRollup | undefined; days: StoredRollup[] }>;
   /** Writes each entry (idempotent: an entry's key is its user and version), expiring at `expiresAt` (epoch ms). */
   recordHistory(workspaceId: string, entries: HistoryEntry[], expiresAt: (entry: HistoryEntry) => number): Promise<void>;
   /** A user's entries with `from <= at < to`, oldest first, at most `limit`; `next` continues after the last one. */

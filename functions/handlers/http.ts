@@ -12,9 +12,10 @@ import { getAgent, queryAgents } from '#app/agents.ts';
 import type { Ports } from '#app/ports.ts';
 import type { Principal, TokenVerifier } from '#app/principal.ts';
 import { readTimeline } from '#app/history.ts';
+import { reportCsv, statusReport } from '#app/report.ts';
 import { getSettings, putSettings } from '#app/settings.ts';
 import { errorReply } from '#handlers/errors.ts';
-import { agentsQuerySchema, describeIssues, historyQuerySchema, idSchema, settingsBodySchema } from '#handlers/schemas.ts';
+import { agentsQuerySchema, describeIssues, historyQuerySchema, idSchema, reportQuerySchema, settingsBodySchema } from '#handlers/schemas.ts';
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -30,14 +31,31 @@ class MethodNotAllowedError extends PresenceError {
   readonly httpStatus = 405;
 }
 
-type Reply = { status: number; body: unknown };
+type Reply = { status: number; body: unknown } | { status: number; csv: string; filename: string };
 
-function json(reply: Reply): APIGatewayProxyStructuredResultV2 {
+function reply(result: Reply): APIGatewayProxyStructuredResultV2 {
+  if ('csv' in result) {
+    return {
+      statusCode: result.status,
+      headers: {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="${result.filename}"`,
+        'cache-control': 'no-store',
+      },
+      body: result.csv,
+    };
+  }
   return {
-    statusCode: reply.status,
+    statusCode: result.status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-    body: JSON.stringify(reply.body),
+    body: JSON.stringify(result.body),
   };
+}
+
+/** The client asked for CSV (`Accept: text/csv`). */
+function wantsCsv(event: APIGatewayProxyEventV2): boolean {
+  const accept = event.headers?.accept ?? event.headers?.Accept ?? '';
+  return /(^|,)\s*text\/csv\b/i.test(accept);
 }
 
 function bearerToken(event: APIGatewayProxyEventV2): string {
@@ -76,6 +94,7 @@ function authorizeWorkspace(principal: Principal, workspaceId: string): void {
 
 const WORKSPACE_ROUTE = /^\/workspaces\/([^/]+)\/(agents|settings)(?:\/([^/]+))?\/?$/;
 const HISTORY_ROUTE = /^\/workspaces\/([^/]+)\/agents\/([^/]+)\/history\/?$/;
+const REPORT_ROUTE = /^\/workspaces\/([^/]+)\/reports\/status\/?$/;
 
 export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier }) {
   const { ports, verifier } = deps;
@@ -99,6 +118,18 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
       if (!query.success) throw new InvalidRequestError(describeIssues(query.error));
       const { from = 0, to = ports.clock.now() + 1, next } = query.data;
       return { status: 200, body: await readTimeline(ports, principal, workspaceId, userId, { from, to, next }) };
+    }
+    const report = REPORT_ROUTE.exec(path);
+    if (report) {
+      const principal = await verifier.verify(bearerToken(event));
+      const workspaceId = pathId(report[1] ?? '', 'the workspace');
+      authorizeWorkspace(principal, workspaceId);
+      if (method !== 'GET') throw new MethodNotAllowedError('use GET');
+      const query = reportQuerySchema.safeParse(event.queryStringParameters ?? {});
+      if (!query.success) throw new InvalidRequestError(describeIssues(query.error));
+      const result = await statusReport(ports, principal, workspaceId, query.data);
+      if (wantsCsv(event)) return { status: 200, csv: reportCsv(result), filename: `status-${query.data.from}-${query.data.to}.csv` };
+      return { status: 200, body: result };
     }
     const match = WORKSPACE_ROUTE.exec(path);
     if (!match) throw new NotFoundError('no such route');
@@ -131,9 +162,9 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
 
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
-      return json(await route(event));
+      return reply(await route(event));
     } catch (error) {
-      return json(errorReply(error, ports.logger));
+      return reply(errorReply(error, ports.logger));
     }
   };
 }

@@ -108,6 +108,9 @@ function measuredStore(store: PresenceStore, metrics: Metrics, now: Now): Presen
     getSettings: (...args) => store.getSettings(...args),
     putSettings: (...args) => store.putSettings(...args),
     recordHistory: (...args) => store.recordHistory(...args),
+    getRollup: (...args) => store.getRollup(...args),
+    putRollup: (...args) => store.putRollup(...args),
+    listRollups: (...args) => store.listRollups(...args),
     listHistory: (...args) => store.listHistory(...args),
   };
 }

@@ -76,6 +76,13 @@ export const historyQuerySchema = z.strictObject({
   next: z.string().min(1).max(512).optional(),
 });
 
+export const reportQuerySchema = z.strictObject({
+  from: z.string().max(10),
+  to: z.string().max(10),
+  team: idSchema.optional(),
+  userId: idSchema.optional(),
+});
+
 export const agentsQuerySchema = z.strictObject({
   status: z.enum(['online', 'away', 'offline']),
   team: idSchema.optional(),

@@ -116,6 +116,7 @@ describe('HTTP API', () => {
     'GET /workspaces/{ws}/agents',
     'GET /workspaces/{ws}/agents/{userId}',
     'GET /workspaces/{ws}/agents/{userId}/history',
+    'GET /workspaces/{ws}/reports/status',
     'GET /workspaces/{ws}/settings',
     'PUT /workspaces/{ws}/settings',
     'GET /healthz',

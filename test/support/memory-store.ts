@@ -6,7 +6,7 @@
  */
 import { type Agent, type Transition, versionAfter } from '#domain/presence.ts';
 import type { HistoryEntry } from '#domain/history.ts';
-import type { ConnectionRecord, PresenceStore, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
+import type { ConnectionRecord, PresenceStore, StoredAgent, StoredRollup, WorkspaceSettings } from '#app/ports.ts';
 
 const key = (workspaceId: string, id: string) => `${workspaceId}\u0000${id}`;
 
@@ -131,6 +131,28 @@ export class MemoryPresenceStore implements PresenceStore {
 
   async putSettings(workspaceId: string, settings: WorkspaceSettings): Promise<void> {
     this.settings.set(workspaceId, { ...settings });
+  }
+
+  /** workspace#user#date -> rollup. */
+  private readonly rollups = new Map<string, StoredRollup>();
+
+  async getRollup(workspaceId: string, userId: string, date: string): Promise<StoredRollup | undefined> {
+    const rollup = this.rollups.get(`${workspaceId}#${userId}#${date}`);
+    return rollup ? structuredClone(rollup) : undefined;
+  }
+
+  async putRollup(workspaceId: string, userId: string, rollup: StoredRollup, expectedVersion: number | undefined): Promise<boolean> {
+    const key = `${workspaceId}#${userId}#${rollup.date}`;
+    if (this.rollups.get(key)?.lastVersion !== expectedVersion) return false;
+    this.rollups.set(key, structuredClone(rollup));
+    return true;
+  }
+
+  async listRollups(workspaceId: string, userId: string, fromDate: string, toDate: string) {
+    const prefix = `${workspaceId}#${userId}#`;
+    const mine = [...this.rollups].filter(([key]) => key.startsWith(prefix)).map(([, rollup]) => structuredClone(rollup)).sort((a, b) => a.date.localeCompare(b.date));
+    const before = mine.filter((rollup) => rollup.date < fromDate).at(-1);
+    return { ...(before ? { before } : {}), days: mine.filter((rollup) => rollup.date >= fromDate && rollup.date <= toDate) };
   }
 
   /** workspace -> key (user, version) -> entry: rewriting an entry replaces it, as on DynamoDB. */

@@ -1,0 +1,158 @@
+/**
+ * The daily status report: whole seconds online, away and offline per user and calendar day of
+ * the workspace's zone, read from the daily rollups (one item per user and day with transitions,
+ * plus the latest one before the range), never by replaying the history.
+ */
+import { type Status, view } from '#domain/presence.ts';
+import { applyToDay, type DayRollup, dayMs, dayStart, localDate, nextDate, type RollupTransition, wholeSeconds } from '#domain/report.ts';
+import { DEFAULT_TIMEZONE } from '#domain/timezone.ts';
+import { forEachLimited } from '#app/concurrency.ts';
+import { ForbiddenError, InvalidRequestError, NotFoundError } from '#app/errors.ts';
+import { policyFrom } from '#app/policy.ts';
+import type { Ports, StoredAgent, StoredRollup } from '#app/ports.ts';
+import type { Principal } from '#app/principal.ts';
+
+/** The longest report: about a quarter. */
+const MAX_REPORT_DAYS = 92;
+const USERS_IN_FLIGHT = 16;
+
+export interface ReportQuery {
+  from: string;
+  to: string;
+  team?: string | undefined;
+  userId?: string | undefined;
+}
+
+interface ReportRow {
+  date: string;
+  userId: string;
+  name: string;
+  online: number;
+  away: number;
+  offline: number;
+}
+
+export interface StatusReport {
+  timezone: string;
+  days: ReportRow[];
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function isDate(value: string): boolean {
+  return DATE.test(value) && new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;
+}
+
+/** The dates from `from` to `to` inclusive; refuses bad dates, a reversed range and more than MAX_REPORT_DAYS days. */
+function datesOf(from: string, to: string): string[] {
+  if (!isDate(from) || !isDate(to)) throw new InvalidRequestError('from and to must be calendar dates, YYYY-MM-DD');
+  if (from > to) throw new InvalidRequestError('from must not be after to');
+  const dates: string[] = [];
+  for (let date = from; date <= to; date = nextDate(date)) {
+    dates.push(date);
+    if (dates.length > MAX_REPORT_DAYS) throw new InvalidRequestError(`a report covers at most ${MAX_REPORT_DAYS} days`);
+  }
+  return dates;
+}
+
+/** Admins and services read every row; an agent only their own (userId theirs, or omitted). */
+function readerUserId(principal: Principal, userId: string | undefined): string | undefined {
+  if (principal.role === 'admin' || principal.role === 'service') return userId;
+  if (principal.role === 'agent' && (userId === undefined || userId === principal.userId)) return principal.userId;
+  throw new ForbiddenError('an agent may read only their own report');
+}
+
+export async function statusReport(
+  ports: Pick<Ports, 'store' | 'clock' | 'config'>,
+  principal: Principal,
+  workspaceId: string,
+  query: ReportQuery,
+): Promise<StatusReport> {
+  const userId = readerUserId(principal, query.userId);
+  const dates = datesOf(query.from, query.to);
+  const settings = await ports.store.getSettings(workspaceId);
+  const timeZone = settings?.timezone ?? DEFAULT_TIMEZONE;
+  let agents = userId === undefined ? await ports.store.listAgents(workspaceId) : await ports.store.getAgents(workspaceId, [userId]);
+  if (userId !== undefined && agents.length === 0) throw new NotFoundError(`no agent ${userId} in this workspace`);
+  if (query.team !== undefined) {
+    agents = agents.filter((agent) => agent.teams.includes(query.team!));
+    if (agents.length === 0) throw new InvalidRequestError(`no agent of this workspace is in team ${query.team}`);
+  }
+  const policy = policyFrom(ports.config, settings);
+  const now = ports.clock.now();
+  const rows: ReportRow[] = [];
+  await forEachLimited(agents, USERS_IN_FLIGHT, async (agent) => {
+    const { before, days } = await ports.store.listRollups(workspaceId, agent.userId, dates[0]!, dates.at(-1)!);
+    rows.push(...agentRows(agent, dates, timeZone, before, days, now, view(agent, now, policy)));
+  });
+  rows.sort((a, b) => a.date.localeCompare(b.date) || a.userId.localeCompare(b.userId));
+  return { timezone: timeZone, days: rows };
+}
+
+/**
+ * One agent's rows. The rollups hold what the consumer has applied; what it has not yet (the
+ * agent's latest committed transition, if the stream is behind) and a deadline that passed
+ * without a sweep (the effective status readers see) are applied here, in memory, the same way.
+ */
+function agentRows(
+  agent: StoredAgent,
+  dates: string[],
+  timeZone: string,
+  before: StoredRollup | undefined,
+  days: StoredRollup[],
+  now: number,
+  effective: { status: Status; since: number },
+): ReportRow[] {
+  // A rollup of another zone (the workspace's zone changed since) has the wrong day bounds: its
+  // time is not used, only the status it ended in, which the days after it carry.
+  const byDate = new Map<string, DayRollup>(days.filter((day) => day.timeZone === timeZone).map((day) => [day.date, day]));
+  const endedIn = new Map(days.map((day) => [day.date, day.lastStatus]));
+  const first = dates[0]!;
+  const last = dates.at(-1)!;
+  let carried: Status = before?.lastStatus ?? 'offline';
+  let latest = Math.max(before?.lastVersion ?? 0, ...days.map((day) => day.lastVersion));
+  let current: Status = days.at(-1)?.lastStatus ?? carried;
+  const late = (change: RollupTransition) => {
+    const date = localDate(change.at, timeZone);
+    if (date > last) return;
+    if (date < first) {
+      carried = change.status;
+      return;
+    }
+    const applied = applyToDay(byDate.get(date), date, dayStart(date, timeZone), change);
+    if (applied) byDate.set(date, applied);
+  };
+  if (agent.version > latest) {
+    late({ at: agent.since, previous: current, status: agent.status, version: agent.version });
+    latest = agent.version;
+    current = agent.status;
+  }
+  if (effective.status !== current) late({ at: effective.since, previous: current, status: effective.status, version: latest + 1 });
+
+  const rows: ReportRow[] = [];
+  let state = carried;
+  for (const date of dates) {
+    const start = dayStart(date, timeZone);
+    const end = dayStart(nextDate(date), timeZone);
+    const until = Math.min(end, now);
+    const day = byDate.get(date);
+    const total = until <= start ? 0 : until === end ? Math.round((end - start) / 1000) : Math.floor((until - start) / 1000);
+    const seconds = wholeSeconds(dayMs(day, start, until, state), total);
+    rows.push({ date, userId: agent.userId, name: agent.name, ...seconds });
+    state = day?.lastStatus ?? endedIn.get(date) ?? state;
+  }
+  return rows;
+}
+
+/** A spreadsheet must not run a name as a formula: cells starting with = + - @ get a leading quote. */
+function csvCell(value: string | number): string {
+  let text = String(value);
+  if (typeof value === 'string' && /^[=+\-@]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function reportCsv(report: StatusReport): string {
+  const lines = ['date,userId,name,online,away,offline'];
+  for (const row of report.days) lines.push([row.date, row.userId, row.name, row.online, row.away, row.offline].map(csvCell).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}
