@@ -8,6 +8,7 @@ import { startDynamoDbLocal } from '#local/dynamodb-local.ts';
 import { costPer1000AgentHours, loadPrices, PRICES_FILE, worstCaseDetectionSeconds } from './cost.ts';
 import { best as bestRun, dynamoReadCeiling, fanoutFloorMs, postCeiling, sdkCpuPerPost } from './ceilings.ts';
 import { bundlesScenario, bundlesTable } from './bundles.ts';
+import { historyScenario, historyTable } from './history.ts';
 import { machine, round } from './lib.ts';
 import { detectionScenario, fanoutScenario, heartbeatScenario, readyScenario } from './live.ts';
 import { queryScenario, sweepScenario } from './scale.ts';
@@ -21,6 +22,8 @@ const quick = process.argv.includes('--quick');
 const scaleOnly = process.argv.includes('--scale-only');
 /** `--bundles-only`: only each function's bundle size and cold start; the `bundles` section replaces the one in latest.json. */
 const bundlesOnly = process.argv.includes('--bundles-only');
+/** `--history-only`: only the status history costs; the `history` section replaces the one in latest.json. */
+const historyOnly = process.argv.includes('--history-only');
 /** The local stack's defaults: chunks of 100 connections, posted by 2 worker threads. */
 const DEFAULT_CHUNK_SIZE = 100;
 const DEFAULT_WORKERS = 2;
@@ -40,6 +43,29 @@ if (bundlesOnly) {
   writeFileSync(file, `${JSON.stringify({ ...previous, bundles }, null, 2)}\n`);
   process.stdout.write(`${bundlesTable(bundles)}\n`);
   log(`done in ${elapsed()}; wrote the bundles section of bench/results/latest.json`);
+  process.exit(0);
+}
+
+/** Recording costs at 4 transitions an agent-day; the report over 1,000 agents (200 with --quick) and 30 days. */
+async function historyScenarios() {
+  const fresh = await startDynamoDbLocal();
+  try {
+    const writes = await historyScenario(fresh.endpoint, { agents: 50, days: 30, perDay: 4 });
+    const reads = await historyScenario(fresh.endpoint, { agents: quick ? 200 : 1000, days: 30, perDay: 1 });
+    return { ...writes, report: reads.report };
+  } finally {
+    await fresh.stop();
+  }
+}
+
+if (historyOnly) {
+  log('history: recording costs, and a 30-day report');
+  const history = await historyScenarios();
+  const file = new URL('./results/latest.json', import.meta.url);
+  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  writeFileSync(file, `${JSON.stringify({ ...previous, history }, null, 2)}\n`);
+  process.stdout.write(`${historyTable(history)}\n`);
+  log(`done in ${elapsed()}; wrote the history section of bench/results/latest.json`);
   process.exit(0);
 }
 
@@ -97,6 +123,8 @@ try {
   const ready = await readyScenario();
   log(`bundles and cold starts (${elapsed()})`);
   const bundles = await bundlesScenario();
+  log(`status history (${elapsed()})`);
+  const history = await historyScenarios();
   const scale = await runScale();
 
   const largest = fanout[fanout.length - 1];
@@ -179,6 +207,7 @@ try {
     readyReportedSeconds: ready.reportedSeconds,
     scale,
     bundles,
+    history,
   };
 
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
@@ -238,6 +267,8 @@ try {
     scaleTable(scale),
     '',
     bundlesTable(bundles),
+    '',
+    historyTable(history),
   ].join('\n');
   process.stdout.write(`${table}\n`);
   log(`done in ${elapsed()}; wrote bench/results/latest.json`);
