@@ -5,6 +5,7 @@
  * and order roster.ts, rendering view.ts.
  */
 import { type ConnectionState, PresenceClient, type PresenceClientError } from '../../client/src/index.ts';
+import { downloadReportCsv, fetchReport } from '#local/page/reports.ts';
 import { type HeardPresence, hear, withReasons } from '#local/page/roster.ts';
 import {
   forgetSession,
@@ -76,6 +77,8 @@ function startSession(session: Session): void {
         view.toast(error instanceof Error ? error.message : String(error));
       });
     },
+    loadReport: (query) => fetchReport(session.workspace, session.token, query),
+    downloadCsv: (query) => downloadReportCsv(session.workspace, session.token, query),
     onLogout: () => {
       // The client closes itself on `loggedOut` (or when it cannot send): the 'closed' state below.
       client.logout().catch(() => {});

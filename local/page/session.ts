@@ -21,6 +21,8 @@ export interface DemoSignIn {
   user: string;
   name?: string;
   teams?: string[];
+  /** A supervisor: reads every agent's report. */
+  role?: 'admin';
 }
 
 /** Something the person signing in can fix; the message is shown as it is. */

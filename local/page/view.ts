@@ -4,6 +4,7 @@
  */
 import type { ChosenStatus, ConnectionState, Reason, Status } from '../../client/src/index.ts';
 import { type PageEntry, sortRoster } from '#local/page/roster.ts';
+import { type AgentTotals, duration, periodEnd, type ReportDay, type ReportQuery, totalsByAgent } from '#local/page/reports.ts';
 import type { DemoSignIn } from '#local/page/session.ts';
 
 type Child = Node | string | null | undefined | false;
@@ -105,17 +106,20 @@ export function renderSignIn(root: HTMLElement, handlers: SignInHandlers): void 
       field('User id', 'user', { required: true, autocomplete: 'off', placeholder: 'alice' }),
       field('Display name', 'name', { autocomplete: 'off', placeholder: 'Alice Martin' }),
       field('Teams', 'teams', { autocomplete: 'off', placeholder: 'sales, support' }, '(optional, comma-separated)'),
+      h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'admin', 'data-testid': 'sign-in-admin' }), h('span', {}, 'Supervisor (admin): sees everyone in Reports')),
       h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-in-submit' }, 'Sign in'),
     ) as HTMLFormElement;
     const form = demoForm;
     submitWith(form, () => {
       const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value.trim();
       const teams = value('teams').split(/[\s,]+/u).filter(Boolean);
+      const admin = (form.elements.namedItem('admin') as HTMLInputElement).checked;
       return handlers.onDemo({
         workspace: value('workspace'),
         user: value('user'),
         ...(value('name') ? { name: value('name') } : {}),
         ...(teams.length > 0 ? { teams } : {}),
+        ...(admin ? { role: 'admin' as const } : {}),
       });
     });
   }
@@ -153,6 +157,9 @@ export interface AppHandlers {
   /** Show one of the agent's teams (and themself), or everyone with null. */
   onScope(teams: string[] | null): void;
   onLogout(): void;
+  /** The status report of these days (the page's token decides whose rows). */
+  loadReport(query: ReportQuery): Promise<{ timezone: string; days: ReportDay[] }>;
+  downloadCsv(query: ReportQuery): Promise<void>;
 }
 
 export interface AppView {
@@ -177,6 +184,8 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
   let teamOptions = '';
   teamFilter.addEventListener('change', () => handlers.onScope(teamFilter.value === '' ? null : [teamFilter.value]));
 
+  const reports = renderReports(handlers);
+  const reportsToggle = h('button', { type: 'button', 'data-testid': 'reports-toggle', 'aria-pressed': 'false' }, 'Reports');
   const logout = h('button', { type: 'button', 'data-testid': 'logout' }, 'Log out');
   logout.addEventListener('click', () => handlers.onLogout());
 
@@ -185,6 +194,16 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
   const toastRegion = h('div', { class: 'toast', role: 'alert', 'data-testid': 'toast' });
   const summary = h('p', { class: 'summary', 'data-testid': 'roster-summary' });
   const list = h('ul', { class: 'roster', 'aria-labelledby': 'roster-title', 'data-testid': 'roster' });
+
+  const teamView = h('main', {}, h('h2', { id: 'roster-title' }, 'Team'), summary, list);
+  reportsToggle.addEventListener('click', () => {
+    const showing = reports.element.hidden;
+    reports.element.hidden = !showing;
+    teamView.hidden = showing;
+    reportsToggle.setAttribute('aria-pressed', String(showing));
+    reportsToggle.textContent = showing ? 'Team' : 'Reports';
+    if (showing) reports.load();
+  });
 
   root.replaceChildren(
     h(
@@ -196,11 +215,13 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
       teamFilter,
       h('label', { for: 'status-picker' }, 'Status'),
       picker,
+      reportsToggle,
       logout,
       me,
     ),
     banner,
-    h('main', {}, h('h2', { id: 'roster-title' }, 'Team'), summary, list),
+    teamView,
+    reports.element,
     toastRegion,
   );
 
@@ -250,6 +271,7 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
 
       // The roster.
       const entries = sortRoster(roster.values());
+      reports.knowTeams(entries.flatMap((entry) => entry.teams));
       const count = (status: Status) => entries.filter((entry) => entry.status === status).length;
       const counts = `${entries.length} ${entries.length === 1 ? 'person' : 'people'}: ${count('online')} online, ${count('away')} away, ${count('offline')} offline`;
       if (entries.length === 0) summary.textContent = state === 'open' ? 'Loading the roster…' : 'Connecting…';
@@ -289,4 +311,108 @@ function rosterRow(entry: PageEntry, isSelf: boolean): HTMLElement {
     ),
     h('span', { class: 'status-text', 'aria-hidden': 'true' }, statusText),
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+
+const SEGMENTS: Status[] = ['online', 'away', 'offline'];
+
+/** Today's date in the browser's zone, YYYY-MM-DD: the report's default day. */
+function today(): string {
+  const now = new Date();
+  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+}
+
+function reportRow(total: AgentTotals): HTMLElement {
+  const seconds = total.online + total.away + total.offline;
+  const label = SEGMENTS.map((status) => `${STATUS_LABEL[status]} ${duration(total[status])}`).join(', ');
+  const bar = h('div', { class: 'bar', role: 'img', 'aria-label': label, 'data-testid': `report-bar-${total.userId}` });
+  for (const status of SEGMENTS) {
+    const segment = h('span', { class: 'segment', 'data-status': status, 'data-seconds': String(total[status]), 'data-testid': `report-${status}-${total.userId}` });
+    segment.style.width = `${seconds > 0 ? (100 * total[status]) / seconds : 0}%`;
+    bar.append(segment);
+  }
+  return h(
+    'li',
+    { 'data-testid': `report-row-${total.userId}` },
+    h('div', { class: 'who' }, h('div', { class: 'name' }, total.name), h('div', { class: 'user-id' }, total.userId)),
+    bar,
+    h('div', { class: 'totals', 'data-testid': `report-totals-${total.userId}` }, label),
+  );
+}
+
+function renderReports(handlers: AppHandlers): { element: HTMLElement; load(): void; knowTeams(teams: string[]): void } {
+  const period = h('select', { id: 'report-period', 'data-testid': 'report-period' }, h('option', { value: 'day' }, 'Day'), h('option', { value: 'week' }, 'Week from')) as HTMLSelectElement;
+  const date = h('input', { id: 'report-date', type: 'date', value: today(), required: true, 'data-testid': 'report-date' }) as HTMLInputElement;
+  const team = h('select', { id: 'report-team', 'data-testid': 'report-team' }, h('option', { value: '' }, 'Everyone')) as HTMLSelectElement;
+  const csv = h('button', { type: 'button', 'data-testid': 'report-csv' }, 'Download CSV');
+  const caption = h('p', { class: 'summary', 'data-testid': 'report-summary' });
+  const list = h('ul', { class: 'report', 'data-testid': 'report' });
+  const error = h('p', { class: 'form-error', role: 'alert', 'data-testid': 'report-error', hidden: true });
+  const known = new Set<string>();
+
+  const query = (): ReportQuery => ({ from: date.value, to: periodEnd(date.value, period.value as 'day' | 'week'), ...(team.value ? { team: team.value } : {}) });
+  const show = (message: string | undefined) => {
+    error.textContent = message ?? '';
+    error.hidden = !message;
+  };
+  let asked = 0;
+  const load = () => {
+    if (!date.value) return;
+    const asking = ++asked;
+    const q = query();
+    caption.textContent = 'Loading…';
+    handlers.loadReport(q).then(
+      (report) => {
+        if (asking !== asked) return;
+        show(undefined);
+        const totals = totalsByAgent(report.days);
+        caption.textContent = `${q.from === q.to ? q.from : `${q.from} to ${q.to}`} (${report.timezone}): ${totals.length} ${totals.length === 1 ? 'person' : 'people'}`;
+        list.replaceChildren(...totals.map(reportRow));
+      },
+      (failure: unknown) => {
+        if (asking !== asked) return;
+        caption.textContent = '';
+        list.replaceChildren();
+        show(failure instanceof Error ? failure.message : String(failure));
+      },
+    );
+  };
+  for (const control of [period, date, team]) control.addEventListener('change', load);
+  csv.addEventListener('click', () => {
+    handlers.downloadCsv(query()).catch((failure: unknown) => show(failure instanceof Error ? failure.message : String(failure)));
+  });
+
+  const element = h(
+    'main',
+    { class: 'reports', hidden: true, 'data-testid': 'reports' },
+    h('h2', {}, 'Time in status'),
+    h(
+      'div',
+      { class: 'report-controls' },
+      h('label', { for: 'report-period' }, 'Period'),
+      period,
+      date,
+      h('label', { for: 'report-team' }, 'Team'),
+      team,
+      csv,
+    ),
+    error,
+    caption,
+    list,
+    h('p', { class: 'legend' }, ...SEGMENTS.map((status) => h('span', { class: 'key', 'data-status': status }, STATUS_LABEL[status]))),
+  );
+  return {
+    element,
+    load,
+    knowTeams(teams) {
+      const fresh = teams.filter((name) => !known.has(name));
+      if (fresh.length === 0) return;
+      for (const name of fresh) known.add(name);
+      const selected = team.value;
+      team.replaceChildren(h('option', { value: '' }, 'Everyone'), ...[...known].sort().map((name) => h('option', { value: name }, `Team ${name}`)));
+      team.value = selected;
+    },
+  };
 }
