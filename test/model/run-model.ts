@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import { snapshot } from '#app/presence.ts';
 import type { ServerMessage } from '#app/messages.ts';
 import { deliverChanges } from '#app/fanout.ts';
+import { recordHistory } from '#app/history.ts';
+import { wholeSeconds } from '#domain/report.ts';
 import type { Ports, PresenceChanged, PresenceConfig, PresenceStore } from '#app/ports.ts';
 import {
   type Harness,
@@ -120,6 +122,10 @@ interface Sut {
   connections: Map<string, TestConnection>;
   postsSeen: number;
   eventsSeen: number;
+  /** Every notice the model published so far, in order: the report is checked against them. */
+  notices: Notice[];
+  /** The clock when the sequence began: reports start on its day. */
+  startedAt: number;
 }
 
 async function makeSut(factory: StoreFactory): Promise<Sut> {
@@ -131,7 +137,8 @@ async function makeSut(factory: StoreFactory): Promise<Sut> {
   const store: PresenceStore = Object.create(shared) as PresenceStore;
   store.saveAgent = async (agent, dueAt, now, changes = []) => {
     const written = await shared.saveAgent(agent, dueAt, now, changes);
-    if (written && changes.length > 0) await deliverChanges(ports, changes);
+    // As the stream consumer does: the history and the day rollups are recorded while the changes are delivered.
+    if (written && changes.length > 0) await Promise.all([recordHistory(ports, changes), deliverChanges(ports, changes)]);
     return written;
   };
   const ports: Ports = { store, gateway, events, clock, config: { ...TEST_CONFIG, ...MODEL_CONFIG }, logger: silentLogger };
@@ -148,7 +155,7 @@ async function makeSut(factory: StoreFactory): Promise<Sut> {
     tokens.set(`${ws}/admin`, await token({ workspace: ws, sub: 'boss', role: 'admin' }, TOKEN_LIFETIME_SECONDS));
     tokens.set(`${ws}/agent`, await token({ workspace: ws, sub: 'reader' }, TOKEN_LIFETIME_SECONDS));
   }
-  return { service, gateway, events, clock, workspaces, tokens, connections: new Map(), postsSeen: 0, eventsSeen: 0 };
+  return { service, gateway, events, clock, workspaces, tokens, connections: new Map(), postsSeen: 0, eventsSeen: 0, notices: [], startedAt: clock.now() };
 }
 
 /** The display name says which workspace a user belongs to: a message crossing workspaces shows. */
@@ -305,6 +312,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 async function compare(sut: Sut, model: PresenceModel): Promise<void> {
   const out = model.takeOutput();
+  sut.notices.push(...out.published);
   for (const notice of out.published) stats.reasons[notice.reason] = (stats.reasons[notice.reason] ?? 0) + 1;
   for (const list of out.deliveries.values()) stats.mustDeliveries += list.filter((entry) => entry.expect === 'must').length;
 
@@ -393,5 +401,48 @@ async function compare(sut: Sut, model: PresenceModel): Promise<void> {
       const direct = await sut.service.onlineAgents({ workspaceId: ws, status });
       if (!same(direct, body)) fail(`the online-agents function and GET agents?status=${status} disagree`, { direct, http: body });
     }
+    await compareReport(sut, model, ws);
   }
+}
+
+const DAY_MS = 86_400_000;
+const utcDate = (at: number) => new Date(at).toISOString().slice(0, 10);
+
+/**
+ * 4. The daily report (UTC, the workspaces' zone) against the model: each user's time per status
+ * per day, replayed here from every notice the model published, plus a deadline that passed but
+ * is not published yet (what readers see), from the sequence's first day to today.
+ */
+async function compareReport(sut: Sut, model: PresenceModel, ws: string): Promise<void> {
+  const now = sut.clock.now();
+  const from = utcDate(sut.startedAt);
+  const to = utcDate(now);
+  const readers = model.readers(ws);
+  const want: Array<{ date: string; userId: string; online: number; away: number; offline: number }> = [];
+  for (const reader of readers) {
+    const changes = sut.notices.filter((notice) => notice.ws === ws && notice.userId === reader.userId).map((notice) => ({ at: notice.at, status: notice.status }));
+    if (reader.status !== (changes.at(-1)?.status ?? 'offline')) changes.push({ at: reader.since, status: reader.status });
+    for (let day = Date.parse(`${from}T00:00:00Z`); day <= now; day += DAY_MS) {
+      const until = Math.min(day + DAY_MS, now);
+      const ms = { online: 0, away: 0, offline: 0 };
+      let status: Status = 'offline';
+      let since = day;
+      for (const change of changes) {
+        if (change.at >= until) break;
+        if (change.at > since) ms[status] += change.at - since;
+        since = Math.max(since, change.at);
+        status = change.status;
+      }
+      ms[status] += until - since;
+      const total = until === day + DAY_MS ? DAY_MS / 1000 : Math.floor((until - day) / 1000);
+      want.push({ date: utcDate(day), userId: reader.userId, ...wholeSeconds(ms, total) });
+    }
+  }
+  want.sort((a, b) => a.date.localeCompare(b.date) || a.userId.localeCompare(b.userId));
+  const response = await sut.service.http(httpEvent('GET', `/workspaces/${ws}/reports/status`, { token: tokenOf(sut, `${ws}/admin`), query: { from, to } }));
+  if (response.statusCode !== 200) fail(`GET reports/status answered ${response.statusCode}`, response.body);
+  const got = (JSON.parse(response.body ?? '{}') as { days: Array<{ date: string; userId: string; online: number; away: number; offline: number }> }).days.map(
+    ({ date, userId, online, away, offline }) => ({ date, userId, online, away, offline }),
+  );
+  if (!same(got, want)) fail(`the report of ${ws.slice(-1)} differs from the model's`, { got, want });
 }
