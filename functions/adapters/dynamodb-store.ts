@@ -103,6 +103,18 @@ export interface DynamoDbStoreOptions {
   pageSize?: number;
 }
 
+function toHistoryEntry(item: Record<string, unknown>): HistoryEntry {
+  return {
+    userId: item.userId as string,
+    status: item.status as HistoryEntry['status'],
+    previous: item.previous as HistoryEntry['previous'],
+    reason: item.reason as HistoryEntry['reason'],
+    at: item.at as number,
+    version: item.version as number,
+    by: (item.by as string | null | undefined) ?? null,
+  };
+}
+
 function toRollup(item: Record<string, unknown>): StoredRollup {
   return {
     date: item.date as string,
@@ -580,6 +592,21 @@ export class DynamoDbPresenceStore implements PresenceStore {
     await this.batchWrite(items.map((Item) => ({ PutRequest: { Item } })));
   }
 
+  async lastHistoryBefore(workspaceId: string, userId: string, before: number): Promise<HistoryEntry | undefined> {
+    const { Items = [] } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
+        ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':low': historyPrefix(userId), ':high': historyBound(userId, before) },
+        ScanIndexForward: false,
+        // The bound (`before` itself, no version) sorts before every entry at `before`: the first one found is older.
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    return Items[0] ? toHistoryEntry(Items[0]) : undefined;
+  }
+
   async listHistory(
     workspaceId: string,
     userId: string,
@@ -603,15 +630,7 @@ export class DynamoDbPresenceStore implements PresenceStore {
         ConsistentRead: true,
       }),
     );
-    const entries = Items.map((item) => ({
-      userId: item.userId as string,
-      status: item.status as HistoryEntry['status'],
-      previous: item.previous as HistoryEntry['previous'],
-      reason: item.reason as HistoryEntry['reason'],
-      at: item.at as number,
-      version: item.version as number,
-      by: (item.by as string | null | undefined) ?? null,
-    }));
+    const entries = Items.map(toHistoryEntry);
     return LastEvaluatedKey ? { entries, next: LastEvaluatedKey.sk as string } : { entries };
   }
 

@@ -97,6 +97,8 @@ export interface PresenceStore {
   listRollups(workspaceId: string, userId: string, fromDate: string, toDate: string): Promise<{ before?: StoredRollup | undefined; days: StoredRollup[] }>;
   /** Writes each entry (idempotent: an entry's key is its user and version), expiring at `expiresAt` (epoch ms). */
   recordHistory(workspaceId: string, entries: HistoryEntry[], expiresAt: (entry: HistoryEntry) => number): Promise<void>;
+  /** A user's latest entry with `at < before`, if any. */
+  lastHistoryBefore(workspaceId: string, userId: string, before: number): Promise<HistoryEntry | undefined>;
   /** A user's entries with `from <= at < to`, oldest first, at most `limit`; `next` continues after the last one. */
   listHistory(workspaceId: string, userId: string, range: { from: number; to: number; limit: number; after?: string | undefined }): Promise<{ entries: HistoryEntry[]; next?: string | undefined }>;
 }

@@ -4,7 +4,7 @@
  * plus the latest one before the range), never by replaying the history.
  */
 import { type Status, view } from '#domain/presence.ts';
-import { applyToDay, type DayRollup, dayMs, dayStart, localDate, nextDate, type RollupTransition, wholeSeconds } from '#domain/report.ts';
+import { applyToDay, type DayRollup, dayMs, dayStart, localDate, nextDate, replayDays, type RollupTransition, wholeSeconds } from '#domain/report.ts';
 import { DEFAULT_TIMEZONE } from '#domain/timezone.ts';
 import { forEachLimited } from '#app/concurrency.ts';
 import { ForbiddenError, InvalidRequestError, NotFoundError } from '#app/errors.ts';
@@ -83,7 +83,11 @@ export async function statusReport(
   const rows: ReportRow[] = [];
   await forEachLimited(agents, USERS_IN_FLIGHT, async (agent) => {
     const { before, days } = await ports.store.listRollups(workspaceId, agent.userId, dates[0]!, dates.at(-1)!);
-    rows.push(...agentRows(agent, dates, timeZone, before, days, now, view(agent, now, policy)));
+    const effective = view(agent, now, policy);
+    // Rollups kept in another zone (the workspace's zone changed since) have other day bounds:
+    // replay that agent's history instead, which is exact in any zone.
+    const otherZone = [before, ...days].some((day) => day !== undefined && day.timeZone !== timeZone);
+    rows.push(...(otherZone ? await replayedRows(ports, workspaceId, agent, dates, timeZone, now, effective) : agentRows(agent, dates, timeZone, before, days, now, effective)));
   });
   rows.sort((a, b) => a.date.localeCompare(b.date) || a.userId.localeCompare(b.userId));
   return { timezone: timeZone, days: rows };
@@ -103,10 +107,7 @@ function agentRows(
   now: number,
   effective: { status: Status; since: number },
 ): ReportRow[] {
-  // A rollup of another zone (the workspace's zone changed since) has the wrong day bounds: its
-  // time is not used, only the status it ended in, which the days after it carry.
-  const byDate = new Map<string, DayRollup>(days.filter((day) => day.timeZone === timeZone).map((day) => [day.date, day]));
-  const endedIn = new Map(days.map((day) => [day.date, day.lastStatus]));
+  const byDate = new Map<string, DayRollup>(days.map((day) => [day.date, day]));
   const first = dates[0]!;
   const last = dates.at(-1)!;
   let carried: Status = before?.lastStatus ?? 'offline';
@@ -139,9 +140,45 @@ function agentRows(
     const total = until <= start ? 0 : until === end ? Math.round((end - start) / 1000) : Math.floor((until - start) / 1000);
     const seconds = wholeSeconds(dayMs(day, start, until, state), total);
     rows.push({ date, userId: agent.userId, name: agent.name, ...seconds });
-    state = day?.lastStatus ?? endedIn.get(date) ?? state;
+    state = day?.lastStatus ?? state;
   }
   return rows;
+}
+
+/** One agent's rows from its history: the entry before the range, then every entry in it. */
+async function replayedRows(
+  ports: Pick<Ports, 'store'>,
+  workspaceId: string,
+  agent: StoredAgent,
+  dates: string[],
+  timeZone: string,
+  now: number,
+  effective: { status: Status; since: number },
+): Promise<ReportRow[]> {
+  const from = dayStart(dates[0]!, timeZone);
+  const to = Math.min(dayStart(nextDate(dates.at(-1)!), timeZone), now);
+  const before = await ports.store.lastHistoryBefore(workspaceId, agent.userId, from);
+  const changes: Array<{ at: number; status: Status; version: number }> = [];
+  let after: string | undefined;
+  do {
+    const page = await ports.store.listHistory(workspaceId, agent.userId, { from, to: Math.max(from, to), limit: 1000, after });
+    changes.push(...page.entries);
+    after = page.next;
+  } while (after);
+  let latest = changes.at(-1)?.version ?? before?.version ?? 0;
+  let current: Status = changes.at(-1)?.status ?? before?.status ?? 'offline';
+  // As with rollups: the agent's latest committed transition if the stream is behind, and a deadline readers already see.
+  if (agent.version > latest && agent.since >= from) {
+    changes.push({ at: agent.since, status: agent.status, version: agent.version });
+    latest = agent.version;
+    current = agent.status;
+  }
+  if (effective.status !== current) changes.push({ at: effective.since, status: effective.status, version: latest + 1 });
+  return replayDays(before?.status ?? 'offline', changes, dates, timeZone, now).map(({ date, start, until, ms }) => {
+    const end = dayStart(nextDate(date), timeZone);
+    const total = until <= start ? 0 : until === end ? Math.round((end - start) / 1000) : Math.floor((until - start) / 1000);
+    return { date, userId: agent.userId, name: agent.name, ...wholeSeconds(ms, total) };
+  });
 }
 
 /** A spreadsheet must not run a name as a formula: cells starting with = + - @ get a leading quote. */

@@ -109,3 +109,29 @@ export function dayMs(day: DayRollup | undefined, start: number, until: number, 
   ms[day.lastStatus] += Math.max(0, until - day.lastAt);
   return ms;
 }
+
+/**
+ * Milliseconds per status of each date, replayed from transitions (oldest first) and the status
+ * in force before the first: the exact path when rollups cannot be used (kept in another zone).
+ */
+export function replayDays(initial: Status, changes: ReadonlyArray<{ at: number; status: Status }>, dates: readonly string[], timeZone: string, now: number): Array<{ date: string; start: number; until: number; ms: StatusMs }> {
+  const result: Array<{ date: string; start: number; until: number; ms: StatusMs }> = [];
+  let status = initial;
+  let next = 0;
+  for (const date of dates) {
+    const start = dayStart(date, timeZone);
+    const until = Math.min(dayStart(nextDate(date), timeZone), now);
+    const ms: StatusMs = { online: 0, away: 0, offline: 0 };
+    // Transitions before this day (in a gap between dates) only set the status carried in.
+    while (next < changes.length && changes[next]!.at <= start) status = changes[next++]!.status;
+    let since = start;
+    while (next < changes.length && changes[next]!.at < until) {
+      ms[status] += changes[next]!.at - since;
+      since = changes[next]!.at;
+      status = changes[next++]!.status;
+    }
+    if (until > since) ms[status] += until - since;
+    result.push({ date, start, until, ms });
+  }
+  return result;
+}

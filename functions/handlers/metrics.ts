@@ -112,6 +112,7 @@ function measuredStore(store: PresenceStore, metrics: Metrics, now: Now): Presen
     putRollup: (...args) => store.putRollup(...args),
     listRollups: (...args) => store.listRollups(...args),
     listHistory: (...args) => store.listHistory(...args),
+    lastHistoryBefore: (...args) => store.lastHistoryBefore(...args),
   };
 }
 

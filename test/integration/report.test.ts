@@ -187,3 +187,29 @@ describe('status report', () => {
     expect(JSON.parse(reply.body ?? '').days).toHaveLength(92);
   });
 });
+
+describe('status report after the workspace changes its zone', () => {
+  it('counts the days before the change in the new zone exactly, from the history', async () => {
+    const harness = await makeHarness({ leaseMs: 7 * DAY, defaultIdleTimeoutSeconds: 86_400 });
+    const service = makeService(harness);
+    const workspace = uniqueWorkspace();
+    const admin = await token({ workspace, sub: 'boss', role: 'admin' });
+    // Recorded while the workspace is on UTC: online at 22:30 UTC on the 24th, away at 01:00 UTC.
+    harness.clock.current = Date.UTC(2026, 10, 24, 22, 30);
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice' });
+    harness.clock.current = Date.UTC(2026, 10, 25, 1, 0);
+    await alice.setStatus('away');
+    // Then Madrid (UTC+1 in November): the 25th runs from 23:00 UTC on the 24th.
+    const zone = await service.http(httpEvent('PUT', `/workspaces/${workspace}/settings`, { token: admin, body: '{"timezone":"Europe/Madrid"}' }));
+    expect(zone.statusCode).toBe(200);
+    harness.clock.current = Date.UTC(2026, 10, 26, 0, 0);
+    const reply = await report(service, workspace, admin, { from: '2026-11-24', to: '2026-11-25' });
+    expect(JSON.parse(reply.body ?? '')).toEqual({
+      timezone: 'Europe/Madrid',
+      days: [
+        { date: '2026-11-24', userId: 'alice', name: 'alice', online: 1800, away: 0, offline: 84_600 },
+        { date: '2026-11-25', userId: 'alice', name: 'alice', online: 7200, away: 79_200, offline: 0 },
+      ],
+    });
+  });
+});

@@ -164,6 +164,14 @@ export class MemoryPresenceStore implements PresenceStore {
     this.history.set(workspaceId, kept);
   }
 
+  async lastHistoryBefore(workspaceId: string, userId: string, before: number): Promise<HistoryEntry | undefined> {
+    const older = [...(this.history.get(workspaceId)?.values() ?? [])]
+      .filter((entry) => entry.userId === userId && entry.at < before)
+      .sort((a, b) => a.at - b.at || a.version - b.version);
+    const last = older.at(-1);
+    return last ? { ...last } : undefined;
+  }
+
   async listHistory(workspaceId: string, userId: string, range: { from: number; to: number; limit: number; after?: string | undefined }) {
     const all = [...(this.history.get(workspaceId)?.values() ?? [])]
       .filter((entry) => entry.userId === userId && entry.at >= range.from && entry.at < range.to)
