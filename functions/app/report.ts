@@ -23,7 +23,7 @@ export interface ReportQuery {
   userId?: string | undefined;
 }
 
-interface ReportRow {
+export interface ReportRow {
   date: string;
   userId: string;
   name: string;

@@ -4,14 +4,10 @@
  * status report with the page's token: an admin sees every agent, an agent only themself.
  */
 
-export interface ReportDay {
-  date: string;
-  userId: string;
-  name: string;
-  online: number;
-  away: number;
-  offline: number;
-}
+import type { ReportRow } from '#app/report.ts';
+
+/** A row of the status report (docs/PROTOCOL.md): whole seconds per status of one agent-day. */
+export type ReportDay = ReportRow;
 
 export interface ReportQuery {
   from: string;

@@ -8,16 +8,15 @@
  * then get hidden for real when another tab of the window comes to the front, as a user's do.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page, type WebSocket as PageSocket } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '#test/support/stack.ts';
+import { assertChromium, CHROMIUM } from '#test/support/chromium.ts';
 import { startTestStack, type TestStack } from '#test/support/stack.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const WAIT_MS = 5000;
 /** The stack's lease; the page heartbeats every third of it (1 s of real time). */
 const LEASE_SECONDS = 3;
@@ -55,9 +54,7 @@ async function launchChromium(): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: the browser test needs Debian's Chromium; run apt-get install -y chromium (CI installs it)`);
-  }
+  assertChromium();
   const [started, endpoint] = await Promise.all([
     // Idle far away: a hidden tab reports no activity, and only the lease is under test.
     startTestStack({ env: { PRESENCE_CONNECTION_LEASE_SECONDS: String(LEASE_SECONDS), PRESENCE_IDLE_TIMEOUT_SECONDS: '600' } }),

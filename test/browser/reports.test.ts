@@ -4,14 +4,13 @@
  * Reports, and the bars' proportions, the team filter and the CSV download match them. Takes
  * the README's screenshot (docs/reports-page.png).
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { launchChromium } from '#test/support/chromium.ts';
 import { startTestStack, type TestStack } from '#test/support/stack.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'reports-page.png');
 const HOUR = 3_600_000;
 const DAY_START = Date.UTC(2026, 10, 25);
@@ -20,13 +19,10 @@ let stack: TestStack;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: the browser test needs Debian's Chromium; run apt-get install -y chromium (CI installs it)`);
-  }
   [stack, browser] = await Promise.all([
     // A day-long lease and idle timeout: between the transitions below nobody times out or goes idle.
     startTestStack({ env: { PRESENCE_CONNECTION_LEASE_SECONDS: '86400', PRESENCE_IDLE_TIMEOUT_SECONDS: '86400' } }),
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-background-networking'] }),
+    launchChromium(),
   ]);
 });
 

@@ -3,15 +3,14 @@
  * workspace sign in on two pages and see each other's status change live. Takes the README's
  * screenshot (docs/team-page.png).
  */
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '#local/tokens.ts';
+import { launchChromium } from '#test/support/chromium.ts';
 import { startTestStack, type TestStack } from '#test/support/stack.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'team-page.png');
 /** Playwright's own waits (auto-waiting locators) give up after this. */
 const WAIT_MS = 5000;
@@ -21,13 +20,10 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: the browser test needs Debian's Chromium; run apt-get install -y chromium (CI installs it)`);
-  }
   [stack, browser] = await Promise.all([
     // A lease longer than the idle timeout, so moving the clock past it makes agents idle, not timed out.
     startTestStack({ env: { PRESENCE_CONNECTION_LEASE_SECONDS: '120', PRESENCE_IDLE_TIMEOUT_SECONDS: '30' } }),
-    chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-background-networking'] }),
+    launchChromium(),
   ]);
 });
 
