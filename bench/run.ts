@@ -35,14 +35,19 @@ const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 const startedAt = performance.now();
 const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(0)} s`;
 
+/** A `--<section>-only` run: replaces that one section of latest.json, keeps the others, prints its table. */
+function writeSection(name: string, value: unknown, table: string): void {
+  const file = new URL('./results/latest.json', import.meta.url);
+  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  writeFileSync(file, `${JSON.stringify({ ...previous, [name]: value }, null, 2)}\n`);
+  process.stdout.write(`${table}\n`);
+  log(`done in ${elapsed()}; wrote the ${name} section of bench/results/latest.json`);
+}
+
 if (bundlesOnly) {
   log('bundles: each function built as CDK builds it, then loaded in fresh Node processes');
   const bundles = await bundlesScenario();
-  const file = new URL('./results/latest.json', import.meta.url);
-  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-  writeFileSync(file, `${JSON.stringify({ ...previous, bundles }, null, 2)}\n`);
-  process.stdout.write(`${bundlesTable(bundles)}\n`);
-  log(`done in ${elapsed()}; wrote the bundles section of bench/results/latest.json`);
+  writeSection('bundles', bundles, bundlesTable(bundles));
   process.exit(0);
 }
 
@@ -61,11 +66,7 @@ async function historyScenarios() {
 if (historyOnly) {
   log('history: recording costs, and a 30-day report');
   const history = await historyScenarios();
-  const file = new URL('./results/latest.json', import.meta.url);
-  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-  writeFileSync(file, `${JSON.stringify({ ...previous, history }, null, 2)}\n`);
-  process.stdout.write(`${historyTable(history)}\n`);
-  log(`done in ${elapsed()}; wrote the history section of bench/results/latest.json`);
+  writeSection('history', history, historyTable(history));
   process.exit(0);
 }
 
@@ -79,11 +80,7 @@ try {
   };
   if (scaleOnly) {
     const scale = await runScale();
-    const file = new URL('./results/latest.json', import.meta.url);
-    const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-    writeFileSync(file, `${JSON.stringify({ ...previous, scale }, null, 2)}\n`);
-    process.stdout.write(`${scaleTable(scale)}\n`);
-    log(`done in ${elapsed()}; wrote the scale section of bench/results/latest.json`);
+    writeSection('scale', scale, scaleTable(scale));
     await db.stop();
     process.exit(0);
   }

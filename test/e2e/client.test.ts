@@ -245,17 +245,25 @@ describe('PresenceClient on Node', () => {
     observer.socket.close();
   });
 
-  it('wake() reconnects at once instead of waiting out the backoff', async () => {
+  /**
+   * Alice connected to a stack that stopped, waiting out a backoff far longer than any test (only
+   * wake() or logout() can bring her back in time), and the stack started again on the same ports and table.
+   */
+  async function aliceWaitingOnARestartedStack(label: string) {
     const workspace = uniqueWorkspace();
     const ports = { httpPort: await freePort(), wsPort: await freePort(), managementPort: await freePort() };
-    const table = { PRESENCE_TABLE_NAME: `client-wake-${workspace}` };
+    const table = { PRESENCE_TABLE_NAME: `client-${label}-${workspace}` };
     const first = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
-    // A backoff far longer than the test: only wake() can bring it back in time.
     const made = make(first, { workspace, user: 'alice' }, { reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 }, random: () => 0.99 });
     await made.client.connect();
     await first.stop();
     await until(made.client, () => made.client.connectionState === 'reconnecting', 'reconnecting');
     const second = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
+    return { workspace, made, second };
+  }
+
+  it('wake() reconnects at once instead of waiting out the backoff', async () => {
+    const { made, second } = await aliceWaitingOnARestartedStack('wake');
     try {
       made.client.wake();
       await until(made.client, () => made.client.connectionState === 'open', 'open again after wake()');
@@ -266,16 +274,8 @@ describe('PresenceClient on Node', () => {
   });
 
   it('logout while reconnecting waits for the connection, logs out, and nothing reconnects', async () => {
-    const workspace = uniqueWorkspace();
-    const ports = { httpPort: await freePort(), wsPort: await freePort(), managementPort: await freePort() };
-    const table = { PRESENCE_TABLE_NAME: `client-logout-${workspace}` };
-    const first = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
-    // A backoff far longer than the test: logout itself must reconnect.
-    const made = make(first, { workspace, user: 'alice' }, { reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 }, random: () => 0.99 });
-    await made.client.connect();
-    await first.stop();
-    await until(made.client, () => made.client.connectionState === 'reconnecting', 'reconnecting');
-    const second = await startTestStack({ ...ports, env: { ...CLIENT_ENV, ...table } });
+    // logout itself must reconnect: the backoff would not in time.
+    const { workspace, made, second } = await aliceWaitingOnARestartedStack('logout');
     try {
       const observer = await second.connect({ workspace, user: 'observer' });
       await made.client.logout();

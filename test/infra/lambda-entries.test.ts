@@ -5,7 +5,7 @@
  * Output is read from stdout, where Powertools writes its JSON log lines and EMF documents.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Context } from 'aws-lambda';
+import { lambdaContext } from '#test/support/lambda.ts';
 
 let lines: Record<string, unknown>[];
 
@@ -30,22 +30,7 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
-function context(requestId: string): Context {
-  return {
-    awsRequestId: requestId,
-    functionName: 'presence-authorizer',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:presence-authorizer',
-    memoryLimitInMB: '256',
-    logGroupName: '/aws/lambda/presence-authorizer',
-    logStreamName: 'stream',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 10_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
+const context = (requestId: string) => lambdaContext('presence-authorizer', requestId);
 
 const refusedToken = {
   type: 'REQUEST',

@@ -10,7 +10,7 @@ import { createSocket } from 'node:dgram';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Context } from 'aws-lambda';
+import { lambdaContext } from '#test/support/lambda.ts';
 
 const ROOT = '1-6745a0b1-0123456789abcdef01234567';
 const segments: Array<Record<string, unknown>> = [];
@@ -58,20 +58,7 @@ afterAll(async () => {
   await new Promise((resolve) => api.close(resolve));
 });
 
-const context = {
-  awsRequestId: 'req-1',
-  functionName: 'presence-fanout',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:presence-fanout',
-  memoryLimitInMB: '1769',
-  logGroupName: '/aws/lambda/presence-fanout',
-  logStreamName: 'stream',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 15_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} as Context;
+const context = lambdaContext('presence-fanout', 'req-1', 15_000);
 
 const chunk = { messages: [{ type: 'presence', changes: [] }], connections: [{ connectionId: 'conn-1', userId: 'alice', connectedAt: 1 }], now: Date.now() };
 

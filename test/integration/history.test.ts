@@ -3,11 +3,10 @@
  * (a retried stream batch records nothing twice), kept with a TTL of the retention, read back as
  * a user's timeline with paging and the access rules; and the workspace time zone setting.
  */
-import { marshall } from '@aws-sdk/util-dynamodb';
-import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { makeStreamHandler } from '#handlers/stream.ts';
 import { makeHarness, token, uniqueWorkspace } from '#test/support/harness.ts';
+import { agentWriteEvent } from '#test/support/lambda.ts';
 import { httpEvent, makeService, TestConnection } from '#test/support/service.ts';
 
 const DAY_MS = 86_400_000;
@@ -69,21 +68,10 @@ describe('history', () => {
   it('records nothing twice when the stream hands a batch over again', async () => {
     const { harness, workspace } = await setup();
     const handler = makeStreamHandler({ ports: harness.ports });
-    const image = {
-      pk: `WS#${workspace}`,
-      sk: 'AGENT#carol',
-      workspaceId: workspace,
-      userId: 'carol',
-      name: 'Carol',
-      teams: [],
-      changes: [
-        { status: 'online', previous: 'offline', reason: 'connect', at: 1_000, version: 1 },
-        { status: 'away', previous: 'online', reason: 'manual', at: 2_000, version: 2 },
-      ],
-    };
-    const event = {
-      Records: [{ eventName: 'MODIFY', dynamodb: { SequenceNumber: '1', NewImage: marshall(image) } }],
-    } as unknown as DynamoDBStreamEvent;
+    const event = agentWriteEvent(workspace, { userId: 'carol', name: 'Carol' }, [
+      { status: 'online', previous: 'offline', reason: 'connect', at: 1_000, version: 1 },
+      { status: 'away', previous: 'online', reason: 'manual', at: 2_000, version: 2 },
+    ]);
     expect(await handler(event)).toEqual({ batchItemFailures: [] });
     expect(await handler(event)).toEqual({ batchItemFailures: [] });
 
@@ -97,8 +85,7 @@ describe('history', () => {
   it('asks for the whole batch again when the history cannot be written, and records it then', async () => {
     const { harness, workspace } = await setup();
     const handler = makeStreamHandler({ ports: harness.ports });
-    const image = { pk: `WS#${workspace}`, sk: 'AGENT#dan', workspaceId: workspace, userId: 'dan', name: 'Dan', teams: [], changes: [{ status: 'online', previous: 'offline', reason: 'connect', at: 5_000, version: 1 }] };
-    const event = { Records: [{ eventName: 'MODIFY', dynamodb: { SequenceNumber: '7', NewImage: marshall(image) } }] } as unknown as DynamoDBStreamEvent;
+    const event = agentWriteEvent(workspace, { userId: 'dan', name: 'Dan' }, [{ status: 'online', previous: 'offline', reason: 'connect', at: 5_000, version: 1 }], '7');
     const record = harness.store.recordHistory.bind(harness.store);
     harness.store.recordHistory = async () => {
       throw new Error('throttled');

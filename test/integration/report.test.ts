@@ -4,11 +4,10 @@
  * 25-hour 2026-10-25), a day without transitions, today's open interval, a retried stream batch,
  * the team filter, CSV, every access rule and every bad parameter (400, nothing changed).
  */
-import { marshall } from '@aws-sdk/util-dynamodb';
-import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { makeStreamHandler } from '#handlers/stream.ts';
 import { makeHarness, token, uniqueWorkspace } from '#test/support/harness.ts';
+import { agentWriteEvent } from '#test/support/lambda.ts';
 import { httpEvent, makeService, TestConnection } from '#test/support/service.ts';
 
 const H = 3_600_000;
@@ -105,19 +104,10 @@ describe('status report', () => {
     await TestConnection.open(service, { workspace, sub: 'carol' });
     const handler = makeStreamHandler({ ports: harness.ports });
     // Two later changes of carol's, as the stream hands them over; then the same batch again.
-    const image = {
-      pk: `WS#${workspace}`,
-      sk: 'AGENT#carol',
-      workspaceId: workspace,
-      userId: 'carol',
-      name: 'carol',
-      teams: [],
-      changes: [
-        { status: 'away', previous: 'online', reason: 'manual', at: Date.UTC(2026, 10, 25, 8, 30), version: 2 },
-        { status: 'online', previous: 'away', reason: 'manual', at: Date.UTC(2026, 10, 25, 8, 45), version: 3 },
-      ],
-    };
-    const event = { Records: [{ eventName: 'MODIFY', dynamodb: { SequenceNumber: '1', NewImage: marshall(image) } }] } as unknown as DynamoDBStreamEvent;
+    const event = agentWriteEvent(workspace, { userId: 'carol', name: 'carol' }, [
+      { status: 'away', previous: 'online', reason: 'manual', at: Date.UTC(2026, 10, 25, 8, 30), version: 2 },
+      { status: 'online', previous: 'away', reason: 'manual', at: Date.UTC(2026, 10, 25, 8, 45), version: 3 },
+    ]);
     expect(await handler(event)).toEqual({ batchItemFailures: [] });
     expect(await handler(event)).toEqual({ batchItemFailures: [] });
     harness.clock.current = Date.UTC(2026, 10, 25, 9, 0);
