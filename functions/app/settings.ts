@@ -2,7 +2,7 @@
 import { expire } from '#domain/presence.ts';
 import { canonicalTimeZone, DEFAULT_TIMEZONE } from '#domain/timezone.ts';
 import { forEachLimited } from '#app/concurrency.ts';
-import { ForbiddenError, InvalidRequestError } from '#app/errors.ts';
+import { ForbiddenError, InvalidMessageError } from '#app/errors.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import type { Ports, WorkspaceSettings } from '#app/ports.ts';
 import type { Principal } from '#app/principal.ts';
@@ -48,11 +48,11 @@ export async function putSettings(
   const { minIdleTimeoutSeconds: min, maxIdleTimeoutSeconds: max } = ports.config;
   const seconds = settings.idleTimeoutSeconds;
   if (seconds !== undefined && (!Number.isInteger(seconds) || seconds < min || seconds > max)) {
-    throw new InvalidRequestError(`idleTimeoutSeconds must be an integer from ${min} to ${max}`);
+    throw new InvalidMessageError(`idleTimeoutSeconds must be an integer from ${min} to ${max}`);
   }
   const timezone = settings.timezone === undefined ? undefined : canonicalTimeZone(settings.timezone);
   if (settings.timezone !== undefined && !timezone) {
-    throw new InvalidRequestError(`timezone must be an IANA time zone name such as Europe/Madrid, not ${JSON.stringify(settings.timezone)}`);
+    throw new InvalidMessageError(`timezone must be an IANA time zone name such as Europe/Madrid, not ${JSON.stringify(settings.timezone)}`);
   }
   const workspaceId = principal.workspaceId;
   const current = await ports.store.getSettings(workspaceId);

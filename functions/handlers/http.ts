@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import {
   ForbiddenError,
   InvalidJsonError,
+  InvalidMessageError,
   InvalidRequestError,
   NotFoundError,
   PresenceError,
@@ -154,7 +155,7 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
     if (method === 'PUT') {
       if (principal.role !== 'admin') throw new ForbiddenError('only an admin of the workspace may change its settings');
       const body = settingsBodySchema.safeParse(readJsonBody(event));
-      if (!body.success) throw new InvalidRequestError(describeIssues(body.error));
+      if (!body.success) throw new InvalidMessageError(describeIssues(body.error));
       return { status: 200, body: await putSettings(ports, principal, body.data) };
     }
     throw new MethodNotAllowedError('use GET or PUT');

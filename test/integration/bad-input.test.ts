@@ -177,10 +177,10 @@ describe('HTTP API', () => {
     ['an extra query parameter', 400, 'invalid_request', async (ws) => ['GET', `/workspaces/${ws}/agents`, { token: await token({ workspace: ws, sub: 'a' }), query: { status: 'online', limit: '5' } }]],
     ['a user id with a path character', 400, 'invalid_request', async (ws) => ['GET', `/workspaces/${ws}/agents/a%2Fb`, { token: await token({ workspace: ws, sub: 'a' }) }]],
     ['settings not JSON', 400, 'invalid_json', async (ws) => ['PUT', `/workspaces/${ws}/settings`, { token: await token({ workspace: ws, sub: 'a', role: 'admin' }), body: '{idle' }]],
-    ['settings below the minimum', 400, 'invalid_request', async (ws) => ['PUT', `/workspaces/${ws}/settings`, { token: await token({ workspace: ws, sub: 'a', role: 'admin' }), body: '{"idleTimeoutSeconds":59}' }]],
-    ['settings above the maximum', 400, 'invalid_request', async (ws) => ['PUT', `/workspaces/${ws}/settings`, { token: await token({ workspace: ws, sub: 'a', role: 'admin' }), body: '{"idleTimeoutSeconds":86401}' }]],
-    ['settings as a string', 400, 'invalid_request', async (ws) => ['PUT', `/workspaces/${ws}/settings`, { token: await token({ workspace: ws, sub: 'a', role: 'admin' }), body: '{"idleTimeoutSeconds":"600"}' }]],
-    ['settings with an extra field', 400, 'invalid_request', async (ws) => ['PUT', `/workspaces/${ws}/settings`, { token: await token({ workspace: ws, sub: 'a', role: 'admin' }), body: '{"idleTimeoutSeconds":600,"workspace":"x"}' }]],
+    ['settings below the minimum', 400, 'invalid_message', async (ws) => ['PUT', `/workspaces/${ws}/settings`, { token: await token({ workspace: ws, sub: 'a', role: 'admin' }), body: '{"idleTimeoutSeconds":59}' }]],
+    ['settings above the maximum', 400, 'invalid_message', async (ws) => ['PUT', `/workspaces/${ws}/settings`, { token: await token({ workspace: ws, sub: 'a', role: 'admin' }), body: '{"idleTimeoutSeconds":86401}' }]],
+    ['settings as a string', 400, 'invalid_message', async (ws) => ['PUT', `/workspaces/${ws}/settings`, { token: await token({ workspace: ws, sub: 'a', role: 'admin' }), body: '{"idleTimeoutSeconds":"600"}' }]],
+    ['settings with an extra field', 400, 'invalid_message', async (ws) => ['PUT', `/workspaces/${ws}/settings`, { token: await token({ workspace: ws, sub: 'a', role: 'admin' }), body: '{"idleTimeoutSeconds":600,"workspace":"x"}' }]],
     ['a large body', 413, 'payload_too_large', async (ws) => ['PUT', `/workspaces/${ws}/settings`, { token: await token({ workspace: ws, sub: 'a', role: 'admin' }), body: JSON.stringify({ idleTimeoutSeconds: 600, pad: 'x'.repeat(100_000) }) }]],
   ];
 

@@ -170,7 +170,7 @@ describe('workspace time zone', () => {
     for (const bad of [{ timezone: 'Mars/Olympus_Mons' }, { timezone: '' }, { timezone: 42 }, {}]) {
       const reply = await put(bad);
       expect(reply.statusCode, JSON.stringify(bad)).toBe(400);
-      expect(JSON.parse(reply.body ?? '').error.code).toBe('invalid_request');
+      expect(JSON.parse(reply.body ?? '').error.code).toBe('invalid_message');
     }
     expect(await harness.scanTable()).toEqual(before);
     expect(await get()).toEqual({ idleTimeoutSeconds: 600, timezone: 'Europe/Madrid' });
