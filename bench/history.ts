@@ -59,7 +59,7 @@ export async function historyScenario(dynamoEndpoint: string, options: { agents:
         agents.slice(start, start + 25).map((userId) => {
           const last = all.get(userId)!.at(-1)!;
           const agent: Agent = {
-            workspaceId: workspace, userId, name: userId, teams: ['team-0'], chosen: 'online', status: last.status, reason: last.reason,
+            workspaceId: workspace, userId, name: userId, teams: ['team-0'], chosen: 'online', awayReason: null, by: null, unavailableSince: null, unavailableNotified: false, status: last.status, reason: last.reason,
             since: last.at, lastActiveAt: last.at, connections: {}, leaseUntil: 0, graceUntil: null, loggedOut: false, version: 0,
           };
           return ports.store.saveAgent(agent, null, now);

@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { DynamoDBClient, type ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
-import type { ConnectionGateway, EventPublisher, PresenceChanged, PresenceConfig, Ports } from '#app/ports.ts';
+import type { AgentUnavailable, ConnectionGateway, EventPublisher, PresenceChanged, PresenceConfig, Ports } from '#app/ports.ts';
 import { ensureTable } from '#local/table-setup.ts';
 import { ManualClock, silentLogger } from '#test/support/clock.ts';
 
@@ -178,6 +178,9 @@ class CountingPublisher implements EventPublisher {
   async publish(events: PresenceChanged[]): Promise<void> {
     this.events += events.length;
   }
+  async publishUnavailable(events: AgentUnavailable[]): Promise<void> {
+    this.events += events.length;
+  }
 }
 
 export const DEFAULT_CONFIG: PresenceConfig = {
@@ -185,6 +188,7 @@ export const DEFAULT_CONFIG: PresenceConfig = {
   graceMs: 10_000,
   defaultIdleTimeoutSeconds: 600,
   minIdleTimeoutSeconds: 60,
+  minUnavailableAfterSeconds: 30,
   maxIdleTimeoutSeconds: 86_400,
   sweepIntervalMs: 5_000,
   fanoutConcurrency: 32,

@@ -26,7 +26,7 @@ import type { Reason } from '../functions/domain/presence.ts';
 import { METRICS, REASON_DIMENSION } from '../functions/handlers/metric-names.ts';
 import { METRICS_NAMESPACE, type PresenceFunction, type PresenceHandler, SERVICE_NAME } from './presence-function.ts';
 
-const REASONS = ['connect', 'active', 'manual', 'disconnect', 'timeout', 'idle', 'logout'] as const satisfies readonly Reason[];
+const REASONS = ['connect', 'active', 'manual', 'disconnect', 'timeout', 'idle', 'logout', 'admin'] as const satisfies readonly Reason[];
 // Fails to compile when a reason is added to the domain and not here.
 const everyReason: [Exclude<Reason, (typeof REASONS)[number]>] extends [never] ? true : false = true;
 void everyReason;

@@ -157,6 +157,8 @@ const HTTP_ROUTES: { method: HttpMethod; path: string }[] = [
   { method: HttpMethod.GET, path: '/workspaces/{ws}/agents' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/agents/{userId}' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/agents/{userId}/history' },
+  { method: HttpMethod.PUT, path: '/workspaces/{ws}/agents/{userId}/status' },
+  { method: HttpMethod.POST, path: '/workspaces/{ws}/agents/{userId}/logout' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/reports/status' },
   { method: HttpMethod.GET, path: '/workspaces/{ws}/settings' },
   { method: HttpMethod.PUT, path: '/workspaces/{ws}/settings' },
@@ -232,10 +234,12 @@ const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
     table: { actions: ['dynamodb:GetItem', 'dynamodb:Query'], indexes: ['byStatus'] },
     timing: true,
   },
-  // Agents by status (byStatus) or all of them (Query); settings; a new idle timeout settles the present agents.
+  // Agents by status (byStatus) or all of them (Query); settings; a new idle timeout settles the
+  // present agents; an admin's sign-out posts `loggedOut`, closes the connections and deletes their items.
   http: {
     description: 'HTTP API of PROTOCOL.md',
-    table: { actions: [...DECIDES, 'dynamodb:Query'], indexes: ['byStatus'] },
+    table: { actions: [...DECIDES, 'dynamodb:Query', 'dynamodb:BatchWriteItem'], indexes: ['byStatus'] },
+    posts: true,
     verifiesTokens: true,
     timing: true,
   },

@@ -1,11 +1,11 @@
 /**
- * The local stand-in for the EventBridge bus: each `PresenceChanged` event is logged and, when
+ * The local stand-in for the EventBridge bus: each `PresenceChanged` and `AgentUnavailable` event is logged and, when
  * PRESENCE_EVENTS_WEBHOOK is set, POSTed there in the envelope EventBridge delivers to targets,
  * so an assignment function can be developed against the local stack.
  */
 import { randomUUID } from 'node:crypto';
-import { EVENT_DETAIL_TYPE, EVENT_SOURCE } from '#adapters/eventbridge.ts';
-import type { EventPublisher, Logger, PresenceChanged } from '#app/ports.ts';
+import { EVENT_DETAIL_TYPE, EVENT_SOURCE, UNAVAILABLE_DETAIL_TYPE } from '#adapters/eventbridge.ts';
+import type { AgentUnavailable, EventPublisher, Logger, PresenceChanged } from '#app/ports.ts';
 
 export interface LocalEventPublisherOptions {
   logger: Logger;
@@ -14,11 +14,13 @@ export interface LocalEventPublisherOptions {
   fetch?: typeof fetch;
 }
 
-function eventBridgeEnvelope(event: PresenceChanged) {
+type BusEvent = { detailType: string; detail: PresenceChanged | AgentUnavailable };
+
+function eventBridgeEnvelope({ detailType, detail: event }: BusEvent) {
   return {
     version: '0',
     id: randomUUID(),
-    'detail-type': EVENT_DETAIL_TYPE,
+    'detail-type': detailType,
     source: EVENT_SOURCE,
     account: '000000000000',
     time: new Date(event.at).toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -37,8 +39,16 @@ export class LocalEventPublisher implements EventPublisher {
     this.fetch = options.fetch ?? fetch;
   }
 
-  async publish(events: PresenceChanged[]): Promise<void> {
-    for (const event of events) this.options.logger.info(EVENT_DETAIL_TYPE, { ...event });
+  publish(events: PresenceChanged[]): Promise<void> {
+    return this.put(events.map((detail) => ({ detailType: EVENT_DETAIL_TYPE, detail })));
+  }
+
+  publishUnavailable(events: AgentUnavailable[]): Promise<void> {
+    return this.put(events.map((detail) => ({ detailType: UNAVAILABLE_DETAIL_TYPE, detail })));
+  }
+
+  private async put(events: BusEvent[]): Promise<void> {
+    for (const event of events) this.options.logger.info(event.detailType, { ...event.detail });
     const url = this.options.webhookUrl;
     if (!url || events.length === 0) return;
     const delivery = this.queue.then(() => this.deliver(url, events));
@@ -51,7 +61,7 @@ export class LocalEventPublisher implements EventPublisher {
     return this.queue;
   }
 
-  private async deliver(url: string, events: PresenceChanged[]): Promise<void> {
+  private async deliver(url: string, events: BusEvent[]): Promise<void> {
     for (const event of events) {
       try {
         const response = await this.fetch(url, {

@@ -12,7 +12,7 @@ import {
   type QueryCommandInput,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type Agent, type ChosenStatus, type Reason, type Status, type Transition, versionAfter } from '#domain/presence.ts';
+import { type Agent, type ChosenStatus, type Reason, type Status, type Transition, type UnavailableNotice, versionAfter } from '#domain/presence.ts';
 import type { HistoryEntry } from '#domain/history.ts';
 import { InvalidRequestError } from '#app/errors.ts';
 import type { ConnectionRecord, PresenceStore, StoredAgent, StoredRollup, WorkspaceSettings } from '#app/ports.ts';
@@ -65,6 +65,15 @@ export interface StoredChange {
   reason: Reason;
   at: number;
   version: number;
+  awayReason?: string;
+  by?: string;
+}
+
+/** An AgentUnavailable notice as the agent item records it. */
+export interface StoredNotice {
+  status: Exclude<Status, 'online'>;
+  since: number;
+  at: number;
 }
 
 interface AgentItem {
@@ -75,6 +84,7 @@ interface AgentItem {
   name: string;
   teams: string[];
   chosen: ChosenStatus;
+  awayReason?: string;
   status: Status;
   reason?: Reason;
   since: number;
@@ -83,9 +93,14 @@ interface AgentItem {
   leaseUntil: number;
   graceUntil?: number;
   loggedOut: boolean;
+  by?: string;
+  unavailableSince?: number;
+  unavailableNotified?: boolean;
   version: number;
   /** The changes this write committed, for the stream's consumer; absent on writes without any. */
   changes?: StoredChange[];
+  /** The AgentUnavailable notices this write committed, for the stream's consumer; absent on writes without any. */
+  notices?: StoredNotice[];
   statusPk?: string;
   statusSk?: string;
   duePk?: string;
@@ -112,6 +127,7 @@ function toHistoryEntry(item: Record<string, unknown>): HistoryEntry {
     at: item.at as number,
     version: item.version as number,
     by: (item.by as string | null | undefined) ?? null,
+    ...(typeof item.awayReason === 'string' ? { awayReason: item.awayReason } : {}),
   };
 }
 
@@ -131,6 +147,8 @@ function toSettings(item: Record<string, unknown>): WorkspaceSettings {
     idleTimeoutSeconds: item.idleTimeoutSeconds as number,
     ...(typeof item.timezone === 'string' ? { timezone: item.timezone } : {}),
     ...(Array.isArray(item.changes) ? { changes: item.changes as NonNullable<WorkspaceSettings['changes']> } : {}),
+    ...(Array.isArray(item.awayReasons) ? { awayReasons: item.awayReasons as NonNullable<WorkspaceSettings['awayReasons']> } : {}),
+    ...(typeof item.unavailableAfterSeconds === 'number' ? { unavailableAfterSeconds: item.unavailableAfterSeconds } : {}),
   };
 }
 
@@ -168,6 +186,7 @@ function toAgent(item: Record<string, unknown>): StoredAgent {
     name: it.name,
     teams: it.teams ?? [],
     chosen: it.chosen,
+    awayReason: it.awayReason ?? null,
     status: it.status,
     reason: it.reason ?? null,
     since: it.since,
@@ -176,6 +195,9 @@ function toAgent(item: Record<string, unknown>): StoredAgent {
     leaseUntil: it.leaseUntil,
     graceUntil: it.graceUntil ?? null,
     loggedOut: it.loggedOut,
+    by: it.by ?? null,
+    unavailableSince: it.unavailableSince ?? null,
+    unavailableNotified: it.unavailableNotified ?? false,
     version: it.version,
     dueAt: it.dueAt ?? null,
   };
@@ -196,7 +218,7 @@ export class DynamoDbPresenceStore implements PresenceStore {
     this.pageSize = options.pageSize;
   }
 
-  async saveAgent(agent: Agent, dueAt: number | null, now: number, changes: Transition[] = []): Promise<boolean> {
+  async saveAgent(agent: Agent, dueAt: number | null, now: number, changes: Transition[] = [], notices: UnavailableNotice[] = []): Promise<boolean> {
     const item: AgentItem = {
       pk: workspacePk(agent.workspaceId),
       sk: agentSk(agent.userId),
@@ -215,8 +237,21 @@ export class DynamoDbPresenceStore implements PresenceStore {
       ttl: Math.ceil((now + this.agentRetentionMs) / 1000),
     };
     if (changes.length > 0) {
-      item.changes = changes.map(({ status, previous, reason, at, version }) => ({ status, previous, reason, at, version }));
+      item.changes = changes.map(({ status, previous, reason, at, version, awayReason, by }) => ({
+        status,
+        previous,
+        reason,
+        at,
+        version,
+        ...(awayReason !== undefined ? { awayReason } : {}),
+        ...(by !== undefined ? { by } : {}),
+      }));
     }
+    if (notices.length > 0) item.notices = notices.map(({ status, since, at }) => ({ status, since, at }));
+    if (agent.awayReason !== null) item.awayReason = agent.awayReason;
+    if (agent.by !== null) item.by = agent.by;
+    if (agent.unavailableSince !== null) item.unavailableSince = agent.unavailableSince;
+    if (agent.unavailableNotified) item.unavailableNotified = true;
     if (agent.reason) item.reason = agent.reason;
     if (agent.graceUntil !== null) item.graceUntil = agent.graceUntil;
     // Sparse index keys: present only while they mean something.
@@ -513,6 +548,8 @@ export class DynamoDbPresenceStore implements PresenceStore {
           idleTimeoutSeconds: settings.idleTimeoutSeconds,
           ...(settings.timezone ? { timezone: settings.timezone } : {}),
           ...(settings.changes?.length ? { changes: settings.changes } : {}),
+          ...(settings.awayReasons?.length ? { awayReasons: settings.awayReasons } : {}),
+          ...(settings.unavailableAfterSeconds !== undefined ? { unavailableAfterSeconds: settings.unavailableAfterSeconds } : {}),
         },
       }),
     );

@@ -4,6 +4,7 @@ import type { PresenceConfig } from '#app/ports.ts';
 
 const PROTOCOL_MIN_IDLE_TIMEOUT_SECONDS = 60;
 const MAX_IDLE_TIMEOUT_SECONDS = 86_400;
+const PROTOCOL_MIN_UNAVAILABLE_AFTER_SECONDS = 30;
 /**
  * The highest cap allowed: each connection is an entry (id and time, about 40 bytes) of the agent
  * item, which must stay far below DynamoDB's 400 KB item limit.
@@ -35,6 +36,7 @@ export function presenceConfigFromEnv(env: Env): PresenceConfig {
     graceMs: readNumber(env, 'PRESENCE_RECONNECT_GRACE_SECONDS', 10) * 1000,
     defaultIdleTimeoutSeconds: readNumber(env, 'PRESENCE_IDLE_TIMEOUT_SECONDS', 600, 1),
     minIdleTimeoutSeconds: minIdle,
+    minUnavailableAfterSeconds: readNumber(env, 'PRESENCE_MIN_UNAVAILABLE_AFTER_SECONDS', PROTOCOL_MIN_UNAVAILABLE_AFTER_SECONDS, 1),
     maxIdleTimeoutSeconds: MAX_IDLE_TIMEOUT_SECONDS,
     sweepIntervalMs: readNumber(env, 'PRESENCE_SWEEP_INTERVAL_SECONDS', 5, 0.1) * 1000,
     fanoutConcurrency: readNumber(env, 'PRESENCE_FANOUT_CONCURRENCY', 32, 1),

@@ -10,7 +10,7 @@ import { ConnectionGoneError, FanoutDispatchError } from '#app/errors.ts';
 import { forEachLimited } from '#app/concurrency.ts';
 import { presenceChanged, presenceMessage, tokenExpiredMessage } from '#app/messages.ts';
 import { mutateAgent } from '#app/mutate.ts';
-import type { ChunkReport, ConnectionRecord, FanoutChunk, FanoutDispatcher, Ports } from '#app/ports.ts';
+import type { AgentUnavailable, ChunkReport, ConnectionRecord, FanoutChunk, FanoutDispatcher, Ports } from '#app/ports.ts';
 
 /** Workspaces of one batch delivered at once. */
 const WORKSPACES_IN_FLIGHT = 4;
@@ -231,6 +231,21 @@ export async function postChunk(
     });
   }
   return report;
+}
+
+/**
+ * The AgentUnavailable events of a batch (the sweeper's writes committed them). False when
+ * EventBridge did not take them: the batch is retried, so, like every event, at least once.
+ */
+export async function publishUnavailable(ports: Pick<Ports, 'events' | 'logger'>, notices: AgentUnavailable[]): Promise<boolean> {
+  if (notices.length === 0) return true;
+  try {
+    await ports.events.publishUnavailable(notices);
+    return true;
+  } catch (error) {
+    ports.logger.error('publishing AgentUnavailable failed; the batch is retried', { error, count: notices.length });
+    return false;
+  }
 }
 
 /** False when EventBridge did not take the events (the batch is retried; events are at least once). */

@@ -88,7 +88,7 @@ export interface TimelineQuery {
 }
 
 export interface Timeline {
-  transitions: Array<{ status: string; previous: string; reason: string; at: number; by: string | null }>;
+  transitions: Array<{ status: string; previous: string; reason: string; at: number; by: string | null; awayReason?: string }>;
   /** Present when more transitions follow: pass it back as `next` for the following page. */
   next?: string;
 }
@@ -105,7 +105,14 @@ export async function readTimeline(
   const after = query.next === undefined ? undefined : decodeCursor(query.next);
   const page = await ports.store.listHistory(workspaceId, userId, { from: query.from, to: query.to, limit: HISTORY_PAGE, after });
   return {
-    transitions: page.entries.map(({ status, previous, reason, at, by }) => ({ status, previous, reason, at, by })),
+    transitions: page.entries.map(({ status, previous, reason, at, by, awayReason }) => ({
+      status,
+      previous,
+      reason,
+      at,
+      by,
+      ...(awayReason !== undefined ? { awayReason } : {}),
+    })),
     ...(page.next ? { next: encodeCursor(page.next) } : {}),
   };
 }

@@ -13,6 +13,10 @@ export interface PresenceChange {
   at: number;
   /** The user's version after this change: a client drops a change not newer than what it holds. */
   version: number;
+  /** On a change to away with a reason: its id. */
+  awayReason?: string;
+  /** The admin who made the change; absent when the user or the service did. */
+  by?: string;
 }
 
 /** The changes of one delivery batch that a connection subscribes to, in order per user. */
@@ -46,6 +50,8 @@ export interface ErrorMessage {
 export interface LoggedOutMessage {
   type: 'loggedOut';
   at: number;
+  /** The admin who signed the user out; absent when the user did. */
+  by?: string;
 }
 
 export type ServerMessage = PresenceMessage | SnapshotMessage | ErrorMessage | LoggedOutMessage;
@@ -60,6 +66,15 @@ export function presenceChange(transition: Transition): PresenceChange {
     reason: transition.reason,
     at: transition.at,
     version: transition.version,
+    ...attribution(transition),
+  };
+}
+
+/** The optional fields of a change: its away reason and the admin who made it. */
+function attribution(transition: Transition): { awayReason?: string; by?: string } {
+  return {
+    ...(transition.awayReason !== undefined ? { awayReason: transition.awayReason } : {}),
+    ...(transition.by !== undefined ? { by: transition.by } : {}),
   };
 }
 
@@ -75,6 +90,7 @@ export function presenceChanged(transition: Transition): PresenceChanged {
     previous: transition.previous,
     reason: transition.reason,
     at: transition.at,
+    ...attribution(transition),
   };
 }
 

@@ -57,7 +57,7 @@ export async function mutateAgent(
     // Also rewrite when only the deadline moved (the idle timeout changed): the index must be right.
     const deadlineMoved = stored !== undefined && stored.dueAt !== dueAt;
     if (!decision.changed && !deadlineMoved) return { stored, decision, written: false };
-    if (await ports.store.saveAgent(decision.agent, dueAt, now, decision.transitions)) return { stored, decision, written: true };
+    if (await ports.store.saveAgent(decision.agent, dueAt, now, decision.transitions, decision.notices)) return { stored, decision, written: true };
   }
   throw new ContentionError(`too many concurrent updates of agent ${userId}; try again`);
 }

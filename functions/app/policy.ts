@@ -11,6 +11,8 @@ export function policyFrom(config: PresenceConfig, settings: WorkspaceSettings |
     graceMs: config.graceMs,
     idleTimeoutMs: (settings?.idleTimeoutSeconds ?? config.defaultIdleTimeoutSeconds) * 1000,
     ...(changes.length > 0 ? { idleTimeoutChanges: changes } : {}),
+    ...(settings?.awayReasons?.length ? { awayReasons: settings.awayReasons.map((reason) => reason.id) } : {}),
+    ...(settings?.unavailableAfterSeconds !== undefined ? { unavailableAfterMs: settings.unavailableAfterSeconds * 1000 } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 /** The ports the use cases are given. Adapters implement them; tests pass fakes or the real store. */
-import type { Agent, Reason, Status, Transition } from '#domain/presence.ts';
+import type { Agent, Reason, Status, Transition, UnavailableNotice } from '#domain/presence.ts';
 import type { HistoryEntry } from '#domain/history.ts';
 import type { DayRollup } from '#domain/report.ts';
 
@@ -32,6 +32,16 @@ export interface WorkspaceSettings {
    * path judges activity from before them the same way (idleDeadline).
    */
   changes?: Array<{ previousIdleTimeoutSeconds: number; changedAt: number }> | undefined;
+  /** The reasons an agent may give for being away, in the order the picker shows them; absent: none. */
+  awayReasons?: AwayReason[] | undefined;
+  /** Seconds away or offline after leaving online before AgentUnavailable; absent: the hook is off. */
+  unavailableAfterSeconds?: number | undefined;
+}
+
+export interface AwayReason {
+  id: string;
+  label: string;
+  emoji?: string | undefined;
 }
 
 export interface PresenceStore {
@@ -43,9 +53,10 @@ export interface PresenceStore {
   /**
    * Writes the agent if its version is still `agent.version`; false when another writer won. The
    * write records the changes it commits (the stream's consumer delivers them) and moves the
-   * version to versionAfter(agent.version, changes.length).
+   * version to versionAfter(agent.version, changes.length), and records the AgentUnavailable
+   * notices it commits (the same consumer publishes them).
    */
-  saveAgent(agent: Agent, dueAt: number | null, now: number, changes?: Transition[]): Promise<boolean>;
+  saveAgent(agent: Agent, dueAt: number | null, now: number, changes?: Transition[], notices?: UnavailableNotice[]): Promise<boolean>;
   listAgents(workspaceId: string): Promise<StoredAgent[]>;
   /** The agents of these users that exist (consistent; any number of ids, read in batches). */
   getAgents(workspaceId: string, userIds: string[]): Promise<StoredAgent[]>;
@@ -143,10 +154,26 @@ export interface PresenceChanged {
   previous: Status;
   reason: Reason;
   at: number;
+  /** On a change to away with a reason: its id. */
+  awayReason?: string;
+  /** The admin who made the change (reason `admin`, or `logout` by an admin). */
+  by?: string;
+}
+
+/** The reassignment hook: an agent away or offline for the workspace's unavailableAfterSeconds since leaving online. */
+export interface AgentUnavailable {
+  workspaceId: string;
+  userId: string;
+  status: Exclude<Status, 'online'>;
+  /** When the agent left online. */
+  since: number;
+  /** The deadline the sweeper published it at. */
+  at: number;
 }
 
 export interface EventPublisher {
   publish(events: PresenceChanged[]): Promise<void>;
+  publishUnavailable(events: AgentUnavailable[]): Promise<void>;
 }
 
 export interface Clock {
@@ -164,6 +191,8 @@ export interface PresenceConfig {
   graceMs: number;
   defaultIdleTimeoutSeconds: number;
   minIdleTimeoutSeconds: number;
+  /** The lowest unavailableAfterSeconds the settings accept (30; lower in tests). */
+  minUnavailableAfterSeconds: number;
   maxIdleTimeoutSeconds: number;
   sweepIntervalMs: number;
   /** Posts in flight at once during a fan-out. */

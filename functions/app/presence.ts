@@ -4,7 +4,7 @@ import * as rules from '#domain/presence.ts';
 import { inScope, normalizeScope, type Scope } from '#domain/scope.ts';
 import { splitIntoParts } from '#domain/snapshot-parts.ts';
 import type { ChosenStatus, Decision, Transition } from '#domain/presence.ts';
-import { ConnectionGoneError, TooManyConnectionsError } from '#app/errors.ts';
+import { ConnectionGoneError, InvalidMessageError, TooManyConnectionsError } from '#app/errors.ts';
 import type { LoggedOutMessage, SnapshotMessage } from '#app/messages.ts';
 import { type Mutation, mutateAgent } from '#app/mutate.ts';
 import { policyFrom, workspacePolicy } from '#app/policy.ts';
@@ -142,11 +142,24 @@ export async function heartbeat(ports: Ports, context: ConnectionContext, active
   return settle(mutation);
 }
 
-export async function setStatus(ports: Ports, context: ConnectionContext, chosen: ChosenStatus): Promise<Transition[]> {
+/**
+ * An away reason must be one of the workspace's (read with the agent, so a reason removed since
+ * is refused), and only with away.
+ */
+export function assertAwayReason(chosen: ChosenStatus, awayReason: string | null, policy: rules.Policy): void {
+  if (awayReason === null) return;
+  if (chosen !== 'away') throw new InvalidMessageError('awayReason goes only with status away');
+  if (!(policy.awayReasons ?? []).includes(awayReason)) {
+    throw new InvalidMessageError(`awayReason ${JSON.stringify(awayReason)} is not one of this workspace's away reasons`);
+  }
+}
+
+export async function setStatus(ports: Ports, context: ConnectionContext, chosen: ChosenStatus, awayReason: string | null = null): Promise<Transition[]> {
   const { principal, connectionId, connectedAt } = context;
-  const mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) =>
-    rules.setStatus(stored, identityOf(principal), connectionId, connectedAt, chosen, now, policy),
-  );
+  const mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) => {
+    assertAwayReason(chosen, awayReason, policy);
+    return rules.setStatus(stored, identityOf(principal), connectionId, connectedAt, chosen, now, policy, awayReason);
+  });
   await restoreConnectionItem(ports, context, mutation);
   return settle(mutation);
 }
@@ -244,19 +257,33 @@ export async function subscribe(ports: Ports, context: ConnectionContext, teams:
 /** Offline everywhere now: every connection of the user gets `loggedOut` and is closed. */
 export async function logout(ports: Ports, context: ConnectionContext): Promise<Transition[]> {
   const { principal } = context;
-  const workspaceId = principal.workspaceId;
-  const mutation = await mutateAgent(ports, workspaceId, principal.userId, (stored, now, policy) =>
-    stored ? rules.logout(stored, now, policy) : null,
+  return signOut(ports, principal.workspaceId, principal.userId, { connectionId: context.connectionId, by: null });
+}
+
+/**
+ * Signs a user out everywhere: offline with reason `logout` (the choice kept), and every open
+ * connection (plus `connectionId`, the one asking, if any) gets `loggedOut` and is closed. `by`:
+ * the admin who did it, or null for the user themself.
+ */
+export async function signOut(
+  ports: Ports,
+  workspaceId: string,
+  userId: string,
+  options: { connectionId?: string | undefined; by: string | null },
+): Promise<Transition[]> {
+  const mutation = await mutateAgent(ports, workspaceId, userId, (stored, now, policy) =>
+    stored ? rules.logout(stored, now, policy, options.by) : null,
   );
   // Even an agent we never stored (or already logged out) has this connection to close.
   const decision: Decision | null = mutation.decision;
   // Every open connection of the user, including any the agent state had already given up on.
-  const listed = await ports.store.listUserConnections(workspaceId, principal.userId).catch((error: unknown) => {
+  const listed = await ports.store.listUserConnections(workspaceId, userId).catch((error: unknown) => {
     ports.logger.warn('logout could not list connections', { workspaceId, error });
     return [];
   });
-  const closing = new Set([context.connectionId, ...(decision?.droppedConnections ?? []), ...listed.map((c) => c.connectionId)]);
-  const message: LoggedOutMessage = { type: 'loggedOut', at: ports.clock.now() };
+  const asking = options.connectionId !== undefined ? [options.connectionId] : [];
+  const closing = new Set([...asking, ...(decision?.droppedConnections ?? []), ...listed.map((c) => c.connectionId)]);
+  const message: LoggedOutMessage = { type: 'loggedOut', at: ports.clock.now(), ...(options.by !== null ? { by: options.by } : {}) };
   await Promise.all(
     [...closing].map(async (connectionId) => {
       try {

@@ -13,12 +13,15 @@ export interface HistoryEntry {
   at: number;
   /** The user's version the transition made: unique per user, so a retried batch rewrites the same entry. */
   version: number;
-  /** Who caused it: a user id (the agent; an admin's later), or null for the service itself (a lease or idle deadline). */
+  /** Who caused it: a user id (the agent, or the admin who acted), or null for the service itself (a lease or idle deadline). */
   by: string | null;
+  /** On a change to away with a reason: its id. */
+  awayReason?: string;
 }
 
-/** The service decides `timeout` and `idle` at their deadlines; every other reason is the agent's own doing. */
-function causeOf(change: Pick<Transition, 'userId' | 'reason'>): string | null {
+/** An admin's change names the admin; the service decides `timeout` and `idle` at their deadlines; anything else is the agent's own doing. */
+function causeOf(change: Pick<Transition, 'userId' | 'reason' | 'by'>): string | null {
+  if (change.by !== undefined) return change.by;
   return change.reason === 'timeout' || change.reason === 'idle' ? null : change.userId;
 }
 
@@ -31,5 +34,6 @@ export function historyEntryOf(change: Transition): HistoryEntry {
     at: change.at,
     version: change.version,
     by: causeOf(change),
+    ...(change.awayReason !== undefined ? { awayReason: change.awayReason } : {}),
   };
 }

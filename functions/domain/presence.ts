@@ -6,7 +6,7 @@
 export const CHOSEN_STATUSES = ['online', 'away'] as const;
 export type ChosenStatus = (typeof CHOSEN_STATUSES)[number];
 export type Status = ChosenStatus | 'offline';
-export type Reason = 'connect' | 'active' | 'manual' | 'disconnect' | 'timeout' | 'idle' | 'logout';
+export type Reason = 'connect' | 'active' | 'manual' | 'disconnect' | 'timeout' | 'idle' | 'logout' | 'admin';
 
 /** Timings in force for one agent: deployment-wide lease and grace, the workspace's idle timeout. */
 export interface Policy {
@@ -15,6 +15,10 @@ export interface Policy {
   idleTimeoutMs: number;
   /** The recent changes of the idle timeout, oldest first: what it was before each, and when. */
   idleTimeoutChanges?: IdleTimeoutChange[] | undefined;
+  /** The workspace's away reason ids; a choice may name only these. */
+  awayReasons?: readonly string[] | undefined;
+  /** How long away or offline since leaving online before AgentUnavailable; absent: the hook is off. */
+  unavailableAfterMs?: number | undefined;
 }
 
 interface IdleTimeoutChange {
@@ -32,6 +36,8 @@ export interface Identity {
 /** What the store keeps per agent. `status` is the effective status last published. */
 export interface Agent extends Identity {
   chosen: ChosenStatus;
+  /** The chosen away reason (an id of the workspace's reasons), or null; only ever set with chosen away. */
+  awayReason: string | null;
   status: Status;
   reason: Reason | null;
   since: number;
@@ -43,6 +49,15 @@ export interface Agent extends Identity {
   /** Set when the last connection closed: the user still counts as present until then. */
   graceUntil: number | null;
   loggedOut: boolean;
+  /** The admin whose action published the current status, or null when the user or the service did. */
+  by: string | null;
+  /**
+   * When the agent last left online (an unavailable period began) while the reassignment hook was
+   * on; null while online, or when no period is counted.
+   */
+  unavailableSince: number | null;
+  /** True once the current period's AgentUnavailable was committed: one per period. */
+  unavailableNotified: boolean;
   /** Optimistic-concurrency version; 0 for an agent not yet stored. */
   version: number;
 }
@@ -58,6 +73,21 @@ export interface Transition {
   at: number;
   /** The user's version this change made: every change of a user has a greater one than the last. */
   version: number;
+  /** The away reason, on a change to away that has one. */
+  awayReason?: string;
+  /** The admin who made the change (reason `admin`, or `logout` by an admin); absent when the user or the service did. */
+  by?: string;
+}
+
+/** An agent away or offline for the workspace's `unavailableAfterSeconds` since leaving online: the reassignment hook. */
+export interface UnavailableNotice {
+  workspaceId: string;
+  userId: string;
+  status: Exclude<Status, 'online'>;
+  /** When the agent left online. */
+  since: number;
+  /** The deadline: since + unavailableAfterSeconds. */
+  at: number;
 }
 
 export interface PresenceView {
@@ -67,6 +97,10 @@ export interface PresenceView {
   status: Status;
   since: number;
   lastActiveAt: number;
+  /** While away with a reason: its id. */
+  awayReason?: string;
+  /** When an admin set the current status: who. */
+  by?: string;
 }
 
 /** The outcome of applying one event: the next state, what it published, what it closed. */
@@ -77,6 +111,8 @@ export interface Decision {
   transitions: Transition[];
   /** Connections the store should forget (timed out, or closed by logout). */
   droppedConnections: string[];
+  /** AgentUnavailable notices this write commits (at most one). */
+  notices: UnavailableNotice[];
 }
 
 export function newAgent(identity: Identity, now: number): Agent {
@@ -84,6 +120,7 @@ export function newAgent(identity: Identity, now: number): Agent {
     ...identity,
     teams: [...identity.teams],
     chosen: 'online',
+    awayReason: null,
     status: 'offline',
     reason: null,
     since: now,
@@ -92,6 +129,9 @@ export function newAgent(identity: Identity, now: number): Agent {
     leaseUntil: 0,
     graceUntil: null,
     loggedOut: false,
+    by: null,
+    unavailableSince: null,
+    unavailableNotified: false,
     version: 0,
   };
 }
@@ -162,7 +202,15 @@ export function view(agent: Agent, now: number, policy: Policy): PresenceView {
     status: evaluation.status,
     since: stale ? Math.max(agent.since, evaluation.at) : agent.since,
     lastActiveAt: agent.lastActiveAt,
+    ...(evaluation.status === 'away' && agent.awayReason !== null ? { awayReason: agent.awayReason } : {}),
+    ...(!stale && agent.by !== null ? { by: agent.by } : {}),
   };
+}
+
+/** When the current unavailable period's AgentUnavailable is due, or null (none counted, sent, or the hook is off). */
+function unavailableDeadline(agent: Agent, policy: Policy): number | null {
+  if (agent.unavailableSince === null || agent.unavailableNotified || policy.unavailableAfterMs === undefined) return null;
+  return agent.unavailableSince + policy.unavailableAfterMs;
 }
 
 /**
@@ -170,8 +218,9 @@ export function view(agent: Agent, now: number, policy: Policy): PresenceView {
  * This is what the sweeper's deadline index holds; offline agents have none.
  */
 export function nextDeadline(agent: Agent, policy: Policy): number | null {
-  if (agent.status === 'offline') return null;
-  return Math.min(presenceEnd(agent), idleDeadline(agent, policy));
+  const unavailable = unavailableDeadline(agent, policy);
+  if (agent.status === 'offline') return unavailable;
+  return Math.min(presenceEnd(agent), idleDeadline(agent, policy), unavailable ?? Infinity);
 }
 
 /**
@@ -184,7 +233,7 @@ export function versionAfter(version: number, transitions: number): number {
 
 /** The next change of a draft over `agent` (as stored, so its version is the stored one). */
 function transition(agent: Agent, previous: Status, reason: Reason, at: number, index: number): Transition {
-  return {
+  const change: Transition = {
     version: agent.version + 1 + index,
     workspaceId: agent.workspaceId,
     userId: agent.userId,
@@ -195,6 +244,9 @@ function transition(agent: Agent, previous: Status, reason: Reason, at: number, 
     reason,
     at,
   };
+  if (agent.status === 'away' && agent.awayReason !== null) change.awayReason = agent.awayReason;
+  if (agent.by !== null) change.by = agent.by;
+  return change;
 }
 
 function clone(agent: Agent): Agent {
@@ -207,8 +259,13 @@ class Draft {
   changed = false;
   readonly transitions: Transition[] = [];
   readonly droppedConnections: string[] = [];
+  readonly notices: UnavailableNotice[] = [];
 
-  constructor(stored: Agent) {
+  constructor(
+    stored: Agent,
+    /** The admin acting, for an admin's event: the changes it publishes carry their id. */
+    private readonly by: string | null = null,
+  ) {
     this.agent = clone(stored);
   }
 
@@ -228,20 +285,42 @@ class Draft {
       this.changed = true;
     }
     if (evaluation.status === 'offline' && agent.status !== 'offline' && evaluation.reason) {
-      this.publish('offline', evaluation.reason, Math.max(agent.since, evaluation.at));
+      // A deadline is the service's doing, whoever's event found it passed.
+      this.publish('offline', evaluation.reason, Math.max(agent.since, evaluation.at), policy, null);
     }
+    this.notifyUnavailable(now, policy);
   }
 
-  /** Re-derives the status after the event and publishes it with the event's reason. */
-  settleEvent(now: number, policy: Policy, reason: Reason): void {
+  /** Commits the period's AgentUnavailable once its deadline has passed (the sweeper's job; any writer that finds it due does it). */
+  private notifyUnavailable(now: number, policy: Policy): void {
+    const agent = this.agent;
+    if (policy.unavailableAfterMs === undefined && agent.unavailableSince !== null) {
+      // The hook was turned off: the period is not counted, and turning it on again starts afresh.
+      agent.unavailableSince = null;
+      agent.unavailableNotified = false;
+      this.changed = true;
+      return;
+    }
+    const due = unavailableDeadline(agent, policy);
+    if (due === null || now < due || agent.status === 'online' || agent.unavailableSince === null) return;
+    agent.unavailableNotified = true;
+    this.changed = true;
+    this.notices.push({ workspaceId: agent.workspaceId, userId: agent.userId, status: agent.status, since: agent.unavailableSince, at: due });
+  }
+
+  /**
+   * Re-derives the status after the event and publishes it with the event's reason; with
+   * `reasonChanged`, an agent away before and after is published too (only the away reason changed).
+   */
+  settleEvent(now: number, policy: Policy, reason: Reason, reasonChanged = false): void {
     const evaluation = evaluate(this.agent, now, policy);
-    if (evaluation.status === this.agent.status) return;
+    if (evaluation.status === this.agent.status && !(reasonChanged && evaluation.status === 'away')) return;
     if (evaluation.status === 'offline') {
       // Possible only with a zero grace or lease: the deadline is already here.
       this.settleDeadlines(now, policy);
       return;
     }
-    this.publish(evaluation.status, reason, now);
+    this.publish(evaluation.status, reason, now, policy, this.by);
   }
 
   /**
@@ -262,13 +341,37 @@ class Draft {
     }
   }
 
-  private publish(status: Status, reason: Reason, at: number): void {
-    const previous = this.agent.status;
-    this.agent.status = status;
-    this.agent.reason = reason;
-    this.agent.since = at;
+  publish(status: Status, reason: Reason, at: number, policy: Policy, by: string | null): void {
+    const agent = this.agent;
+    const previous = agent.status;
+    agent.status = status;
+    agent.reason = reason;
+    agent.since = at;
+    agent.by = by;
+    if (status === 'online') {
+      agent.unavailableSince = null;
+      agent.unavailableNotified = false;
+    } else if (previous === 'online') {
+      // A period away from online begins; counted only while the hook is on.
+      agent.unavailableSince = policy.unavailableAfterMs === undefined ? null : at;
+      agent.unavailableNotified = false;
+    }
     this.changed = true;
-    this.transitions.push(transition(this.agent, previous, reason, at, this.transitions.length));
+    this.transitions.push(transition(agent, previous, reason, at, this.transitions.length));
+  }
+
+  /** Sets the agent's choice; true when it differs from the stored one. */
+  choose(chosen: ChosenStatus, awayReason: string | null): { changed: boolean; reasonChanged: boolean } {
+    const agent = this.agent;
+    const reason = chosen === 'away' ? awayReason : null;
+    const reasonChanged = agent.awayReason !== reason;
+    const changed = agent.chosen !== chosen || reasonChanged;
+    if (changed) {
+      agent.chosen = chosen;
+      agent.awayReason = reason;
+      this.changed = true;
+    }
+    return { changed, reasonChanged };
   }
 
   /** Marks the connection live; returns true when it was not known before. */
@@ -322,6 +425,7 @@ class Draft {
       transitions: this.transitions,
       // A connection given up on and revived by this very event is live again.
       droppedConnections: this.droppedConnections.filter((id) => !(id in this.agent.connections)),
+      notices: this.notices,
     };
   }
 }
@@ -445,23 +549,46 @@ export function setStatus(
   chosen: ChosenStatus,
   now: number,
   policy: Policy,
+  awayReason: string | null = null,
 ): Decision {
   const touched = touch(stored ?? newAgent(identity, now), identity, connectionId, connectedAt, true, now, policy);
   if (!touched) return unchanged(stored ?? newAgent(identity, now));
   const draft = touched.draft;
   if (!stored) draft.changed = true;
-  if (draft.agent.chosen !== chosen) {
-    draft.agent.chosen = chosen;
-    draft.changed = true;
-  }
+  const { reasonChanged } = draft.choose(chosen, awayReason);
   // A deliberate choice is activity worth recording exactly (it is rare, unlike heartbeats).
   draft.markActive(now, policy, true);
-  draft.settleEvent(now, policy, 'manual');
+  draft.settleEvent(now, policy, 'manual', reasonChanged);
   return draft.decision();
 }
 
-/** The user logs out everywhere: offline now, connections closed, the choice kept. */
-export function logout(stored: Agent, now: number, policy: Policy): Decision {
+/**
+ * An admin sets the agent's choice. Present: published now with reason `admin` and `by`; offline:
+ * only stored, and it comes back when they do. Not the agent's activity: nothing else moves.
+ */
+export function adminSetStatus(stored: Agent, chosen: ChosenStatus, awayReason: string | null, by: string, now: number, policy: Policy): Decision {
+  const draft = new Draft(stored, by);
+  draft.settleDeadlines(now, policy);
+  const { reasonChanged } = draft.choose(chosen, awayReason);
+  draft.settleEvent(now, policy, 'admin', reasonChanged);
+  return draft.decision();
+}
+
+/**
+ * An away reason the workspace no longer has is dropped from the agent's choice; an agent away
+ * with it now is published away with no reason, by the admin who removed it.
+ */
+export function dropAwayReason(stored: Agent, removed: ReadonlySet<string>, by: string, now: number, policy: Policy): Decision | null {
+  if (stored.awayReason === null || !removed.has(stored.awayReason)) return null;
+  const draft = new Draft(stored, by);
+  draft.settleDeadlines(now, policy);
+  const { reasonChanged } = draft.choose(draft.agent.chosen, null);
+  draft.settleEvent(now, policy, 'admin', reasonChanged);
+  return draft.decision();
+}
+
+/** The user logs out everywhere (or an admin, `by`, signs them out): offline now, connections closed, the choice kept. */
+export function logout(stored: Agent, now: number, policy: Policy, by: string | null = null): Decision {
   const draft = new Draft(stored);
   draft.settleDeadlines(now, policy);
   const agent = draft.agent;
@@ -473,13 +600,7 @@ export function logout(stored: Agent, now: number, policy: Policy): Decision {
     agent.loggedOut = true;
     draft.changed = true;
   }
-  if (agent.status !== 'offline') {
-    const previous = agent.status;
-    agent.status = 'offline';
-    agent.reason = 'logout';
-    agent.since = now;
-    draft.transitions.push(transition(agent, previous, 'logout', now, draft.transitions.length));
-  }
+  if (agent.status !== 'offline') draft.publish('offline', 'logout', now, policy, by);
   draft.changed = draft.changed || draft.droppedConnections.length > 0;
   return draft.decision();
 }
@@ -492,5 +613,5 @@ export function expire(stored: Agent, now: number, policy: Policy): Decision {
 }
 
 function unchanged(agent: Agent): Decision {
-  return { agent, changed: false, transitions: [], droppedConnections: [] };
+  return { agent, changed: false, transitions: [], droppedConnections: [], notices: [] };
 }

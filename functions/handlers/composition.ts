@@ -94,7 +94,7 @@ export function compose(env: Env, overrides: CompositionOverrides = {}): Composi
     return {
       store,
       gateway: overrides.gateway ?? { post: async () => unwired('post to connections'), delete: async () => unwired('close connections') },
-      events: overrides.events ?? { publish: async () => unwired('publish events') },
+      events: overrides.events ?? { publish: async () => unwired('publish events'), publishUnavailable: async () => unwired('publish events') },
       clock: overrides.clock ?? { now: () => Date.now() },
       config,
       logger,

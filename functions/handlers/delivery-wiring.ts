@@ -13,14 +13,16 @@ import type { Instrument } from '#handlers/connections-wiring.ts';
 type Env = Record<string, string | undefined>;
 const bare: Instrument = (client) => client;
 
-/** PresenceChanged events to the bus PRESENCE_EVENT_BUS_NAME names; built on first use. */
+/** PresenceChanged and AgentUnavailable events to the bus PRESENCE_EVENT_BUS_NAME names; built on first use. */
 export function eventsFromEnv(env: Env, instrument: Instrument = bare): EventPublisher {
   let publisher: EventBridgePublisher | undefined;
+  const bus = () => {
+    publisher ??= new EventBridgePublisher(instrument(new EventBridgeClient({ region: env.AWS_REGION ?? 'us-east-1' })), requireEnv(env, 'PRESENCE_EVENT_BUS_NAME'));
+    return publisher;
+  };
   return {
-    publish: (events) => {
-      publisher ??= new EventBridgePublisher(instrument(new EventBridgeClient({ region: env.AWS_REGION ?? 'us-east-1' })), requireEnv(env, 'PRESENCE_EVENT_BUS_NAME'));
-      return publisher.publish(events);
-    },
+    publish: (events) => bus().publish(events),
+    publishUnavailable: (events) => bus().publishUnavailable(events),
   };
 }
 

@@ -4,6 +4,7 @@ import {
   ForbiddenError,
   InvalidJsonError,
   InvalidMessageError,
+  InvalidStatusError,
   InvalidRequestError,
   NotFoundError,
   PresenceError,
@@ -16,7 +17,17 @@ import { readTimeline } from '#app/history.ts';
 import { reportCsv, statusReport } from '#app/report.ts';
 import { getSettings, putSettings } from '#app/settings.ts';
 import { errorReply } from '#handlers/errors.ts';
-import { agentsQuerySchema, describeIssues, historyQuerySchema, idSchema, reportQuerySchema, settingsBodySchema } from '#handlers/schemas.ts';
+import {
+  agentStatusBodySchema,
+  agentsQuerySchema,
+  chosenStatusSchema,
+  describeIssues,
+  historyQuerySchema,
+  idSchema,
+  reportQuerySchema,
+  settingsBodySchema,
+} from '#handlers/schemas.ts';
+import { setAgentStatus, signOutAgent } from '#app/supervisor.ts';
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -95,6 +106,7 @@ function authorizeWorkspace(principal: Principal, workspaceId: string): void {
 
 const WORKSPACE_ROUTE = /^\/workspaces\/([^/]+)\/(agents|settings)(?:\/([^/]+))?\/?$/;
 const HISTORY_ROUTE = /^\/workspaces\/([^/]+)\/agents\/([^/]+)\/history\/?$/;
+const SUPERVISOR_ROUTE = /^\/workspaces\/([^/]+)\/agents\/([^/]+)\/(status|logout)\/?$/;
 const REPORT_ROUTE = /^\/workspaces\/([^/]+)\/reports\/status\/?$/;
 
 export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier }) {
@@ -119,6 +131,25 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
       if (!query.success) throw new InvalidRequestError(describeIssues(query.error));
       const { from = 0, to = ports.clock.now() + 1, next } = query.data;
       return { status: 200, body: await readTimeline(ports, principal, workspaceId, userId, { from, to, next }) };
+    }
+    const supervisor = SUPERVISOR_ROUTE.exec(path);
+    if (supervisor) {
+      const [, rawWorkspace = '', rawUser = '', action] = supervisor;
+      const principal = await verifier.verify(bearerToken(event));
+      const workspaceId = pathId(rawWorkspace, 'the workspace');
+      authorizeWorkspace(principal, workspaceId);
+      const userId = pathId(rawUser, 'the user');
+      if (action === 'logout') {
+        if (method !== 'POST') throw new MethodNotAllowedError('use POST');
+        return { status: 200, body: await signOutAgent(ports, principal, workspaceId, userId) };
+      }
+      if (method !== 'PUT') throw new MethodNotAllowedError('use PUT');
+      if (principal.role !== 'admin') throw new ForbiddenError("only an admin of the workspace may change a teammate's status");
+      const body = agentStatusBodySchema.safeParse(readJsonBody(event));
+      if (!body.success) throw new InvalidMessageError(describeIssues(body.error));
+      const status = chosenStatusSchema.safeParse(body.data.status);
+      if (!status.success) throw new InvalidStatusError();
+      return { status: 200, body: await setAgentStatus(ports, principal, workspaceId, userId, { status: status.data, awayReason: body.data.awayReason ?? null }) };
     }
     const report = REPORT_ROUTE.exec(path);
     if (report) {

@@ -23,4 +23,4 @@ export const METRICS = {
 export const REASON_DIMENSION = 'reason';
 
 /** Reasons whose transition time is the moment of the decision, so post time minus it is the fan-out latency. */
-export const DECISION_TIMED_REASONS: readonly string[] = ['connect', 'active', 'manual', 'logout'];
+export const DECISION_TIMED_REASONS: readonly string[] = ['connect', 'active', 'manual', 'logout', 'admin'];

@@ -72,6 +72,14 @@ function measuredEvents(events: EventPublisher, metrics: Metrics): EventPublishe
         throw error;
       }
     },
+    async publishUnavailable(notices) {
+      try {
+        await events.publishUnavailable(notices);
+      } catch (error) {
+        metrics.addMetric(METRICS.eventPublishFailures, MetricUnit.Count, notices.length);
+        throw error;
+      }
+    },
   };
 }
 

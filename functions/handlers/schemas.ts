@@ -44,6 +44,13 @@ export const heartbeatMessage = z.strictObject({
 export const setStatusMessage = z.strictObject({
   action: z.literal('setStatus'),
   status: z.unknown().optional(),
+  awayReason: idSchema.optional(),
+});
+
+/** An admin's `PUT /workspaces/{ws}/agents/{userId}/status` body; the status itself is checked as setStatus checks it. */
+export const agentStatusBodySchema = z.strictObject({
+  status: z.unknown().optional(),
+  awayReason: idSchema.optional(),
 });
 
 export const chosenStatusSchema = z.enum(CHOSEN_STATUSES);
@@ -88,13 +95,38 @@ export const agentsQuerySchema = z.strictObject({
   team: idSchema.optional(),
 });
 
+/** At most this many away reasons per workspace. */
+const MAX_AWAY_REASONS = 20;
+const MAX_LABEL_CHARACTERS = 40;
+
+/** One user-perceived character (an emoji with its modifiers and joiners is one). */
+function isOneGrapheme(text: string): boolean {
+  return [...new Intl.Segmenter('en', { granularity: 'grapheme' }).segment(text)].length === 1;
+}
+
+const awayReasonSchema = z.strictObject({
+  id: idSchema,
+  label: z
+    .string()
+    .trim()
+    .refine((label) => label.length > 0 && [...label].length <= MAX_LABEL_CHARACTERS, `must be 1 to ${MAX_LABEL_CHARACTERS} characters`),
+  emoji: z.string().max(32).refine(isOneGrapheme, 'must be one emoji').optional(),
+});
+
 export const settingsBodySchema = z
   .strictObject({
     idleTimeoutSeconds: z.number().int().optional(),
     timezone: z.string().min(1).max(64).optional(),
+    awayReasons: z
+      .array(awayReasonSchema)
+      .max(MAX_AWAY_REASONS, `at most ${MAX_AWAY_REASONS} away reasons`)
+      .refine((reasons) => new Set(reasons.map((reason) => reason.id)).size === reasons.length, 'away reason ids must be unique')
+      .optional(),
+    /** null turns the reassignment hook off. */
+    unavailableAfterSeconds: z.number().int().nullable().optional(),
   })
-  .refine((body) => body.idleTimeoutSeconds !== undefined || body.timezone !== undefined, {
-    message: 'give idleTimeoutSeconds, timezone or both',
+  .refine((body) => Object.values(body).some((value) => value !== undefined), {
+    message: 'give at least one of idleTimeoutSeconds, timezone, awayReasons, unavailableAfterSeconds',
   });
 
 export const onlineAgentsEventSchema = z.strictObject({

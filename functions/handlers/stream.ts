@@ -9,17 +9,23 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { Transition } from '#domain/presence.ts';
 import { AGENT_PREFIX } from '#adapters/keys.ts';
-import type { StoredChange } from '#adapters/dynamodb-store.ts';
-import { deliverChanges } from '#app/fanout.ts';
+import type { StoredChange, StoredNotice } from '#adapters/dynamodb-store.ts';
+import { deliverChanges, publishUnavailable } from '#app/fanout.ts';
 import { recordHistory } from '#app/history.ts';
-import type { Ports } from '#app/ports.ts';
+import type { AgentUnavailable, Ports } from '#app/ports.ts';
+
+/** The agent item a stream record's write left, or undefined for any other item or a delete. */
+function agentImage(record: DynamoDBRecord): Record<string, unknown> | undefined {
+  const image = record.dynamodb?.NewImage;
+  if (record.eventName === 'REMOVE' || !image) return undefined;
+  const item = unmarshall(image as Record<string, AttributeValue>);
+  return typeof item.sk === 'string' && item.sk.startsWith(AGENT_PREFIX) ? item : undefined;
+}
 
 /** The changes a stream record carries: those its agent write committed; none for any other item or a delete. */
 export function changesOf(record: DynamoDBRecord): Transition[] {
-  const image = record.dynamodb?.NewImage;
-  if (record.eventName === 'REMOVE' || !image) return [];
-  const item = unmarshall(image as Record<string, AttributeValue>);
-  if (typeof item.sk !== 'string' || !item.sk.startsWith(AGENT_PREFIX) || !Array.isArray(item.changes)) return [];
+  const item = agentImage(record);
+  if (!item || !Array.isArray(item.changes)) return [];
   return (item.changes as StoredChange[]).map((change) => ({
     workspaceId: item.workspaceId as string,
     userId: item.userId as string,
@@ -30,16 +36,32 @@ export function changesOf(record: DynamoDBRecord): Transition[] {
     reason: change.reason,
     at: change.at,
     version: change.version,
+    ...(change.awayReason !== undefined ? { awayReason: change.awayReason } : {}),
+    ...(change.by !== undefined ? { by: change.by } : {}),
+  }));
+}
+
+/** The AgentUnavailable notices a stream record's agent write committed. */
+function noticesOf(record: DynamoDBRecord): AgentUnavailable[] {
+  const item = agentImage(record);
+  if (!item || !Array.isArray(item.notices)) return [];
+  return (item.notices as StoredNotice[]).map((notice) => ({
+    workspaceId: item.workspaceId as string,
+    userId: item.userId as string,
+    status: notice.status,
+    since: notice.since,
+    at: notice.at,
   }));
 }
 
 export function makeStreamHandler(deps: { ports: Ports }) {
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-    const records = event.Records.map((record) => ({ record, changes: changesOf(record) }));
+    const records = event.Records.map((record) => ({ record, changes: changesOf(record), notices: noticesOf(record) }));
     const changes = records.flatMap((entry) => entry.changes);
+    const notices = records.flatMap((entry) => entry.notices);
     // History is written while the changes are delivered. If it fails, the whole batch comes
     // again: its entries are rewritten under the same keys, its posts carry the same versions.
-    const [recorded, { retry }] = await Promise.all([
+    const [recorded, { retry }, announced] = await Promise.all([
       recordHistory(deps.ports, changes).then(
         () => true,
         (error: unknown) => {
@@ -48,14 +70,18 @@ export function makeStreamHandler(deps: { ports: Ports }) {
         },
       ),
       deliverChanges(deps.ports, changes),
+      publishUnavailable(deps.ports, notices),
     ]);
-    if (retry.length === 0 && recorded) return { batchItemFailures: [] };
+    if (retry.length === 0 && recorded && announced) return { batchItemFailures: [] };
     // The stream resumes from the earliest failed record; the records after it come again, and
     // their changes carry the same versions, which clients drop.
     const failed = new Set(retry);
-    const first = recorded
-      ? (records.find((entry) => entry.changes.some((change) => failed.has(change))) ?? records[0])
-      : (records.find((entry) => entry.changes.length > 0) ?? records[0]);
+    const first = records.find(
+      (entry) =>
+        entry.changes.some((change) => failed.has(change)) ||
+        (!recorded && entry.changes.length > 0) ||
+        (!announced && entry.notices.length > 0),
+    ) ?? records[0];
     // No sequence number to name: fail the whole batch rather than drop its changes.
     const sequence = first?.record.dynamodb?.SequenceNumber ?? '';
     return { batchItemFailures: [{ itemIdentifier: sequence }] };

@@ -232,7 +232,7 @@ export function makeSetStatusHandler(deps: MessageDeps): WebSocketHandler {
     const message = parseWith(setStatusMessage, body);
     const status = chosenStatusSchema.safeParse(message.status);
     if (!status.success) throw new InvalidStatusError();
-    await presence.setStatus(ports, context, status.data);
+    await presence.setStatus(ports, context, status.data, message.awayReason ?? null);
   });
 }
 

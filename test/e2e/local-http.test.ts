@@ -83,8 +83,8 @@ describe('HTTP API through the local server', () => {
     expect((await put('{"idleTimeoutSeconds":1}', admin)).status).toBe(400);
     expect((await put('{"idleTimeoutSeconds":', admin)).status).toBe(400);
     const changed = await put('{"idleTimeoutSeconds":120}', admin);
-    expect(await changed.json()).toEqual({ idleTimeoutSeconds: 120, timezone: 'UTC' });
-    expect(await (await get(`/workspaces/${workspace}/settings`, agent)).json()).toEqual({ idleTimeoutSeconds: 120, timezone: 'UTC' });
+    expect(await changed.json()).toEqual({ idleTimeoutSeconds: 120, timezone: 'UTC', awayReasons: [], unavailableAfterSeconds: null });
+    expect(await (await get(`/workspaces/${workspace}/settings`, agent)).json()).toEqual({ idleTimeoutSeconds: 120, timezone: 'UTC', awayReasons: [], unavailableAfterSeconds: null });
   });
 
   it('refuses a body over the limit without reading it all, and keeps serving', async () => {
@@ -98,7 +98,7 @@ describe('HTTP API through the local server', () => {
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ error: { code: 'payload_too_large' } });
     const settings = await fetch(`${stack.httpUrl}/workspaces/${workspace}/settings`, { headers: { authorization: `Bearer ${admin}` } });
-    expect(await settings.json()).toEqual({ idleTimeoutSeconds: 30, timezone: 'UTC' });
+    expect(await settings.json()).toEqual({ idleTimeoutSeconds: 30, timezone: 'UTC', awayReasons: [], unavailableAfterSeconds: null });
   });
 });
 

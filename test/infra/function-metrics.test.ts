@@ -66,7 +66,7 @@ describe('metrics of the Lambda entries', () => {
 
   it('counts transitions by reason, and the events EventBridge refused', async () => {
     const publish = vi.fn().mockResolvedValueOnce(undefined).mockRejectedValueOnce(new Error('refused'));
-    const ports = measuredPorts(fakePorts({ events: { publish } }), metrics);
+    const ports = measuredPorts(fakePorts({ events: { publish, publishUnavailable: vi.fn() } }), metrics);
     const change = (reason: PresenceChanged['reason']): PresenceChanged => ({
       workspaceId: 'w',
       userId: 'u',

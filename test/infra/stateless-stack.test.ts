@@ -43,7 +43,7 @@ const HANDLERS = [
 ];
 
 /** The functions that post to connections: the message routes (replies to the sender), the stream consumer and fan-out. */
-const POSTERS = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout', 'defaultRoute', 'stream', 'fanout'];
+const POSTERS = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout', 'defaultRoute', 'http', 'stream', 'fanout'];
 
 describe('WebSocket API', () => {
   it('selects routes by the action field', () => {
@@ -209,7 +209,7 @@ describe('presence functions', () => {
     ['getPresence', [...DECIDING, ...POSTS]],
     ['defaultRoute', [...TABLE, ...POSTS]],
     ['onlineAgents', DECIDING],
-    ['http', [...DECIDING, ...JWT]],
+    ['http', [...DECIDING, ...POSTS, ...JWT]],
     ['sweeper', [...DECIDING, ...SWEEP]],
     ['stream', [...DECIDING, ...POSTS, ...BUS, ...FANOUT]],
     ['fanout', POSTS],
@@ -256,7 +256,7 @@ describe('presence functions', () => {
     ['getPresence', [...READ, 'Allow dynamodb:BatchGetItem on table', ...POST]],
     ['defaultRoute', POST],
     ['onlineAgents', [...READ, 'Allow dynamodb:Query on index/byStatus']],
-    ['http', [...DECIDE, ...QUERY, 'Allow dynamodb:Query on index/byStatus']],
+    ['http', [...DECIDE, ...QUERY, ...BATCH_WRITE, ...POST, 'Allow dynamodb:Query on index/byStatus']],
     ['sweeper', [...DECIDE, 'Allow dynamodb:Query on index/byDeadline']],
     ['stream', [...DECIDE, ...QUERY, ...BATCH_WRITE, ...POST, ...PUBLISH, ...INVOKE, ...STREAM_READ, ...DLQ_SEND]],
     ['fanout', POST],
@@ -271,7 +271,7 @@ describe('presence functions', () => {
     expect(holders(PUBLISH[0]!)).toEqual(['stream']);
     expect(holders(INVOKE[0]!)).toEqual(['stream']);
     for (const grant of [...STREAM_READ, ...DLQ_SEND]) expect(holders(grant), grant).toEqual(['stream']);
-    // connect, disconnect, http and the sweeper only write; the message routes post only replies.
+    // connect, disconnect and the sweeper only write; the message routes post only replies, http only an admin's sign-out.
     expect(holders(POST[0]!)).toEqual([...POSTERS].sort());
   });
 
@@ -378,6 +378,10 @@ describe('delivery: the stream consumer', () => {
       name: 'Ana',
       teams: ['sales'],
       chosen: 'online',
+      awayReason: null,
+      by: null,
+      unavailableSince: null,
+      unavailableNotified: false,
       status: 'online',
       reason: 'connect',
       since: 1_000,
@@ -388,7 +392,7 @@ describe('delivery: the stream consumer', () => {
       loggedOut: false,
       version: 3,
     };
-    const change: Transition = { ...agent, status: 'online', previous: 'offline', reason: 'connect', at: 1_000, version: 4 };
+    const change: Transition = { workspaceId: 'acme', userId: 'ana', name: 'Ana', teams: ['sales'], status: 'online', previous: 'offline', reason: 'connect', at: 1_000, version: 4 };
     const record = (eventName: DynamoDBRecord['eventName'], item?: Record<string, unknown>): DynamoDBRecord => ({
       eventName,
       dynamodb: {

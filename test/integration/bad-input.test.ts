@@ -128,7 +128,7 @@ describe('HTTP API', () => {
     expect(agents.statusCode).toBe(200);
     expect(JSON.parse(agents.body ?? '').agents.map((a: { userId: string }) => a.userId)).toEqual(['alice', 'watcher']);
     expect(JSON.parse(one.body ?? '')).toMatchObject({ userId: 'alice', status: 'online', teams: [] });
-    expect(JSON.parse(settings.body ?? '')).toEqual({ idleTimeoutSeconds: 600, timezone: 'UTC' });
+    expect(JSON.parse(settings.body ?? '')).toEqual({ idleTimeoutSeconds: 600, timezone: 'UTC', awayReasons: [], unavailableAfterSeconds: null });
   });
 
   it('lets an admin change the idle timeout, which moves deadlines at once', async () => {
@@ -142,7 +142,7 @@ describe('HTTP API', () => {
     await service.sweep();
 
     expect(reply.statusCode).toBe(200);
-    expect(JSON.parse(reply.body ?? '')).toEqual({ idleTimeoutSeconds: 60, timezone: 'UTC' });
+    expect(JSON.parse(reply.body ?? '')).toEqual({ idleTimeoutSeconds: 60, timezone: 'UTC', awayReasons: [], unavailableAfterSeconds: null });
     // One sweep publishes both; their order across deadline shards is not defined.
     expect(watcher.presence().map((m) => [m.userId, m.reason]).sort()).toEqual([
       ['alice', 'idle'],

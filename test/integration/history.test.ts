@@ -161,10 +161,10 @@ describe('workspace time zone', () => {
     const put = async (body: unknown) => service.http(httpEvent('PUT', `/workspaces/${workspace}/settings`, { token: admin, body: JSON.stringify(body) }));
     const get = async () => JSON.parse((await service.http(httpEvent('GET', `/workspaces/${workspace}/settings`, { token: admin }))).body ?? '');
 
-    expect(await get()).toEqual({ idleTimeoutSeconds: 600, timezone: 'UTC' });
+    expect(await get()).toEqual({ idleTimeoutSeconds: 600, timezone: 'UTC', awayReasons: [], unavailableAfterSeconds: null });
     const madrid = await put({ timezone: 'europe/madrid' });
     expect(madrid.statusCode).toBe(200);
-    expect(JSON.parse(madrid.body ?? '')).toEqual({ idleTimeoutSeconds: 600, timezone: 'Europe/Madrid' });
+    expect(JSON.parse(madrid.body ?? '')).toEqual({ idleTimeoutSeconds: 600, timezone: 'Europe/Madrid', awayReasons: [], unavailableAfterSeconds: null });
     const before = await harness.scanTable();
 
     for (const bad of [{ timezone: 'Mars/Olympus_Mons' }, { timezone: '' }, { timezone: 42 }, {}]) {
@@ -173,10 +173,10 @@ describe('workspace time zone', () => {
       expect(JSON.parse(reply.body ?? '').error.code).toBe('invalid_message');
     }
     expect(await harness.scanTable()).toEqual(before);
-    expect(await get()).toEqual({ idleTimeoutSeconds: 600, timezone: 'Europe/Madrid' });
+    expect(await get()).toEqual({ idleTimeoutSeconds: 600, timezone: 'Europe/Madrid', awayReasons: [], unavailableAfterSeconds: null });
 
     // Changing the idle timeout alone keeps the zone.
     await put({ idleTimeoutSeconds: 900 });
-    expect(await get()).toEqual({ idleTimeoutSeconds: 900, timezone: 'Europe/Madrid' });
+    expect(await get()).toEqual({ idleTimeoutSeconds: 900, timezone: 'Europe/Madrid', awayReasons: [], unavailableAfterSeconds: null });
   });
 });

@@ -27,7 +27,7 @@
 
 export type Status = 'online' | 'away' | 'offline';
 type Chosen = 'online' | 'away';
-export type Reason = 'connect' | 'active' | 'manual' | 'disconnect' | 'timeout' | 'idle' | 'logout';
+export type Reason = 'connect' | 'active' | 'manual' | 'disconnect' | 'timeout' | 'idle' | 'logout' | 'admin';
 
 export interface Notice {
   ws: string;

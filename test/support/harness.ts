@@ -12,7 +12,7 @@ import { ConnectionGoneError } from '#app/errors.ts';
 import type { PresenceChange, ServerMessage } from '#app/messages.ts';
 import { deliverChanges } from '#app/fanout.ts';
 import { recordHistory } from '#app/history.ts';
-import type { ConnectionGateway, EventPublisher, PresenceChanged, PresenceConfig, PresenceStore, Ports, StoredAgent } from '#app/ports.ts';
+import type { AgentUnavailable, ConnectionGateway, EventPublisher, PresenceChanged, PresenceConfig, PresenceStore, Ports, StoredAgent } from '#app/ports.ts';
 import { makeDocumentClient } from '#handlers/composition.ts';
 import { createTable } from '#test/support/table.ts';
 
@@ -64,6 +64,10 @@ export class RecordingPublisher implements EventPublisher {
   async publish(events: PresenceChanged[]): Promise<void> {
     this.events.push(...events);
   }
+  readonly unavailable: AgentUnavailable[] = [];
+  async publishUnavailable(events: AgentUnavailable[]): Promise<void> {
+    this.unavailable.push(...events);
+  }
 }
 
 
@@ -72,6 +76,7 @@ export const TEST_CONFIG: PresenceConfig = {
   graceMs: 10_000,
   defaultIdleTimeoutSeconds: 600,
   minIdleTimeoutSeconds: 1,
+  minUnavailableAfterSeconds: 1,
   maxIdleTimeoutSeconds: 86_400,
   sweepIntervalMs: 5_000,
   fanoutConcurrency: 8,
@@ -125,9 +130,12 @@ export async function makeHarness(config: Partial<PresenceConfig> = {}, pageSize
   // in commit order, as the stream would hand them over (dynamodb-stream tests use the real one).
   let deliveryPorts = ports;
   const save = store.saveAgent.bind(store);
-  store.saveAgent = async (agent, dueAt, now, changes = []) => {
-    const written = await save(agent, dueAt, now, changes);
+  store.saveAgent = async (agent, dueAt, now, changes = [], notices = []) => {
+    const written = await save(agent, dueAt, now, changes, notices);
     // As the stream consumer does: the history is recorded while the changes are delivered.
+    if (written && notices.length > 0 && harnessDelivers.has(store)) {
+      await deliveryPorts.events.publishUnavailable(notices.map(({ workspaceId, userId, status, since, at }) => ({ workspaceId, userId, status, since, at })));
+    }
     if (written && changes.length > 0 && harnessDelivers.has(store)) {
       await Promise.all([recordHistory(deliveryPorts, changes), deliverChanges(deliveryPorts, changes)]);
     }

@@ -4,7 +4,7 @@
  * items per workspace. It is a test double for fast property runs; the same runs go against the
  * real DynamoDbPresenceStore on DynamoDB Local (see test/integration/model.test.ts).
  */
-import { type Agent, type Transition, versionAfter } from '#domain/presence.ts';
+import { type Agent, type Transition, type UnavailableNotice, versionAfter } from '#domain/presence.ts';
 import type { HistoryEntry } from '#domain/history.ts';
 import type { ConnectionRecord, PresenceStore, StoredAgent, StoredRollup, WorkspaceSettings } from '#app/ports.ts';
 
@@ -23,7 +23,7 @@ export class MemoryPresenceStore implements PresenceStore {
     return { agent: agent ? (structuredClone(agent) as StoredAgent) : undefined, settings: await this.getSettings(workspaceId) };
   }
 
-  async saveAgent(agent: Agent, dueAt: number | null, _now: number, changes: Transition[] = []): Promise<boolean> {
+  async saveAgent(agent: Agent, dueAt: number | null, _now: number, changes: Transition[] = [], _notices: UnavailableNotice[] = []): Promise<boolean> {
     const k = key(agent.workspaceId, agent.userId);
     const current = this.agents.get(k);
     if ((current?.version ?? 0) !== agent.version) return false;

@@ -542,7 +542,7 @@ describe('nothing changes: no transition is published', () => {
     const decision = beat(agent, T0 + 20_000, true, 'c9', T0 + 15_000);
 
     // Assess
-    expect(decision).toEqual({ agent, changed: false, transitions: [], droppedConnections: [] });
+    expect(decision).toEqual({ agent, changed: false, transitions: [], droppedConnections: [], notices: [] });
   });
 });
 

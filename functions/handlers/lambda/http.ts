@@ -1,4 +1,4 @@
-/** The HTTP API of PROTOCOL.md: verifies the Bearer token itself, reads and writes the table; posts nothing. */
+/** The HTTP API of PROTOCOL.md: verifies the Bearer token itself, reads and writes the table; posts `loggedOut` when an admin signs an agent out. */
 import { makeHttpHandler } from '#handlers/http.ts';
 import { verifierFromEnv } from '#handlers/token-wiring.ts';
 import { lambdaPorts } from './ports.ts';
