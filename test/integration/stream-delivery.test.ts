@@ -4,11 +4,11 @@
  * (as the event source mapping does on AWS), and the recording gateway receives the posts.
  * No stand-in: each test takes its store out of the harness's immediate delivery.
  */
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { PresenceMessage } from '#app/messages.ts';
-import { makeStreamHandler } from '#handlers/stream.ts';
-import { DynamoDbStreamReader, type StreamBatchFailure } from '#local/dynamodb-stream.ts';
-import { type Harness, harnessDelivers, makeHarness, silentLogger, uniqueWorkspace } from '#test/support/harness.ts';
+import type { DynamoDbStreamReader, StreamBatchFailure } from '#local/dynamodb-stream.ts';
+import { type Harness, uniqueWorkspace } from '#test/support/harness.ts';
+import { startReader as startStreamReader, streamHarness } from '#test/support/stream.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 
 const readers: DynamoDbStreamReader[] = [];
@@ -16,34 +16,10 @@ afterEach(async () => {
   await Promise.all(readers.splice(0).map((reader) => reader.stop()));
 });
 
-/** The consumer on the harness table's stream, from its first record, as the event source mapping drives it. */
-async function startReader(harness: Harness, options: { maxAttempts?: number; failures?: StreamBatchFailure[]; onBatch?: () => void } = {}) {
-  const handle = makeStreamHandler({ ports: harness.ports });
-  const reader = new DynamoDbStreamReader({
-    tableName: harness.tableName,
-    connection: { endpoint: inject('dynamoEndpoint') },
-    handler: async (event) => {
-      options.onBatch?.();
-      return handle(event);
-    },
-    onFailure: (failure) => {
-      options.failures?.push(failure);
-    },
-    logger: silentLogger,
-    from: 'trim-horizon',
-    retryDelayMs: 10,
-    ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
-  });
+async function startReader(harness: Harness, options: Parameters<typeof startStreamReader>[1] = {}) {
+  const reader = await startStreamReader(harness, options);
   readers.push(reader);
-  await reader.start();
   return reader;
-}
-
-/** A harness whose commits only the stream delivers. */
-async function streamHarness(): Promise<Harness> {
-  const harness = await makeHarness();
-  harnessDelivers.delete(harness.store);
-  return harness;
 }
 
 async function onStream(options: { maxAttempts?: number } = {}) {
