@@ -57,6 +57,68 @@ describe('PresenceChanged webhook', () => {
   });
 });
 
+describe('AgentUnavailable webhook', () => {
+  it('receives one AgentUnavailable at the deadline, in the envelope EventBridge delivers', async () => {
+    const workspace = uniqueWorkspace();
+    const admin = await stack.token({ workspace, user: 'root', role: 'admin' });
+    const put = await fetch(`${stack.httpUrl}/workspaces/${workspace}/settings`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: '{"unavailableAfterSeconds":30}',
+    });
+    expect(put.status).toBe(200);
+    const bob = await stack.connect({ workspace, user: 'bob' });
+    await stack.deliver(bob, { action: 'setStatus', status: 'away' });
+    const left = stack.clock.now();
+    stack.clock.advance(29_000);
+    await stack.deliver(bob, { action: 'heartbeat', active: true });
+    await stack.sweep();
+    await stack.delivered();
+    stack.clock.advance(1_000);
+    await stack.sweep();
+    await stack.delivered();
+    await stack.sweep();
+    await stack.delivered();
+    const events = await deliveredFor(workspace, 3);
+    const unavailable = events.filter((event) => event['detail-type'] === 'AgentUnavailable');
+    expect(unavailable).toEqual([
+      expect.objectContaining({
+        source: 'presence',
+        'detail-type': 'AgentUnavailable',
+        detail: { workspaceId: workspace, userId: 'bob', status: 'away', since: left, at: left + 30_000 },
+      }),
+    ]);
+    await stack.close(bob);
+  });
+});
+
+describe('supervisor controls through the local server', () => {
+  it('an admin sets an agent away and signs them out: the agent\'s own client sees both, attributed', async () => {
+    const workspace = uniqueWorkspace();
+    const admin = await stack.token({ workspace, user: 'dana', role: 'admin' });
+    const call = (method: string, path: string, body?: unknown) =>
+      fetch(`${stack.httpUrl}/workspaces/${workspace}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    expect((await call('PUT', '/settings', { awayReasons: [{ id: 'lunch', label: 'Lunch' }] })).status).toBe(200);
+    const alice = await stack.connect({ workspace, user: 'alice' });
+    await alice.snapshot();
+    const since = alice.mark();
+    const set = await call('PUT', '/agents/alice/status', { status: 'away', awayReason: 'lunch' });
+    expect(set.status).toBe(200);
+    expect(await set.json()).toMatchObject({ userId: 'alice', status: 'away', awayReason: 'lunch', by: 'dana' });
+    expect(await alice.next('presence', (change) => change.userId === 'alice', { since })).toMatchObject({ status: 'away', reason: 'admin', awayReason: 'lunch', by: 'dana' });
+
+    const out = await call('POST', '/agents/alice/logout');
+    expect(out.status).toBe(200);
+    expect(await alice.next('loggedOut', () => true, { since })).toMatchObject({ by: 'dana' });
+    expect((await alice.closed).code).toBeGreaterThan(0);
+    expect(await (await call('GET', '/agents/alice')).json()).toMatchObject({ status: 'offline', by: 'dana' });
+  });
+});
+
 describe('HTTP API through the local server', () => {
   it('serves /healthz, the agents query and settings with PROTOCOL.md errors', async () => {
     const workspace = uniqueWorkspace();
