@@ -10,12 +10,14 @@
  * - reconnects with capped exponential backoff and full jitter, asking for a fresh token each time;
  * - hands over to a new connection before API Gateway's 2-hour cut, overlapping the two, so the
  *   agent never goes offline for it;
- * - stops for good on `logout()` (every tab of the user gets `loggedOut`) and `close()`;
+ * - stops for good on `logout()` (every tab of the user gets `loggedOut`), when an admin signs
+ *   the user out (the `loggedOut` event says who), and on `close()`;
  * - offers `store` (`subscribe` + `getSnapshot`) for UIs, e.g. React's `useSyncExternalStore`.
  * No runtime dependency: pass `ws` as `WebSocket` on Node 20.
  */
 import {
   type ChosenStatus,
+  type LoggedOutMessage,
   type PresenceChange,
   type PresenceEvent,
   parseServerMessage,
@@ -117,11 +119,19 @@ export interface PresenceStore {
   getSnapshot(): PresenceSnapshot;
 }
 
+/** `setStatus`'s options. */
+export interface SetStatusOptions {
+  /** With `away` only: one of the workspace's away reason ids (its settings' `awayReasons`). */
+  reason?: string | undefined;
+}
+
 interface Events {
   roster: (roster: Roster) => void;
   presence: (event: PresenceEvent) => void;
   connection: (state: ConnectionState) => void;
   error: (error: PresenceClientError) => void;
+  /** The user was logged out on every device: by themself, or by an admin (`by`). The client closes right after. */
+  loggedOut: (event: LoggedOutMessage) => void;
 }
 
 const OPEN = 1;
@@ -201,6 +211,7 @@ export class PresenceClient {
     presence: new Set(),
     connection: new Set(),
     error: new Set(),
+    loggedOut: new Set(),
   };
   private entries = new Map<string, RosterEntry>();
   /** The link heartbeats and requests go on. */
@@ -305,23 +316,38 @@ export class PresenceClient {
     if (this.me?.status === 'offline') this.promptBeat();
   }
 
-  /** Resolves once the server applied it; rejects with `invalid_status` for anything but online/away. */
-  async setStatus(status: ChosenStatus): Promise<void> {
+  /**
+   * Resolves once the server applied it; rejects with `invalid_status` for anything but
+   * online/away, and with `invalid_message` for a `reason` with online or that is not an id (the
+   * server answers `invalid_message` too for a reason the workspace does not have). Away without a
+   * reason clears the one the user had; changing only the reason is a change (away -> away).
+   */
+  async setStatus(status: ChosenStatus, options: SetStatusOptions = {}): Promise<void> {
     if (status !== 'online' && status !== 'away') {
       throw new PresenceClientError('invalid_status', 'status must be online or away');
+    }
+    const reason = options.reason;
+    if (reason !== undefined && status !== 'away') {
+      throw new PresenceClientError('invalid_message', 'a reason goes only with status away');
+    }
+    if (reason !== undefined && (typeof reason !== 'string' || !ID_PATTERN.test(reason))) {
+      throw new PresenceClientError('invalid_message', 'reason must be the id of one of the workspace\'s away reasons');
     }
     const link = this.current;
     if (!link?.synced || link.socket.readyState !== OPEN) {
       throw new PresenceClientError('not_connected', 'setStatus needs an open connection');
     }
     this.activeSinceBeat = false; // setStatus counts as activity on the server
-    const confirmed = this.me?.status === status ? undefined : this.waitFor(
+    const inEffect = this.me?.status === status && this.me.awayReason === reason;
+    const confirmed = inEffect ? undefined : this.waitFor(
       (message) =>
         (message.type === 'presence' &&
-          message.changes.some((change) => change.userId === this.userId && change.reason === 'manual' && change.status === status)) ||
+          message.changes.some(
+            (change) => change.userId === this.userId && change.reason === 'manual' && change.status === status && change.awayReason === reason,
+          )) ||
         message.type === 'error',
     );
-    link.socket.send(JSON.stringify({ action: 'setStatus', status }));
+    link.socket.send(JSON.stringify(reason === undefined ? { action: 'setStatus', status } : { action: 'setStatus', status, awayReason: reason }));
     if (!confirmed) return; // already in effect: the server publishes nothing, there is nothing to wait for
     const reply = await confirmed;
     if (reply.type === 'error') throw new PresenceClientError(reply.code, reply.message);
@@ -462,8 +488,9 @@ export class PresenceClient {
     } else if (message.type === 'presence') {
       for (const change of message.changes) this.applyPresence(change);
     } else if (message.type === 'loggedOut') {
-      // Logged out here or on another device: never reconnect.
+      // Logged out here, on another device or by an admin: never reconnect.
       this.settleWaiters(message);
+      this.emit('loggedOut', { type: 'loggedOut', at: message.at, ...(typeof message.by === 'string' ? { by: message.by } : {}) });
       this.close();
       return;
     } else if (message.type === 'error') {
@@ -636,6 +663,9 @@ export class PresenceClient {
       since: change.at,
       lastActiveAt: activity ? Math.max(change.at, known?.lastActiveAt ?? 0) : (known?.lastActiveAt ?? change.at),
       version: change.version,
+      // What the change says now: a reason or an admin of an earlier change does not linger.
+      ...(change.awayReason !== undefined ? { awayReason: change.awayReason } : {}),
+      ...(change.by !== undefined ? { by: change.by } : {}),
     });
     this.changedAt.set(change.userId, this.changeCount++);
     this.emit('presence', { type: 'presence', ...change });

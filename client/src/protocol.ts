@@ -4,7 +4,8 @@
  */
 export type Status = 'online' | 'away' | 'offline';
 export type ChosenStatus = 'online' | 'away';
-export type Reason = 'connect' | 'active' | 'manual' | 'disconnect' | 'timeout' | 'idle' | 'logout';
+/** Why a status changed; `admin`: an admin of the workspace set it (the change's `by`). */
+export type Reason = 'connect' | 'active' | 'manual' | 'disconnect' | 'timeout' | 'idle' | 'logout' | 'admin';
 
 export interface RosterEntry {
   userId: string;
@@ -17,6 +18,10 @@ export interface RosterEntry {
   lastActiveAt: number;
   /** The user's version this entry reflects: a change with a version up to it is already in. */
   version: number;
+  /** While away with a reason: its id (one of the workspace's away reasons). */
+  awayReason?: string;
+  /** The admin who set the current status (or signed the user out); absent when the user or the service did. */
+  by?: string;
 }
 
 /** One change of a user's effective status, with the user's version after it. */
@@ -29,6 +34,10 @@ export interface PresenceChange {
   reason: Reason;
   at: number;
   version: number;
+  /** On a change to away with a reason: its id. A change of only the reason is away -> away. */
+  awayReason?: string;
+  /** The admin who made the change (reason `admin`, or `logout` when an admin signed the user out); absent when the user or the service did. */
+  by?: string;
 }
 
 /** One delivery's changes that this connection subscribes to, in order per user. */
@@ -65,6 +74,8 @@ export interface ErrorMessage {
 export interface LoggedOutMessage {
   type: 'loggedOut';
   at: number;
+  /** The admin who signed the user out; absent when the user logged out (on any device). */
+  by?: string;
 }
 
 export type ServerMessage = PresenceMessage | SnapshotMessage | ErrorMessage | LoggedOutMessage;

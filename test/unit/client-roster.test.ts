@@ -1,7 +1,8 @@
 /**
  * PresenceClient's roster rules against a fake socket (no server): batched changes applied in
  * order, repeats and older versions dropped, snapshot parts assembled before the roster is
- * replaced, and changes outside the subscription ignored.
+ * replaced, changes outside the subscription ignored; away reasons and admins' changes (`by`)
+ * carried on events, entries and the store, and `loggedOut` telling who signed the user out.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PresenceClient, type PresenceEvent } from '../../client/src/index.ts';
@@ -295,5 +296,126 @@ describe('PresenceClient logout', () => {
     const client = new PresenceClient({ url: 'ws://fake/', token: () => TOKEN, WebSocket: FakeSocket, activity: 'manual' });
     await expect(client.logout()).rejects.toMatchObject({ code: 'not_connected' });
     expect(client.connectionState).toBe('closed');
+  });
+});
+
+describe('PresenceClient away reasons and admins', () => {
+  /** The next turn of the event loop: a send after an awaited step has happened. */
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+  function own(status: string, version: number, fields: object = {}) {
+    return { ...change('sam', status, version, ['sales']), ...fields };
+  }
+
+  it("sends setStatus('away', { reason }) as awayReason and resolves once the server published it", async () => {
+    const { client, socket } = await open();
+
+    const setting = client.setStatus('away', { reason: 'lunch' });
+    expect(socket.sent.at(-1)).toEqual({ action: 'setStatus', status: 'away', awayReason: 'lunch' });
+    socket.receive({ type: 'presence', changes: [own('away', 2, { awayReason: 'lunch' })] });
+    await setting;
+
+    expect(client.me).toMatchObject({ status: 'away', awayReason: 'lunch', version: 2 });
+    expect(client.store.getSnapshot().me?.awayReason).toBe('lunch');
+  });
+
+  it('changing only the reason waits for the away -> away change, which updates the roster entry', async () => {
+    const { client, socket, events } = await open();
+    socket.receive({ type: 'presence', changes: [own('away', 2, { awayReason: 'lunch' })] });
+
+    let settled = false;
+    const setting = client.setStatus('away', { reason: 'meeting' }).then(() => (settled = true));
+    await tick();
+    expect(socket.sent.at(-1)).toEqual({ action: 'setStatus', status: 'away', awayReason: 'meeting' });
+    // Not yet: the roster still holds lunch.
+    expect(settled).toBe(false);
+    socket.receive({ type: 'presence', changes: [{ ...own('away', 3, { awayReason: 'meeting' }), previous: 'away' }] });
+    await setting;
+
+    expect(client.me).toMatchObject({ status: 'away', awayReason: 'meeting', version: 3 });
+    expect(events.at(-1)).toMatchObject({ status: 'away', previous: 'away', reason: 'manual', awayReason: 'meeting' });
+
+    // Away with no reason clears it: again a change to wait for, and the entry has no reason left.
+    const clearing = client.setStatus('away');
+    expect(socket.sent.at(-1)).toEqual({ action: 'setStatus', status: 'away' });
+    socket.receive({ type: 'presence', changes: [{ ...own('away', 4), previous: 'away' }] });
+    await clearing;
+    expect(client.me).not.toHaveProperty('awayReason');
+  });
+
+  it('resolves at once when that status and reason are already in effect', async () => {
+    const { client, socket } = await open();
+    socket.receive({ type: 'presence', changes: [own('away', 2, { awayReason: 'lunch' })] });
+
+    await client.setStatus('away', { reason: 'lunch' });
+
+    expect(socket.sent.at(-1)).toEqual({ action: 'setStatus', status: 'away', awayReason: 'lunch' });
+  });
+
+  it('refuses a reason with online, or one that is not an id, without sending anything', async () => {
+    const { client, socket } = await open();
+    const sent = socket.sent.length;
+
+    await expect(client.setStatus('online', { reason: 'lunch' })).rejects.toMatchObject({ name: 'PresenceClientError', code: 'invalid_message' });
+    await expect(client.setStatus('away', { reason: 'out to lunch' })).rejects.toMatchObject({ code: 'invalid_message' });
+    expect(socket.sent).toHaveLength(sent);
+  });
+
+  it("rejects with the server's invalid_message for a reason the workspace does not have", async () => {
+    const { client, socket } = await open();
+
+    const setting = client.setStatus('away', { reason: 'gym' });
+    socket.receive({ type: 'error', code: 'invalid_message', message: 'awayReason "gym" is not one of this workspace\'s away reasons' });
+
+    await expect(setting).rejects.toMatchObject({ code: 'invalid_message', message: expect.stringContaining('gym') });
+    expect(client.me?.status).toBe('online');
+  });
+
+  it("exposes an admin's change (by, awayReason) on the event, the roster and the store, until a later change says otherwise", async () => {
+    const { client, socket, events } = await open();
+
+    socket.receive({ type: 'presence', changes: [{ ...change('sally', 'away', 5), reason: 'admin', awayReason: 'meeting', by: 'dana' }] });
+
+    expect(events.at(-1)).toMatchObject({ userId: 'sally', reason: 'admin', awayReason: 'meeting', by: 'dana' });
+    expect(client.roster.get('sally')).toMatchObject({ status: 'away', awayReason: 'meeting', by: 'dana' });
+    expect(client.store.getSnapshot().roster.get('sally')).toMatchObject({ awayReason: 'meeting', by: 'dana' });
+    // Not the agent's activity: lastActiveAt stays what it was.
+    expect(client.roster.get('sally')?.lastActiveAt).toBe(1000);
+
+    socket.receive({ type: 'presence', changes: [{ ...change('sally', 'online', 6), previous: 'away' }] });
+    expect(client.roster.get('sally')).not.toHaveProperty('by');
+    expect(client.roster.get('sally')).not.toHaveProperty('awayReason');
+  });
+
+  it('keeps awayReason and by from snapshot entries', async () => {
+    const { client, socket } = await open();
+
+    socket.receive(snapshot('s2', 1, 1, [user('sam', 'online', 2), { ...user('sally', 'away', 7), awayReason: 'lunch', by: 'dana' }]));
+
+    expect(client.roster.get('sally')).toMatchObject({ status: 'away', awayReason: 'lunch', by: 'dana', version: 7 });
+  });
+
+  it('tells who signed the user out with the loggedOut event, then closes for good', async () => {
+    const { client, socket } = await open();
+    const heard: Array<{ at: number; by?: string; state: string }> = [];
+    client.on('loggedOut', (event) => heard.push({ at: event.at, ...(event.by !== undefined ? { by: event.by } : {}), state: client.connectionState }));
+
+    socket.receive({ type: 'presence', changes: [{ ...own('offline', 2), reason: 'logout', by: 'dana' }] });
+    socket.receive({ type: 'loggedOut', at: 3000, by: 'dana' });
+
+    // Heard while the client was still open: a UI can say who before it shows the closed state.
+    expect(heard).toEqual([{ at: 3000, by: 'dana', state: 'open' }]);
+    expect(client.connectionState).toBe('closed');
+    expect(client.roster.get('sam')).toMatchObject({ status: 'offline', by: 'dana' });
+  });
+
+  it('a logout of the user themself has no by', async () => {
+    const { client, socket } = await open();
+    const heard: object[] = [];
+    client.on('loggedOut', (event) => heard.push(event));
+
+    socket.receive({ type: 'loggedOut', at: 3000 });
+
+    expect(heard).toEqual([{ type: 'loggedOut', at: 3000 }]);
   });
 });
