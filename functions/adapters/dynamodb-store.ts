@@ -66,6 +66,7 @@ export interface StoredChange {
   at: number;
   version: number;
   awayReason?: string;
+  previousAwayReason?: string;
   by?: string;
 }
 
@@ -75,6 +76,9 @@ export interface StoredNotice {
   since: number;
   at: number;
 }
+
+/** The rollup's awayMs key of away time with no reason ('#' is not in the id rule). */
+const NO_REASON_KEY = '#none';
 
 interface AgentItem {
   pk: string;
@@ -136,8 +140,11 @@ function toRollup(item: Record<string, unknown>): StoredRollup {
     date: item.date as string,
     timeZone: item.timeZone as string,
     ms: { online: item.online as number, away: item.away as number, offline: item.offline as number },
+    awayMs: Object.fromEntries(Object.entries((item.awayMs as Record<string, number> | undefined) ?? {}).map(([key, ms]) => [key === NO_REASON_KEY ? '' : key, ms])),
     lastAt: item.lastAt as number,
     lastStatus: item.lastStatus as Status,
+    lastAwayReason: (item.lastAwayReason as string | undefined) ?? '',
+
     lastVersion: item.lastVersion as number,
   };
 }
@@ -237,13 +244,14 @@ export class DynamoDbPresenceStore implements PresenceStore {
       ttl: Math.ceil((now + this.agentRetentionMs) / 1000),
     };
     if (changes.length > 0) {
-      item.changes = changes.map(({ status, previous, reason, at, version, awayReason, by }) => ({
+      item.changes = changes.map(({ status, previous, reason, at, version, awayReason, previousAwayReason, by }) => ({
         status,
         previous,
         reason,
         at,
         version,
         ...(awayReason !== undefined ? { awayReason } : {}),
+        ...(previousAwayReason !== undefined ? { previousAwayReason } : {}),
         ...(by !== undefined ? { by } : {}),
       }));
     }
@@ -576,8 +584,11 @@ export class DynamoDbPresenceStore implements PresenceStore {
             online: rollup.ms.online,
             away: rollup.ms.away,
             offline: rollup.ms.offline,
+            // A map key may not be empty: away time with no reason is kept under a key no id can be.
+            awayMs: Object.fromEntries(Object.entries(rollup.awayMs).map(([key, ms]) => [key === '' ? NO_REASON_KEY : key, ms])),
             lastAt: rollup.lastAt,
             lastStatus: rollup.lastStatus,
+            ...(rollup.lastAwayReason !== '' ? { lastAwayReason: rollup.lastAwayReason } : {}),
             lastVersion: rollup.lastVersion,
             [TABLE.ttlAttribute]: Math.ceil(expiresAt / 1000),
           },

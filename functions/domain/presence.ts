@@ -75,6 +75,8 @@ export interface Transition {
   version: number;
   /** The away reason, on a change to away that has one. */
   awayReason?: string;
+  /** The away reason in force before, on a change from away that had one (reports split away time by it). */
+  previousAwayReason?: string;
   /** The admin who made the change (reason `admin`, or `logout` by an admin); absent when the user or the service did. */
   by?: string;
 }
@@ -232,7 +234,7 @@ export function versionAfter(version: number, transitions: number): number {
 }
 
 /** The next change of a draft over `agent` (as stored, so its version is the stored one). */
-function transition(agent: Agent, previous: Status, reason: Reason, at: number, index: number): Transition {
+function transition(agent: Agent, previous: Status, previousAwayReason: string | null, reason: Reason, at: number, index: number): Transition {
   const change: Transition = {
     version: agent.version + 1 + index,
     workspaceId: agent.workspaceId,
@@ -245,6 +247,7 @@ function transition(agent: Agent, previous: Status, reason: Reason, at: number, 
     at,
   };
   if (agent.status === 'away' && agent.awayReason !== null) change.awayReason = agent.awayReason;
+  if (previous === 'away' && previousAwayReason !== null) change.previousAwayReason = previousAwayReason;
   if (agent.by !== null) change.by = agent.by;
   return change;
 }
@@ -260,6 +263,8 @@ class Draft {
   readonly transitions: Transition[] = [];
   readonly droppedConnections: string[] = [];
   readonly notices: UnavailableNotice[] = [];
+  /** The away reason readers were last told (while away, the stored choice is always the published one). */
+  private publishedAwayReason: string | null;
 
   constructor(
     stored: Agent,
@@ -267,6 +272,7 @@ class Draft {
     private readonly by: string | null = null,
   ) {
     this.agent = clone(stored);
+    this.publishedAwayReason = stored.status === 'away' ? stored.awayReason : null;
   }
 
   /** Publishes the deadline that passed before this event, if the stored status is stale. */
@@ -357,7 +363,8 @@ class Draft {
       agent.unavailableNotified = false;
     }
     this.changed = true;
-    this.transitions.push(transition(agent, previous, reason, at, this.transitions.length));
+    this.transitions.push(transition(agent, previous, this.publishedAwayReason, reason, at, this.transitions.length));
+    this.publishedAwayReason = status === 'away' ? agent.awayReason : null;
   }
 
   /** Sets the agent's choice; true when it differs from the stored one. */

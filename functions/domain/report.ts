@@ -45,13 +45,23 @@ export function dayStart(date: string, timeZone: string): number {
 /** Milliseconds per status: what a day's closed intervals add up to. */
 export type StatusMs = Record<Status, number>;
 
+/** The key of away time with no reason, among the away reason ids. */
+export const NO_REASON = '';
+
+/** Milliseconds away per away reason id (NO_REASON for none): they add up to the away time. */
+export type ReasonMs = Record<string, number>;
+
 /** A user's day: time of the intervals closed within it, and the status from its last transition on. */
 export interface DayRollup {
   date: string;
   ms: StatusMs;
+  /** The closed away time split by reason. */
+  awayMs: ReasonMs;
   /** The instant and status of the last transition applied to this day, and its version. */
   lastAt: number;
   lastStatus: Status;
+  /** With lastStatus away: its reason (NO_REASON for none). */
+  lastAwayReason: string;
   lastVersion: number;
 }
 
@@ -60,6 +70,14 @@ export interface RollupTransition {
   previous: Status;
   status: Status;
   version: number;
+  /** The reason of `status` when away. */
+  awayReason?: string | undefined;
+  /** The reason of `previous` when away. */
+  previousAwayReason?: string | undefined;
+}
+
+function addTo(ms: ReasonMs, reason: string, amount: number): void {
+  if (amount > 0) ms[reason] = (ms[reason] ?? 0) + amount;
 }
 
 /**
@@ -70,27 +88,54 @@ export interface RollupTransition {
 export function applyToDay(day: DayRollup | undefined, date: string, start: number, change: RollupTransition): DayRollup | undefined {
   if (day && day.lastVersion >= change.version) return undefined;
   const ms: StatusMs = day ? { ...day.ms } : { online: 0, away: 0, offline: 0 };
-  if (day) ms[day.lastStatus] += Math.max(0, change.at - day.lastAt);
-  else ms[change.previous] += Math.max(0, change.at - start);
-  return { date, ms, lastAt: change.at, lastStatus: change.status, lastVersion: change.version };
+  const awayMs: ReasonMs = day ? { ...day.awayMs } : {};
+  const [status, reason, since] = day
+    ? [day.lastStatus, day.lastAwayReason, day.lastAt]
+    : [change.previous, change.previousAwayReason ?? NO_REASON, start];
+  ms[status] += Math.max(0, change.at - since);
+  if (status === 'away') addTo(awayMs, reason, change.at - since);
+  return {
+    date,
+    ms,
+    awayMs,
+    lastAt: change.at,
+    lastStatus: change.status,
+    lastAwayReason: change.status === 'away' ? (change.awayReason ?? NO_REASON) : NO_REASON,
+    lastVersion: change.version,
+  };
 }
 
-/** Whole seconds per status that add up to exactly `totalSeconds` (largest remainders get the rounding). */
-export function wholeSeconds(ms: StatusMs, totalSeconds: number): Record<Status, number> {
-  const statuses: Status[] = ['online', 'away', 'offline'];
-  const exact = statuses.map((status) => Math.max(0, ms[status]) / 1000);
+/** Whole numbers proportional to `parts` that add up to exactly `total` (largest remainders get the rounding). */
+function apportion(parts: number[], total: number): number[] {
+  const exact = parts.map((value) => Math.max(0, value));
   const sum = exact.reduce((a, b) => a + b, 0);
   // Scale to the total (the parts differ from it by rounding of instants only).
-  const scaled = exact.map((value) => (sum > 0 ? (value * totalSeconds) / sum : 0));
+  const scaled = exact.map((value) => (sum > 0 ? (value * total) / sum : 0));
   const floors = scaled.map(Math.floor);
-  let left = totalSeconds - floors.reduce((a, b) => a + b, 0);
+  let left = total - floors.reduce((a, b) => a + b, 0);
   const order = scaled.map((value, index) => ({ index, rest: value - floors[index]! })).sort((a, b) => b.rest - a.rest || a.index - b.index);
   for (const { index } of order) {
     if (left <= 0) break;
     floors[index]!++;
     left--;
   }
-  return { online: floors[0]!, away: floors[1]!, offline: floors[2]! };
+  return floors;
+}
+
+/** Whole seconds per status that add up to exactly `totalSeconds`. */
+export function wholeSeconds(ms: StatusMs, totalSeconds: number): Record<Status, number> {
+  const [online, away, offline] = apportion([ms.online, ms.away, ms.offline], totalSeconds) as [number, number, number];
+  return { online, away, offline };
+}
+
+/** Whole seconds per away reason that add up to exactly `awaySeconds`; every id of `reasons` appears, with 0 if unused. */
+export function wholeReasonSeconds(awayMs: ReasonMs, awaySeconds: number, reasons: readonly string[]): Record<string, number> {
+  const keys = [...new Set([...reasons, NO_REASON, ...Object.keys(awayMs)])];
+  const seconds = apportion(
+    keys.map((key) => awayMs[key] ?? 0),
+    awaySeconds,
+  );
+  return Object.fromEntries(keys.map((key, index) => [key, seconds[index]!]));
 }
 
 /**
@@ -98,40 +143,67 @@ export function wholeSeconds(ms: StatusMs, totalSeconds: number): Record<Status,
  * rollup's closed time plus the time since its last transition in that status, or, for a day
  * without transitions, the whole time in the status in force (`carried`).
  */
-export function dayMs(day: DayRollup | undefined, start: number, until: number, carried: Status): StatusMs {
+export function dayMs(
+  day: DayRollup | undefined,
+  start: number,
+  until: number,
+  carried: Status,
+  carriedReason: string = NO_REASON,
+): { ms: StatusMs; awayMs: ReasonMs } {
   const ms: StatusMs = { online: 0, away: 0, offline: 0 };
-  if (until <= start) return ms;
+  const awayMs: ReasonMs = {};
+  if (until <= start) return { ms, awayMs };
   if (!day) {
     ms[carried] = until - start;
-    return ms;
+    if (carried === 'away') addTo(awayMs, carriedReason, until - start);
+    return { ms, awayMs };
   }
   for (const status of ['online', 'away', 'offline'] as const) ms[status] = day.ms[status];
+  Object.assign(awayMs, day.awayMs);
   ms[day.lastStatus] += Math.max(0, until - day.lastAt);
-  return ms;
+  if (day.lastStatus === 'away') addTo(awayMs, day.lastAwayReason, until - day.lastAt);
+  return { ms, awayMs };
 }
 
 /**
  * Milliseconds per status of each date, replayed from transitions (oldest first) and the status
  * in force before the first: the exact path when rollups cannot be used (kept in another zone).
  */
-export function replayDays(initial: Status, changes: ReadonlyArray<{ at: number; status: Status }>, dates: readonly string[], timeZone: string, now: number): Array<{ date: string; start: number; until: number; ms: StatusMs }> {
-  const result: Array<{ date: string; start: number; until: number; ms: StatusMs }> = [];
-  let status = initial;
+export function replayDays(
+  initial: { status: Status; awayReason?: string | undefined },
+  changes: ReadonlyArray<{ at: number; status: Status; awayReason?: string | undefined }>,
+  dates: readonly string[],
+  timeZone: string,
+  now: number,
+): Array<{ date: string; start: number; until: number; ms: StatusMs; awayMs: ReasonMs }> {
+  const result: Array<{ date: string; start: number; until: number; ms: StatusMs; awayMs: ReasonMs }> = [];
+  let status = initial.status;
+  let reason = initial.awayReason ?? NO_REASON;
   let next = 0;
+  const take = () => {
+    const change = changes[next++]!;
+    status = change.status;
+    reason = change.awayReason ?? NO_REASON;
+  };
   for (const date of dates) {
     const start = dayStart(date, timeZone);
     const until = Math.min(dayStart(nextDate(date), timeZone), now);
     const ms: StatusMs = { online: 0, away: 0, offline: 0 };
+    const awayMs: ReasonMs = {};
+    const spend = (amount: number) => {
+      ms[status] += amount;
+      if (status === 'away') addTo(awayMs, reason, amount);
+    };
     // Transitions before this day (in a gap between dates) only set the status carried in.
-    while (next < changes.length && changes[next]!.at <= start) status = changes[next++]!.status;
+    while (next < changes.length && changes[next]!.at <= start) take();
     let since = start;
     while (next < changes.length && changes[next]!.at < until) {
-      ms[status] += changes[next]!.at - since;
+      spend(changes[next]!.at - since);
       since = changes[next]!.at;
-      status = changes[next++]!.status;
+      take();
     }
-    if (until > since) ms[status] += until - since;
-    result.push({ date, start, until, ms });
+    if (until > since) spend(until - since);
+    result.push({ date, start, until, ms, awayMs });
   }
   return result;
 }

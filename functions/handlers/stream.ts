@@ -37,6 +37,7 @@ export function changesOf(record: DynamoDBRecord): Transition[] {
     at: change.at,
     version: change.version,
     ...(change.awayReason !== undefined ? { awayReason: change.awayReason } : {}),
+    ...(change.previousAwayReason !== undefined ? { previousAwayReason: change.previousAwayReason } : {}),
     ...(change.by !== undefined ? { by: change.by } : {}),
   }));
 }

@@ -54,7 +54,7 @@ describe('status report', () => {
     const sofar = await report(service, workspace, admin, { from: '2026-10-25', to: '2026-10-25' });
     expect(JSON.parse(sofar.body ?? '')).toEqual({
       timezone: 'Europe/Madrid',
-      days: [{ date: '2026-10-25', userId: 'alice', name: 'Alice', online: 1800 + 2 * 3600, away: 11.5 * 3600, offline: 0 }],
+      days: [{ date: '2026-10-25', userId: 'alice', name: 'Alice', online: 1800 + 2 * 3600, away: 11.5 * 3600, offline: 0, awayByReason: { '': 11.5 * 3600 } }],
     });
 
     harness.clock.current = Date.UTC(2026, 9, 25, 20, 0);
@@ -70,14 +70,14 @@ describe('status report', () => {
       timezone: 'Europe/Madrid',
       days: [
         // Before her first transition she counts as offline.
-        { date: '2026-10-23', userId: 'alice', name: 'Alice', online: 0, away: 0, offline: 86_400 },
-        { date: '2026-10-24', userId: 'alice', name: 'Alice', online: 1800, away: 0, offline: 84_600 },
+        { date: '2026-10-23', userId: 'alice', name: 'Alice', online: 0, away: 0, offline: 86_400, awayByReason: { '': 0 } },
+        { date: '2026-10-24', userId: 'alice', name: 'Alice', online: 1800, away: 0, offline: 84_600, awayByReason: { '': 0 } },
         // 25 hours: 30 min online, 11 h 30 away (the extra hour included), 10 h online, then offline after the grace.
-        { date: '2026-10-25', userId: 'alice', name: 'Alice', online: 1800 + 36_000 + grace, away: 41_400, offline: 10_800 - grace },
-        { date: '2026-10-26', userId: 'alice', name: 'Alice', online: 0, away: 0, offline: 86_400 },
+        { date: '2026-10-25', userId: 'alice', name: 'Alice', online: 1800 + 36_000 + grace, away: 41_400, offline: 10_800 - grace, awayByReason: { '': 41_400 } },
+        { date: '2026-10-26', userId: 'alice', name: 'Alice', online: 0, away: 0, offline: 86_400, awayByReason: { '': 0 } },
         // Today: the 13 hours since midnight.
-        { date: '2026-10-27', userId: 'alice', name: 'Alice', online: 0, away: 0, offline: 13 * 3600 },
-        { date: '2026-10-28', userId: 'alice', name: 'Alice', online: 0, away: 0, offline: 0 },
+        { date: '2026-10-27', userId: 'alice', name: 'Alice', online: 0, away: 0, offline: 13 * 3600, awayByReason: { '': 0 } },
+        { date: '2026-10-28', userId: 'alice', name: 'Alice', online: 0, away: 0, offline: 0, awayByReason: { '': 0 } },
       ],
     });
     for (const row of JSON.parse(reply.body ?? '').days.slice(0, 4)) expect(row.online + row.away + row.offline).toBe(row.date === '2026-10-25' ? 90_000 : 86_400);
@@ -94,7 +94,7 @@ describe('status report', () => {
     harness.clock.current = Date.UTC(2026, 10, 25, 10, 0);
     const reply = await report(service, workspace, admin, { from: '2026-11-25', to: '2026-11-25' });
     const lease = harness.ports.config.leaseMs / 1000;
-    expect(JSON.parse(reply.body ?? '').days).toEqual([{ date: '2026-11-25', userId: 'alice', name: 'alice', online: lease, away: 0, offline: 10 * 3600 - lease }]);
+    expect(JSON.parse(reply.body ?? '').days).toEqual([{ date: '2026-11-25', userId: 'alice', name: 'alice', online: lease, away: 0, offline: 10 * 3600 - lease, awayByReason: { '': 0 } }]);
   });
 
   it('applies a retried stream batch once', async () => {
@@ -113,7 +113,7 @@ describe('status report', () => {
     harness.clock.current = Date.UTC(2026, 10, 25, 9, 0);
     const reply = await report(service, workspace, admin, { from: '2026-11-25', to: '2026-11-25' });
     // Madrid midnight to 09:00 (08:00 UTC) offline, 30 min online, 15 min away, 15 min online: each counted once.
-    expect(JSON.parse(reply.body ?? '').days).toEqual([{ date: '2026-11-25', userId: 'carol', name: 'carol', online: 2700, away: 900, offline: 9 * 3600 }]);
+    expect(JSON.parse(reply.body ?? '').days).toEqual([{ date: '2026-11-25', userId: 'carol', name: 'carol', online: 2700, away: 900, offline: 9 * 3600, awayByReason: { '': 900 } }]);
   });
 
   it('filters by team, answers CSV on Accept: text/csv, and lets an agent read only their own rows', async () => {
@@ -130,10 +130,10 @@ describe('status report', () => {
     const csv = await report(service, workspace, admin, { from: '2026-11-25', to: '2026-11-25' }, 'text/csv');
     expect(csv.headers?.['content-type']).toBe('text/csv; charset=utf-8');
     expect(csv.body).toBe(
-      'date,userId,name,online,away,offline\r\n' +
-        '2026-11-25,alice,"Alice, ""Al""",7200,0,0\r\n' +
+      'date,userId,name,online,away,offline,away:(none)\r\n' +
+        '2026-11-25,alice,"Alice, ""Al""",7200,0,0,0\r\n' +
         // A name that looks like a formula is quoted so a spreadsheet shows it as text.
-        `2026-11-25,bob,"'=HYPERLINK(""x"")",7200,0,0\r\n`,
+        `2026-11-25,bob,"'=HYPERLINK(""x"")",7200,0,0,0\r\n`,
     );
 
     const bobToken = await token({ workspace, sub: 'bob' });
@@ -197,9 +197,53 @@ describe('status report after the workspace changes its zone', () => {
     expect(JSON.parse(reply.body ?? '')).toEqual({
       timezone: 'Europe/Madrid',
       days: [
-        { date: '2026-11-24', userId: 'alice', name: 'alice', online: 1800, away: 0, offline: 84_600 },
-        { date: '2026-11-25', userId: 'alice', name: 'alice', online: 7200, away: 79_200, offline: 0 },
+        { date: '2026-11-24', userId: 'alice', name: 'alice', online: 1800, away: 0, offline: 84_600, awayByReason: { '': 0 } },
+        { date: '2026-11-25', userId: 'alice', name: 'alice', online: 7200, away: 79_200, offline: 0, awayByReason: { '': 79_200 } },
       ],
     });
+  });
+});
+
+describe('status report by away reason', () => {
+  it('splits away seconds per reason (a change of reason alone, an admin\'s change, none), in JSON and as CSV columns, and keeps a removed reason\'s time', async () => {
+    const s = await setup();
+    const { harness, service, workspace, admin } = s;
+    const reasons = [{ id: 'lunch', label: 'Lunch' }, { id: 'meeting', label: 'Meeting' }, { id: 'break', label: 'Break' }];
+    const put = (body: unknown) => service.http(httpEvent('PUT', `/workspaces/${workspace}/settings`, { token: admin, body: JSON.stringify(body) }));
+    expect((await put({ timezone: 'UTC', awayReasons: reasons })).statusCode).toBe(200);
+    const at = (hours: number) => {
+      harness.clock.current = Date.UTC(2026, 10, 25) + hours * H;
+    };
+    at(9);
+    const alice = await TestConnection.open(service, { workspace, sub: 'alice', name: 'Alice' });
+    at(10);
+    await alice.send({ action: 'setStatus', status: 'away', awayReason: 'lunch' });
+    at(10.5);
+    const set = await service.http(httpEvent('PUT', `/workspaces/${workspace}/agents/alice/status`, { token: admin, body: '{"status":"away","awayReason":"meeting"}' }));
+    expect(set.statusCode).toBe(200);
+    at(11);
+    await alice.setStatus('online');
+    at(11.5);
+    await alice.setStatus('away');
+    at(12);
+
+    const row = JSON.parse((await report(service, workspace, admin, { from: '2026-11-25', to: '2026-11-25' })).body ?? '').days[0];
+    expect(row).toEqual({
+      date: '2026-11-25',
+      userId: 'alice',
+      name: 'Alice',
+      online: 5400,
+      away: 5400,
+      offline: 9 * 3600,
+      awayByReason: { lunch: 1800, meeting: 1800, break: 0, '': 1800 },
+    });
+    const csv = (await report(service, workspace, admin, { from: '2026-11-25', to: '2026-11-25' }, 'text/csv')).body;
+    expect(csv).toBe('date,userId,name,online,away,offline,away:lunch,away:meeting,away:break,away:(none)\r\n2026-11-25,alice,Alice,5400,5400,32400,1800,1800,0,1800\r\n');
+
+    // Removing a reason keeps the time spent with it in the report; its column stays while it has time.
+    expect((await put({ awayReasons: reasons.slice(1) })).statusCode).toBe(200);
+    const after = JSON.parse((await report(service, workspace, admin, { from: '2026-11-25', to: '2026-11-25' })).body ?? '').days[0];
+    expect(after.awayByReason).toEqual({ meeting: 1800, break: 0, '': 1800, lunch: 1800 });
+    expect(after.away).toBe(after.awayByReason.meeting + after.awayByReason.break + after.awayByReason[''] + after.awayByReason.lunch);
   });
 });

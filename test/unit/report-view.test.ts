@@ -4,7 +4,7 @@ import { duration, periodEnd, totalsByAgent } from '#local/page/reports.ts';
 
 describe('Reports view helpers', () => {
   it('sums each agent over the days and sorts by name', () => {
-    const row = (date: string, userId: string, name: string, online: number) => ({ date, userId, name, online, away: 0, offline: 86_400 - online });
+    const row = (date: string, userId: string, name: string, online: number) => ({ date, userId, name, online, away: 0, offline: 86_400 - online, awayByReason: { '': 0 } });
     expect(totalsByAgent([row('2026-11-25', 'z', 'Zoe', 3600), row('2026-11-25', 'a', 'Adam', 0), row('2026-11-26', 'z', 'Zoe', 7200)])).toEqual([
       { userId: 'a', name: 'Adam', online: 0, away: 0, offline: 86_400 },
       { userId: 'z', name: 'Zoe', online: 10_800, away: 0, offline: 162_000 },
