@@ -2,11 +2,12 @@
  * The team presence page of the local stack: sign in, then the workspace roster pushed live.
  * Wiring only: the connection, heartbeats and activity are the client SDK's (`PresenceClient`,
  * with its DOM activity listeners and Worker timer); sign-in is session.ts, the roster's reasons
- * and order roster.ts, rendering view.ts.
+ * and order roster.ts, away reasons and an admin's controls supervisor.ts, rendering view.ts.
  */
 import { type ConnectionState, PresenceClient, type PresenceClientError } from '../../client/src/index.ts';
 import { downloadReportCsv, fetchReport } from '#local/page/reports.ts';
 import { type HeardPresence, hear, withReasons } from '#local/page/roster.ts';
+import { type AwayReason, fetchAwayReasons, setAgentStatus, signOutAgent } from '#local/page/supervisor.ts';
 import {
   forgetSession,
   loadConfig,
@@ -60,13 +61,46 @@ function startSession(session: Session): void {
   const isCurrent = () => current?.client === client;
   const heard = new Map<string, HeardPresence>();
   let state: ConnectionState = 'connecting';
-  const render = () => view.update(withReasons(client.roster, heard), state);
+  const render = () => {
+    askForUnknownReasons();
+    view.update(withReasons(client.roster, heard), state);
+  };
+
+  // The workspace's away reasons: read at the start and on every (re)connect, and again when the
+  // roster names one the page does not know (added since), once per such id.
+  let reasons: readonly AwayReason[] = [];
+  const askedFor = new Set<string>();
+  const loadReasons = () => {
+    fetchAwayReasons(session.workspace, session.token).then(
+      (fresh) => {
+        if (!isCurrent()) return;
+        reasons = fresh;
+        view.setAwayReasons(fresh);
+        render();
+      },
+      (error: unknown) => {
+        if (isCurrent()) view.toast(`Could not load the away reasons: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    );
+  };
+  const askForUnknownReasons = () => {
+    let unknown = false;
+    for (const entry of client.roster.values()) {
+      const id = entry.awayReason;
+      if (id === undefined || askedFor.has(id) || reasons.some((reason) => reason.id === id)) continue;
+      askedFor.add(id);
+      unknown = true;
+    }
+    if (unknown) loadReasons();
+  };
+
   const view = renderApp(root, {
     workspace: session.workspace,
     userId: session.userId,
     name: session.name,
-    onStatus: (status) => {
-      client.setStatus(status).catch((error: unknown) => {
+    admin: session.admin,
+    onStatus: (status, reason) => {
+      client.setStatus(status, { reason }).catch((error: unknown) => {
         view.toast(error instanceof Error ? error.message : String(error));
         // A refused setStatus leaves the picker on what the server still has.
         render();
@@ -79,6 +113,16 @@ function startSession(session: Session): void {
     },
     loadReport: (query) => fetchReport(session.workspace, session.token, query),
     downloadCsv: (query) => downloadReportCsv(session.workspace, session.token, query),
+    setAgentStatus: async (userId, status, reason) => {
+      try {
+        await setAgentStatus(session.workspace, session.token, userId, status, reason);
+      } catch (error) {
+        // A reason refused may be one removed since the page read them: read them again.
+        if (reason !== undefined) loadReasons();
+        throw error;
+      }
+    },
+    signOutAgent: (userId) => signOutAgent(session.workspace, session.token, userId),
     onLogout: () => {
       // The client closes itself on `loggedOut` (or when it cannot send): the 'closed' state below.
       client.logout().catch(() => {});
@@ -104,13 +148,19 @@ function startSession(session: Session): void {
     }
   };
 
+  // Who logged this user out, told just before the client closes: an admin's name, or none.
+  let loggedOut = 'You have logged out.';
+  client.on('loggedOut', (event) => {
+    if (event.by !== undefined && event.by !== session.userId) loggedOut = `Signed out by ${client.roster.get(event.by)?.name ?? event.by}.`;
+  });
   // The client emits `presence` before the `roster` it changed, so the reason is there to render.
   client.on('presence', (event) => hear(heard, event));
   client.on('roster', render);
   client.on('connection', (next) => {
     if (!isCurrent()) return;
     // Only the page closes its client otherwise: 'closed' means this user logged out, here or elsewhere.
-    if (next === 'closed') return endSession('You have logged out.');
+    if (next === 'closed') return endSession(loggedOut);
+    if (next === 'open' && state !== 'open') loadReasons();
     state = next;
     render();
   });

@@ -58,21 +58,22 @@ function reportPath(workspace: string, query: ReportQuery): string {
   return `/workspaces/${encodeURIComponent(workspace)}/reports/status?${params}`;
 }
 
-async function failure(response: Response): Promise<Error> {
+/** The error a failed HTTP API call answered, with the server's message (for every call the page makes). */
+export async function responseError(response: Response): Promise<Error> {
   const body = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
   return new Error(body?.error?.message ?? `The server answered ${response.status}.`);
 }
 
 export async function fetchReport(workspace: string, token: string, query: ReportQuery): Promise<{ timezone: string; days: ReportDay[] }> {
   const response = await fetch(reportPath(workspace, query), { headers: { authorization: `Bearer ${token}` } });
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) throw await responseError(response);
   return (await response.json()) as { timezone: string; days: ReportDay[] };
 }
 
 /** Fetches the CSV route and hands it to the browser as a download. */
 export async function downloadReportCsv(workspace: string, token: string, query: ReportQuery): Promise<void> {
   const response = await fetch(reportPath(workspace, query), { headers: { authorization: `Bearer ${token}`, accept: 'text/csv' } });
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) throw await responseError(response);
   const url = URL.createObjectURL(await response.blob());
   const link = document.createElement('a');
   link.href = url;

@@ -14,6 +14,8 @@ export interface Session {
   userId: string;
   workspace: string;
   name: string;
+  /** The token's role is admin: the page offers the supervisor controls (the server checks again). */
+  admin: boolean;
 }
 
 export interface DemoSignIn {
@@ -21,7 +23,7 @@ export interface DemoSignIn {
   user: string;
   name?: string;
   teams?: string[];
-  /** A supervisor: reads every agent's report. */
+  /** A supervisor: reads every agent's report, sets teammates' status, signs them out. */
   role?: 'admin';
 }
 
@@ -68,7 +70,7 @@ export function sessionFromToken(token: string, nowMs = Date.now()): Session {
   const claims = decodeToken(token);
   if (claims.role === 'service') throw new SignInError('A service token cannot open a WebSocket: use an agent or admin token.');
   if (claims.exp !== undefined && claims.exp * 1000 <= nowMs) throw new SignInError('The token has expired: sign in again.');
-  return { token: token.trim(), userId: claims.userId, workspace: claims.workspace, name: claims.name ?? claims.userId };
+  return { token: token.trim(), userId: claims.userId, workspace: claims.workspace, name: claims.name ?? claims.userId, admin: claims.role === 'admin' };
 }
 
 /** Asks the local stack for a demo token; its validation message comes back as a SignInError. */

@@ -6,6 +6,7 @@ import type { ChosenStatus, ConnectionState, Reason, Status } from '../../client
 import { type PageEntry, sortRoster } from '#local/page/roster.ts';
 import { type AgentTotals, duration, periodEnd, type ReportDay, type ReportQuery, totalsByAgent } from '#local/page/reports.ts';
 import type { DemoSignIn } from '#local/page/session.ts';
+import { type AwayReason, parsePickerValue, pickerOptions, pickerValue, reasonLabel } from '#local/page/supervisor.ts';
 
 type Child = Node | string | null | undefined | false;
 
@@ -50,6 +51,33 @@ const OFFLINE_REASON: Partial<Record<Reason, string>> = {
 
 function offlineReason(reason: Reason | null): string | undefined {
   return reason ? OFFLINE_REASON[reason] : undefined;
+}
+
+/** What a roster row's status text needs besides the entry. */
+export interface StatusContext {
+  /** The page's own user: their own doing reads "you". */
+  viewerId: string;
+  /** The workspace's away reasons, for labels. */
+  reasons: readonly AwayReason[];
+  /** A user's display name (from the roster), else their id. */
+  nameOf(userId: string): string;
+}
+
+/**
+ * A roster row's status: `Online`, `Away: Lunch` (the reason's label), `Offline · idle`; with
+ * `, set by Dana` when an admin set it (`by`, when not the user themself), and `Offline · signed
+ * out by Dana` when an admin signed them out. The page's own user is "you".
+ */
+export function statusText(entry: Pick<PageEntry, 'userId' | 'status' | 'reason' | 'awayReason' | 'by'>, context: StatusContext): string {
+  const by = entry.by !== undefined && entry.by !== entry.userId ? (entry.by === context.viewerId ? 'you' : context.nameOf(entry.by)) : undefined;
+  if (entry.status === 'offline') {
+    // An offline status has an admin only when one signed the user out.
+    if (by !== undefined) return `${STATUS_LABEL.offline} · signed out by ${by}`;
+    const reason = offlineReason(entry.reason);
+    return reason ? `${STATUS_LABEL.offline} · ${reason}` : STATUS_LABEL.offline;
+  }
+  const label = entry.status === 'away' && entry.awayReason !== undefined ? `${STATUS_LABEL.away}: ${reasonLabel(context.reasons, entry.awayReason)}` : STATUS_LABEL[entry.status];
+  return by !== undefined ? `${label}, set by ${by}` : label;
 }
 
 function statusDot(status: Status, label: string, testId?: string): HTMLElement {
@@ -106,7 +134,12 @@ export function renderSignIn(root: HTMLElement, handlers: SignInHandlers): void 
       field('User id', 'user', { required: true, autocomplete: 'off', placeholder: 'alice' }),
       field('Display name', 'name', { autocomplete: 'off', placeholder: 'Alice Martin' }),
       field('Teams', 'teams', { autocomplete: 'off', placeholder: 'sales, support' }, '(optional, comma-separated)'),
-      h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'admin', 'data-testid': 'sign-in-admin' }), h('span', {}, 'Supervisor (admin): sees everyone in Reports')),
+      h(
+        'label',
+        { class: 'check' },
+        h('input', { type: 'checkbox', name: 'admin', 'data-testid': 'sign-in-admin' }),
+        h('span', {}, "Supervisor (admin): sees everyone in Reports, sets teammates' status"),
+      ),
       h('button', { type: 'submit', class: 'primary', 'data-testid': 'sign-in-submit' }, 'Sign in'),
     ) as HTMLFormElement;
     const form = demoForm;
@@ -153,29 +186,38 @@ export interface AppHandlers {
   workspace: string;
   userId: string;
   name: string;
-  onStatus(status: ChosenStatus): void;
+  /** The signed-in user is an admin: each teammate's row gets Set online, Set away and Sign out. */
+  admin: boolean;
+  onStatus(status: ChosenStatus, reason?: string): void;
   /** Show one of the agent's teams (and themself), or everyone with null. */
   onScope(teams: string[] | null): void;
   onLogout(): void;
   /** The status report of these days (the page's token decides whose rows). */
   loadReport(query: ReportQuery): Promise<{ timezone: string; days: ReportDay[] }>;
   downloadCsv(query: ReportQuery): Promise<void>;
+  /** An admin sets a teammate's status; rejects with the server's message. */
+  setAgentStatus(userId: string, status: ChosenStatus, reason?: string): Promise<void>;
+  /** An admin signs a teammate out everywhere; rejects with the server's message. */
+  signOutAgent(userId: string): Promise<void>;
 }
 
 export interface AppView {
   update(roster: ReadonlyMap<string, PageEntry>, state: ConnectionState): void;
+  /** The workspace's away reasons: the picker's choices, the rows' labels; shown at the next update. */
+  setAwayReasons(reasons: readonly AwayReason[]): void;
   /** A short-lived message (server errors). */
   toast(message: string): void;
 }
 
 export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
-  const picker = h(
-    'select',
-    { id: 'status-picker', name: 'status', 'data-testid': 'status-picker' },
-    h('option', { value: 'online' }, 'Online'),
-    h('option', { value: 'away' }, 'Away'),
-  ) as HTMLSelectElement;
-  picker.addEventListener('change', () => handlers.onStatus(picker.value as ChosenStatus));
+  // Online, Away, and Away with each of the workspace's reasons; filled in at each update.
+  const picker = h('select', { id: 'status-picker', name: 'status', 'data-testid': 'status-picker' }) as HTMLSelectElement;
+  let pickerChoices = '';
+  picker.addEventListener('change', () => {
+    const choice = parsePickerValue(picker.value);
+    handlers.onStatus(choice.status, choice.reason);
+  });
+  let reasons: readonly AwayReason[] = [];
 
   // Which people to follow: everyone, or one of the agent's own teams (a subscription, so the
   // page receives only that team's changes). Filled in from the agent's teams once known.
@@ -225,15 +267,28 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
     toastRegion,
   );
 
-  let chosen: ChosenStatus = 'online';
+  let chosen = pickerValue('online');
+  let chosenReason: string | undefined;
   let everOpen = false;
   let toastTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The rows by user id, kept across updates so an admin's controls keep their choice and focus. */
+  const rows = new Map<string, Row>();
 
   return {
     update(roster, state) {
       if (state === 'open') everOpen = true;
       const self = roster.get(handlers.userId);
-      if (self && self.status !== 'offline') chosen = self.status;
+      if (self && self.status !== 'offline') {
+        chosen = pickerValue(self.status, self.awayReason);
+        chosenReason = self.awayReason;
+      }
+      // Rebuilt only when the choices change: a select rebuilt while open would close under the user.
+      const options = pickerOptions(reasons, chosenReason);
+      const choices = JSON.stringify(options);
+      if (choices !== pickerChoices) {
+        pickerChoices = choices;
+        picker.replaceChildren(...options.map((option) => h('option', { value: option.value }, option.label)));
+      }
       picker.value = chosen;
       picker.disabled = state !== 'open';
 
@@ -278,7 +333,35 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
       else summary.textContent = state === 'open' ? counts : `Last known, while reconnecting: ${counts}`;
       // While disconnected the roster is what we last heard, not live: say so and dim it.
       list.toggleAttribute('data-stale', state !== 'open');
-      list.replaceChildren(...entries.map((entry) => rosterRow(entry, entry.userId === handlers.userId)));
+      const context: StatusContext = { viewerId: handlers.userId, reasons, nameOf: (userId) => roster.get(userId)?.name ?? userId };
+      const shown = entries.map((entry) => {
+        let row = rows.get(entry.userId);
+        if (!row) {
+          const isSelf = entry.userId === handlers.userId;
+          row = { element: h('li', { 'data-testid': `roster-row-${entry.userId}`, 'data-self': isSelf ? 'true' : undefined }), parts: [] };
+          if (handlers.admin && !isSelf) {
+            row.controls = supervisorControls(entry.userId, handlers);
+            row.element.append(row.controls.element, row.controls.error);
+          }
+          rows.set(entry.userId, row);
+        }
+        fillRow(row, entry, entry.userId === handlers.userId, context);
+        row.controls?.update(entry, reasons, state === 'open');
+        return row.element;
+      });
+      const kept = new Set(shown);
+      for (const [userId, row] of rows) {
+        if (kept.has(row.element)) continue;
+        row.element.remove();
+        rows.delete(userId);
+      }
+      // Move only the rows out of place, so a row being used mostly stays where it is.
+      for (const [index, element] of shown.entries()) {
+        if (list.children[index] !== element) list.insertBefore(element, list.children[index] ?? null);
+      }
+    },
+    setAwayReasons(next) {
+      reasons = [...next];
     },
     toast(message) {
       toastRegion.textContent = message;
@@ -288,12 +371,26 @@ export function renderApp(root: HTMLElement, handlers: AppHandlers): AppView {
   };
 }
 
-function rosterRow(entry: PageEntry, isSelf: boolean): HTMLElement {
-  const reason = entry.status === 'offline' ? offlineReason(entry.reason) : undefined;
-  const statusText = reason ? `${STATUS_LABEL[entry.status]} · ${reason}` : STATUS_LABEL[entry.status];
-  return h(
-    'li',
-    { 'data-testid': `roster-row-${entry.userId}`, 'data-status': entry.status, 'data-self': isSelf ? 'true' : undefined },
+/** A roster row: its element, the parts each update redraws, and an admin's controls (kept as they are). */
+interface Row {
+  element: HTMLElement;
+  parts: HTMLElement[];
+  controls?: SupervisorControls;
+}
+
+/** Redraws a row's avatar, name and status for the entry; the controls after them stay untouched. */
+function fillRow(row: Row, entry: PageEntry, isSelf: boolean, context: StatusContext): void {
+  row.element.dataset.status = entry.status;
+  const parts = rosterRowParts(entry, isSelf, statusText(entry, context));
+  if (row.parts.length === 0) row.element.prepend(...parts);
+  else {
+    for (const [index, part] of row.parts.entries()) part.replaceWith(parts[index]!);
+  }
+  row.parts = parts;
+}
+
+function rosterRowParts(entry: PageEntry, isSelf: boolean, statusText: string): HTMLElement[] {
+  return [
     avatar(entry, statusText, `status-dot-${entry.userId}`),
     h(
       'div',
@@ -309,8 +406,76 @@ function rosterRow(entry: PageEntry, isSelf: boolean): HTMLElement {
         ? h('div', { class: 'teams' }, h('span', { class: 'visually-hidden' }, 'Teams: '), ...entry.teams.map((team) => h('span', { class: 'team' }, team)))
         : null,
     ),
-    h('span', { class: 'status-text', 'aria-hidden': 'true' }, statusText),
-  );
+    h('span', { class: 'status-text', 'aria-hidden': 'true', 'data-testid': `roster-status-${entry.userId}` }, statusText),
+  ];
+}
+
+interface SupervisorControls {
+  /** Set online, the away reason, Set away, Sign out. */
+  element: HTMLElement;
+  /** Why the last action failed, under the row; empty and hidden otherwise. */
+  error: HTMLElement;
+  update(entry: PageEntry, reasons: readonly AwayReason[], open: boolean): void;
+}
+
+/**
+ * An admin's controls for one teammate. Each calls the HTTP API; the change itself arrives like
+ * any other (a `presence` message), so the row shows it then. A refusal stays under the row until
+ * the next action.
+ */
+function supervisorControls(userId: string, handlers: AppHandlers): SupervisorControls {
+  const setOnline = h('button', { type: 'button', 'data-testid': `set-online-${userId}` }, 'Set online') as HTMLButtonElement;
+  const reason = h('select', { 'data-testid': `away-reason-${userId}` }) as HTMLSelectElement;
+  const setAway = h('button', { type: 'button', 'data-testid': `set-away-${userId}` }, 'Set away') as HTMLButtonElement;
+  const signOut = h('button', { type: 'button', class: 'danger', 'data-testid': `sign-out-${userId}` }, 'Sign out') as HTMLButtonElement;
+  const element = h('div', { class: 'supervise', role: 'group' }, setOnline, reason, setAway, signOut);
+  const error = h('p', { class: 'row-error', role: 'alert', 'data-testid': `supervise-error-${userId}`, hidden: true });
+  const buttons = [setOnline, setAway, signOut];
+  let name = userId;
+  let reasonChoices = '';
+  let busy = false;
+  let open = false;
+  const enable = () => {
+    for (const button of buttons) button.disabled = busy || !open;
+  };
+  const run = (what: string, action: () => Promise<void>) => {
+    busy = true;
+    enable();
+    action().then(
+      () => {
+        error.textContent = '';
+        error.hidden = true;
+      },
+      (failure: unknown) => {
+        error.textContent = `Could not ${what} ${name}: ${failure instanceof Error ? failure.message : String(failure)}`;
+        error.hidden = false;
+      },
+    ).finally(() => {
+      busy = false;
+      enable();
+    });
+  };
+  setOnline.addEventListener('click', () => run('set online', () => handlers.setAgentStatus(userId, 'online')));
+  setAway.addEventListener('click', () => run('set away', () => handlers.setAgentStatus(userId, 'away', reason.value || undefined)));
+  signOut.addEventListener('click', () => run('sign out', () => handlers.signOutAgent(userId)));
+  return {
+    element,
+    error,
+    update(entry, reasons, isOpen) {
+      name = entry.name;
+      open = isOpen;
+      element.setAttribute('aria-label', `Supervise ${entry.name}`);
+      reason.setAttribute('aria-label', `Away reason for ${entry.name}`);
+      const choices = JSON.stringify(reasons);
+      if (choices !== reasonChoices) {
+        reasonChoices = choices;
+        const selected = reason.value;
+        reason.replaceChildren(h('option', { value: '' }, 'No reason'), ...reasons.map((each) => h('option', { value: each.id }, reasonLabel(reasons, each.id, true))));
+        reason.value = reasons.some((each) => each.id === selected) ? selected : '';
+      }
+      enable();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
