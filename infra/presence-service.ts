@@ -145,6 +145,10 @@ const DELIVERY_DLQ_RETENTION = Duration.days(14);
 const CHANGES_FILTER = FilterCriteria.filter({
   dynamodb: { NewImage: { changes: { L: { M: { version: { N: FilterRule.exists() } } } } } },
 });
+/** The same for `notices`: a sweeper write that committed only an AgentUnavailable (the agent was already away or offline). */
+const NOTICES_FILTER = FilterCriteria.filter({
+  dynamodb: { NewImage: { notices: { L: { M: { since: { N: FilterRule.exists() } } } } } },
+});
 
 /** Both APIs: requests per second across the stage, and the burst above it. */
 const THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
@@ -469,8 +473,8 @@ export class PresenceService extends Construct {
         maxRecordAge: Duration.hours(1),
         // Batches that failed every retry, or aged out, are recorded in the DLQ (alarmed on).
         onFailure: new SqsDlq(this.deliveryDlq),
-        // Only agent writes that committed changes invoke the function (see CHANGES_FILTER).
-        filters: [CHANGES_FILTER],
+        // Only agent writes that committed changes or notices invoke the function (filters are ORed).
+        filters: [CHANGES_FILTER, NOTICES_FILTER],
       }),
     );
 

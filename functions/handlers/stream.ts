@@ -43,7 +43,7 @@ export function changesOf(record: DynamoDBRecord): Transition[] {
 }
 
 /** The AgentUnavailable notices a stream record's agent write committed. */
-function noticesOf(record: DynamoDBRecord): AgentUnavailable[] {
+export function noticesOf(record: DynamoDBRecord): AgentUnavailable[] {
   const item = agentImage(record);
   if (!item || !Array.isArray(item.notices)) return [];
   return (item.notices as StoredNotice[]).map((notice) => ({

@@ -11,7 +11,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { Agent, Transition } from '#domain/presence.ts';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
-import { changesOf } from '#handlers/stream.ts';
+import { changesOf, noticesOf } from '#handlers/stream.ts';
 import { removeOutdirs, functionsByHandler, grantsOf, synthPresence } from './cdk-app.ts';
 
 afterAll(removeOutdirs);
@@ -351,11 +351,11 @@ describe('delivery: the stream consumer', () => {
   describe('event filtering', () => {
     const filters = (mapping.FilterCriteria as { Filters: { Pattern: string }[] }).Filters;
 
-    it('invokes the function only for records whose new image has changes', () => {
-      expect(filters).toHaveLength(1);
-      expect(JSON.parse(filters[0]!.Pattern)).toEqual({
-        dynamodb: { NewImage: { changes: { L: { M: { version: { N: [{ exists: true }] } } } } } },
-      });
+    it('invokes the function only for records whose new image has changes or notices', () => {
+      expect(filters.map((filter) => JSON.parse(filter.Pattern))).toEqual([
+        { dynamodb: { NewImage: { changes: { L: { M: { version: { N: [{ exists: true }] } } } } } } },
+        { dynamodb: { NewImage: { notices: { L: { M: { since: { N: [{ exists: true }] } } } } } } },
+      ]);
     });
 
     // The records the real store writes, as the stream carries them, against the pattern; the
@@ -412,13 +412,20 @@ describe('delivery: the stream consumer', () => {
       ['an agent write that committed changes', async () => record('MODIFY', await written(() => store.saveAgent(agent, 91_000, 1_000, [change, { ...change, status: 'away', previous: 'online', reason: 'manual', version: 5 }]))), true],
       ['a first agent write (INSERT) with its connect', async () => record('INSERT', await written(() => store.saveAgent({ ...agent, version: 0 }, 91_000, 1_000, [{ ...change, version: 1 }]))), true],
       ['a lease renewal without changes', async () => record('MODIFY', await written(() => store.saveAgent(agent, 91_000, 1_000))), false],
+      [
+        'a sweeper write that committed only an AgentUnavailable',
+        async () =>
+          record('MODIFY', await written(() => store.saveAgent({ ...agent, status: 'away' }, null, 31_000, [], [{ workspaceId: 'acme', userId: 'ana', status: 'away', since: 1_000, at: 31_000 }]))),
+        true,
+      ],
       ['a settings write, whose changes are timeout changes', async () => record('MODIFY', await written(() => store.putSettings('acme', { idleTimeoutSeconds: 300, changes: [{ previousIdleTimeoutSeconds: 600, changedAt: 1_000 }] }))), false],
       ['a connection item', async () => record('INSERT', await written(() => store.putConnection('acme', { connectionId: 'c1', userId: 'ana', connectedAt: 1_000 }))), false],
       ['a delete (TTL or a gone connection)', async () => record('REMOVE'), false],
     ])('%s: invokes %s, exactly when the consumer finds changes in it', async (_name, make, invokes) => {
       const event = await make();
-      expect(matchesPattern(JSON.parse(filters[0]!.Pattern), event)).toBe(invokes);
-      expect(changesOf(event).length > 0).toBe(invokes);
+      // Lambda invokes when any filter matches.
+      expect(filters.some((filter) => matchesPattern(JSON.parse(filter.Pattern), event))).toBe(invokes);
+      expect(changesOf(event).length + noticesOf(event).length > 0).toBe(invokes);
     });
   });
 });
