@@ -83,7 +83,7 @@ it('shows a bar per agent in proportion to the day, filters by team and download
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-csv').click()]);
     const csv = await readFile((await download.path())!, 'utf8');
-    expect(csv.split('\r\n')).toEqual(expect.arrayContaining(['date,userId,name,online,away,offline', '2026-11-25,alice,Alice Martin,21600,64800,0', '2026-11-25,bob,Bob Okafor,43200,0,43200']));
+    expect(csv.split('\r\n')).toEqual(expect.arrayContaining(['date,userId,name,online,away,offline,away:(none)', '2026-11-25,alice,Alice Martin,21600,64800,0,64800', '2026-11-25,bob,Bob Okafor,43200,0,43200,0']));
 
     await page.getByTestId('report-team').selectOption('sales');
     await expect.poll(() => page.locator('[data-testid^="report-row-"]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-testid')))).toEqual(['report-row-alice']);
