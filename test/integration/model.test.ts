@@ -142,7 +142,7 @@ describe('the model itself', () => {
       { k: 'connect', ws: 0, user: 0 },
       { k: 'advance', ms: 30_000 },
       { k: 'sweep' },
-      { k: 'setStatus', conn: 0, status: 'busy' },
+      { k: 'setStatus', conn: 0, status: 'busy', reason: null },
     ];
     await expect(runSequence(memoryStores, commands, OPTIONS)).resolves.toBeUndefined();
   });

@@ -36,7 +36,14 @@ export interface Notice {
   previous: Status;
   reason: Reason;
   at: number;
+  /** On a change to away with a reason. */
+  awayReason?: string;
+  /** The admin who made the change. */
+  by?: string;
 }
+
+/** The away reasons every workspace of a sequence offers (set before its first command). */
+export const AWAY_REASONS = ['lunch', 'meeting'] as const;
 
 export interface Timings {
   leaseMs: number;
@@ -97,6 +104,11 @@ export interface User {
   teams: string[];
   known: boolean;
   chosen: Chosen;
+  /** The chosen away reason (only with chosen away). */
+  chosenReason: string | null;
+  /** The away reason and the admin of the last published change (what readers are told with it). */
+  publishedReason: string | null;
+  publishedBy: string | null;
   /** Effective status in true time, since when, and why. */
   status: Status;
   since: number;
@@ -175,6 +187,9 @@ export class PresenceModel {
         teams: [],
         known: false,
         chosen: 'online',
+        chosenReason: null,
+        publishedReason: null,
+        publishedBy: null,
         status: 'offline',
         since: this.now,
         reason: null,
@@ -233,6 +248,7 @@ export class PresenceModel {
   /** A deadline transition: it happened at `at`; the service publishes it later. */
   private happen(user: User, status: Status, reason: Reason, at: number): void {
     if (user.pending) throw new Error(`model: a second pending transition for ${user.userId}`);
+    // A deadline is the service's doing: no reason to show, no admin.
     user.pending = { ws: user.ws, userId: user.userId, status, previous: user.status, reason, at };
     user.status = status;
     user.since = at;
@@ -294,10 +310,12 @@ export class PresenceModel {
     this.publish(user, notice);
   }
 
-  /** An event's transition: published now. */
-  private change(user: User, status: Status, reason: Reason, at = this.now): void {
+  /** An event's transition: published now (by an admin when `by` is given). */
+  private change(user: User, status: Status, reason: Reason, at = this.now, by: string | null = null): void {
     if (user.pending) throw new Error('model: pending must be published first');
     const notice: Notice = { ws: user.ws, userId: user.userId, status, previous: user.status, reason, at };
+    if (status === 'away' && user.chosenReason !== null) notice.awayReason = user.chosenReason;
+    if (by !== null) notice.by = by;
     user.status = status;
     user.since = at;
     user.reason = reason;
@@ -306,6 +324,8 @@ export class PresenceModel {
 
   private publish(user: User, notice: Notice): void {
     user.published = notice.status;
+    user.publishedReason = notice.awayReason ?? null;
+    user.publishedBy = notice.by ?? null;
     this.out.published.push(notice);
     for (const conn of this.conns.values()) {
       if (conn.ws !== notice.ws) continue;
@@ -437,28 +457,79 @@ export class PresenceModel {
     this.reply(connId, 'snapshot');
   }
 
-  setStatus(connId: string, value: string): void {
+  /** An away reason goes only with away, and only one the workspace offers. */
+  private validReason(status: Chosen, awayReason: string | null): boolean {
+    return awayReason === null || (status === 'away' && (AWAY_REASONS as readonly string[]).includes(awayReason));
+  }
+
+  /** Publishes the choice if the user is present and it changes what readers see: the status, or only the away reason. */
+  private choose(user: User, status: Chosen, awayReason: string | null, reason: Reason, by: string | null): void {
+    user.chosen = status;
+    user.chosenReason = status === 'away' ? awayReason : null;
+    if (user.status === 'offline') return;
+    if (user.status !== status || (status === 'away' && user.publishedReason !== user.chosenReason)) this.change(user, status, reason, this.now, by);
+  }
+
+  setStatus(connId: string, value: string, awayReason: string | null = null): void {
     const conn = this.mustConn(connId);
     if (value !== 'online' && value !== 'away') {
       this.reply(connId, 'error:invalid_status');
+      return;
+    }
+    if (!this.validReason(value, awayReason)) {
+      this.reply(connId, 'error:invalid_message');
       return;
     }
     const user = this.user(conn.ws, conn.userId);
     if (user.loggedOut) return;
     this.settle(user);
     this.touch(user, connId);
-    user.chosen = value;
     this.recordActivityExactly(user);
-    if (user.status !== value) this.change(user, value, 'manual');
+    // Activity makes the user present with the chosen status.
+    if (user.status === 'offline') {
+      user.chosen = value;
+      user.chosenReason = value === 'away' ? awayReason : null;
+      this.change(user, value, 'manual');
+    } else {
+      this.choose(user, value, awayReason, 'manual', null);
+    }
     this.deliverGroup(conn.ws);
+  }
+
+  /**
+   * An admin sets a teammate's status over HTTP: the HTTP status it answers. Not an activity of
+   * the user: an offline user only has the choice stored.
+   */
+  adminSetStatus(ws: string, userId: string, value: string, awayReason: string | null, admin: boolean, by: string): number {
+    if (!admin) return 403;
+    if (value !== 'online' && value !== 'away') return 400;
+    const user = this.user(ws, userId);
+    if (!user.known) return 404;
+    if (!this.validReason(value, awayReason)) return 400;
+    this.settle(user);
+    this.choose(user, value, awayReason, 'admin', by);
+    this.deliverGroup(ws);
+    return 200;
+  }
+
+  /** An admin signs a teammate out everywhere: the HTTP status it answers. */
+  adminLogout(ws: string, userId: string, admin: boolean, by: string): number {
+    if (!admin) return 403;
+    const user = this.user(ws, userId);
+    if (!user.known) return 404;
+    this.logoutUser(user, by);
+    return 200;
   }
 
   logout(connId: string): void {
     const conn = this.mustConn(connId);
-    const user = this.user(conn.ws, conn.userId);
+    this.logoutUser(this.user(conn.ws, conn.userId), null);
+  }
+
+  private logoutUser(user: User, by: string | null): void {
     this.settle(user);
-    if (user.status !== 'offline') this.change(user, 'offline', 'logout');
-    this.deliverGroup(conn.ws);
+    if (user.status !== 'offline') this.change(user, 'offline', 'logout', this.now, by);
+    this.deliverGroup(user.ws);
     for (const other of this.conns.values()) {
       if (other.ws === user.ws && other.userId === user.userId && other.state === 'open') {
         this.reply(other.id, 'loggedOut');
@@ -510,9 +581,17 @@ export class PresenceModel {
   }
 
   /** Effective status of every known user of the workspace, as readers must see it now. */
-  readers(ws: string): { userId: string; status: Status; since: number; lastActive: number }[] {
+  readers(ws: string): { userId: string; status: Status; since: number; lastActive: number; awayReason?: string; by?: string }[] {
     return this.usersOf(ws)
-      .map((user) => ({ userId: user.userId, status: user.status, since: user.since, lastActive: user.lastActive }))
+      .map((user) => ({
+        userId: user.userId,
+        status: user.status,
+        since: user.since,
+        lastActive: user.lastActive,
+        ...(user.status === 'away' && user.chosenReason !== null ? { awayReason: user.chosenReason } : {}),
+        // Who set the status readers see: only while it is the published one.
+        ...(!user.pending && user.publishedBy !== null ? { by: user.publishedBy } : {}),
+      }))
       .sort((a, b) => (a.userId < b.userId ? -1 : 1));
   }
 

@@ -8,7 +8,7 @@ import { snapshot } from '#app/presence.ts';
 import type { ServerMessage } from '#app/messages.ts';
 import { deliverChanges } from '#app/fanout.ts';
 import { recordHistory } from '#app/history.ts';
-import { wholeSeconds } from '#domain/report.ts';
+import { wholeReasonSeconds, wholeSeconds } from '#domain/report.ts';
 import type { Ports, PresenceChanged, PresenceConfig, PresenceStore } from '#app/ports.ts';
 import {
   type Harness,
@@ -20,7 +20,7 @@ import {
   token,
 } from '#test/support/harness.ts';
 import { httpEvent, makeService, type Service, TestConnection } from '#test/support/service.ts';
-import { type Deviations, type Notice, PresenceModel, type Status } from '#test/model/reference-model.ts';
+import { AWAY_REASONS, type Deviations, type Notice, PresenceModel, type Status } from '#test/model/reference-model.ts';
 
 // ---------- timings: short, so that jumps cross lease, grace and idle boundaries ----------
 
@@ -53,7 +53,11 @@ export type Command =
   /** API Gateway's $disconnect for a dropped connection arrives late. */
   | { k: 'lateDisconnect'; conn: number }
   | { k: 'heartbeat'; conn: number; active: boolean }
-  | { k: 'setStatus'; conn: number; status: string }
+  | { k: 'setStatus'; conn: number; status: string; reason: string | null }
+  /** An admin (or an agent, refused) sets a teammate's status over HTTP. */
+  | { k: 'adminStatus'; ws: number; user: number; status: string; reason: string | null; admin: boolean }
+  /** An admin (or an agent, refused) signs a teammate out everywhere over HTTP. */
+  | { k: 'adminLogout'; ws: number; user: number; admin: boolean }
   | { k: 'subscribe'; conn: number; teams: string[] | null }
   | { k: 'logout'; conn: number }
   | { k: 'settings'; ws: number; seconds: number; admin: boolean }
@@ -61,6 +65,10 @@ export type Command =
   | { k: 'advance'; ms: number };
 
 const conn = fc.nat({ max: 7 });
+/** No reason, the workspace's two, and one it does not offer. */
+const awayReason = fc.constantFrom<string | null>(null, null, 'lunch', 'meeting', 'nap');
+/** Users the admin commands may name: the three, and one no workspace knows. */
+const ADMIN_TARGETS = [...USERS, 'stranger'] as const;
 /**
  * Around the boundaries: lease 30 s (renewed past its half, 15 s), grace 5 s, idle 10 to 90 s
  * (20 s by default), activity granularity idle / 10.
@@ -78,8 +86,24 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ k: fc.constant('lateDisconnect' as const), conn }), weight: 1 },
   { arbitrary: fc.record({ k: fc.constant('heartbeat' as const), conn, active: fc.boolean() }), weight: 6 },
   {
-    arbitrary: fc.record({ k: fc.constant('setStatus' as const), conn, status: fc.constantFrom('online', 'away', 'away', 'offline', 'busy', '') }),
+    arbitrary: fc.record({ k: fc.constant('setStatus' as const), conn, status: fc.constantFrom('online', 'away', 'away', 'offline', 'busy', ''), reason: awayReason }),
     weight: 2,
+  },
+  {
+    arbitrary: fc.record({
+      k: fc.constant('adminStatus' as const),
+      ws: fc.nat({ max: WORKSPACES - 1 }),
+      // A user id the workspace may not know yet (404), besides the three.
+      user: fc.nat({ max: USERS.length }),
+      status: fc.constantFrom('online', 'away', 'away', 'busy'),
+      reason: awayReason,
+      admin: fc.constantFrom(true, true, true, false),
+    }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({ k: fc.constant('adminLogout' as const), ws: fc.nat({ max: WORKSPACES - 1 }), user: fc.nat({ max: USERS.length }), admin: fc.constantFrom(true, true, false) }),
+    weight: 1,
   },
   {
     arbitrary: fc.record({
@@ -154,6 +178,13 @@ async function makeSut(factory: StoreFactory): Promise<Sut> {
     }
     tokens.set(`${ws}/admin`, await token({ workspace: ws, sub: 'boss', role: 'admin' }, TOKEN_LIFETIME_SECONDS));
     tokens.set(`${ws}/agent`, await token({ workspace: ws, sub: 'reader' }, TOKEN_LIFETIME_SECONDS));
+    const reasons = await service.http(
+      httpEvent('PUT', `/workspaces/${ws}/settings`, {
+        token: tokens.get(`${ws}/admin`)!,
+        body: JSON.stringify({ awayReasons: AWAY_REASONS.map((id) => ({ id, label: id })) }),
+      }),
+    );
+    if (reasons.statusCode !== 200) throw new Error(`setting the away reasons answered ${reasons.statusCode}: ${reasons.body}`);
   }
   return { service, gateway, events, clock, workspaces, tokens, connections: new Map(), postsSeen: 0, eventsSeen: 0, notices: [], startedAt: clock.now() };
 }
@@ -256,9 +287,32 @@ async function apply(sut: Sut, model: PresenceModel, command: Command): Promise<
       model.heartbeat(target!.id, command.active);
       return true;
     case 'setStatus':
-      await connection!.setStatus(command.status);
-      model.setStatus(target!.id, command.status);
+      await connection!.send({ action: 'setStatus', status: command.status, ...(command.reason !== null ? { awayReason: command.reason } : {}) });
+      model.setStatus(target!.id, command.status, command.reason);
       return true;
+    case 'adminStatus': {
+      const ws = sut.workspaces[command.ws]!;
+      const user = ADMIN_TARGETS[command.user]!;
+      const response = await sut.service.http(
+        httpEvent('PUT', `/workspaces/${ws}/agents/${user}/status`, {
+          token: tokenOf(sut, `${ws}/${command.admin ? 'admin' : 'agent'}`),
+          body: JSON.stringify({ status: command.status, ...(command.reason !== null ? { awayReason: command.reason } : {}) }),
+        }),
+      );
+      const expected = model.adminSetStatus(ws, user, command.status, command.reason, command.admin, 'boss');
+      if (response.statusCode !== expected) fail(`PUT agents/${user}/status answered ${response.statusCode}, expected ${expected}`, response.body);
+      return true;
+    }
+    case 'adminLogout': {
+      const ws = sut.workspaces[command.ws]!;
+      const user = ADMIN_TARGETS[command.user]!;
+      const response = await sut.service.http(
+        httpEvent('POST', `/workspaces/${ws}/agents/${user}/logout`, { token: tokenOf(sut, `${ws}/${command.admin ? 'admin' : 'agent'}`) }),
+      );
+      const expected = model.adminLogout(ws, user, command.admin, 'boss');
+      if (response.statusCode !== expected) fail(`POST agents/${user}/logout answered ${response.statusCode}, expected ${expected}`, response.body);
+      return true;
+    }
     case 'subscribe':
       await connection!.subscribe(command.teams);
       model.subscribe(target!.id, command.teams);
@@ -295,8 +349,22 @@ async function apply(sut: Sut, model: PresenceModel, command: Command): Promise<
 
 // ---------- comparison ----------
 
+/** A notice from what the service sent, in the model's key order (comparisons are by JSON). */
+function noticeOf(ws: string, change: Omit<Notice, 'ws'>): Notice {
+  return {
+    ws,
+    userId: change.userId,
+    status: change.status,
+    previous: change.previous,
+    reason: change.reason,
+    at: change.at,
+    ...(change.awayReason !== undefined ? { awayReason: change.awayReason } : {}),
+    ...(change.by !== undefined ? { by: change.by } : {}),
+  };
+}
+
 function noticeOfEvent(event: PresenceChanged): Notice {
-  return { ws: event.workspaceId, userId: event.userId, status: event.status, previous: event.previous, reason: event.reason, at: event.at };
+  return noticeOf(event.workspaceId, event);
 }
 
 function groupByUser(notices: Notice[]): Map<string, Notice[]> {
@@ -342,7 +410,7 @@ async function compare(sut: Sut, model: PresenceModel): Promise<void> {
     for (const message of presence) {
       const ws = sut.workspaces.find((candidate) => displayName(candidate, message.userId) === message.name);
       if (ws !== conn.ws) fail(`connection ${conn.id} of ${conn.ws} received a message about another workspace`, message);
-      gotAll.push({ ws, userId: message.userId, status: message.status, previous: message.previous, reason: message.reason, at: message.at });
+      gotAll.push(noticeOf(ws, message));
     }
     for (const userId of new Set([...expectedAll.map((e) => e.notice.userId), ...gotAll.map((n) => n.userId)])) {
       const expected = expectedAll.filter((entry) => entry.notice.userId === userId);
@@ -372,7 +440,14 @@ async function compare(sut: Sut, model: PresenceModel): Promise<void> {
   for (const ws of sut.workspaces) {
     const snap = await snapshot(sut.service.harness.ports, ws);
     const want = model.readers(ws);
-    const got = snap.users.map((user) => ({ userId: user.userId, status: user.status, since: user.since, lastActive: user.lastActiveAt }));
+    const got = snap.users.map((user) => ({
+      userId: user.userId,
+      status: user.status,
+      since: user.since,
+      lastActive: user.lastActiveAt,
+      ...(user.awayReason !== undefined ? { awayReason: user.awayReason } : {}),
+      ...(user.by !== undefined ? { by: user.by } : {}),
+    }));
     for (const user of model.usersOf(ws)) {
       const fuzzy = user.fuzzyActivity;
       if (!fuzzy) continue;
@@ -418,31 +493,47 @@ async function compareReport(sut: Sut, model: PresenceModel, ws: string): Promis
   const from = utcDate(sut.startedAt);
   const to = utcDate(now);
   const readers = model.readers(ws);
-  const want: Array<{ date: string; userId: string; online: number; away: number; offline: number }> = [];
+  type Row = { date: string; userId: string; online: number; away: number; offline: number; awayByReason: Record<string, number> };
+  const want: Row[] = [];
   for (const reader of readers) {
-    const changes = sut.notices.filter((notice) => notice.ws === ws && notice.userId === reader.userId).map((notice) => ({ at: notice.at, status: notice.status }));
-    if (reader.status !== (changes.at(-1)?.status ?? 'offline')) changes.push({ at: reader.since, status: reader.status });
+    const changes = sut.notices
+      .filter((notice) => notice.ws === ws && notice.userId === reader.userId)
+      .map((notice) => ({ at: notice.at, status: notice.status, awayReason: notice.awayReason ?? '' }));
+    if (reader.status !== (changes.at(-1)?.status ?? 'offline')) changes.push({ at: reader.since, status: reader.status, awayReason: '' });
     for (let day = Date.parse(`${from}T00:00:00Z`); day <= now; day += DAY_MS) {
       const until = Math.min(day + DAY_MS, now);
       const ms = { online: 0, away: 0, offline: 0 };
+      const awayMs: Record<string, number> = {};
       let status: Status = 'offline';
+      let awayReason = '';
       let since = day;
+      const spend = (amount: number) => {
+        ms[status] += amount;
+        if (status === 'away' && amount > 0) awayMs[awayReason] = (awayMs[awayReason] ?? 0) + amount;
+      };
       for (const change of changes) {
         if (change.at >= until) break;
-        if (change.at > since) ms[status] += change.at - since;
+        if (change.at > since) spend(change.at - since);
         since = Math.max(since, change.at);
         status = change.status;
+        awayReason = change.awayReason;
       }
-      ms[status] += until - since;
+      spend(until - since);
       const total = until === day + DAY_MS ? DAY_MS / 1000 : Math.floor((until - day) / 1000);
-      want.push({ date: utcDate(day), userId: reader.userId, ...wholeSeconds(ms, total) });
+      const seconds = wholeSeconds(ms, total);
+      want.push({ date: utcDate(day), userId: reader.userId, ...seconds, awayByReason: wholeReasonSeconds(awayMs, seconds.away, AWAY_REASONS) });
     }
   }
   want.sort((a, b) => a.date.localeCompare(b.date) || a.userId.localeCompare(b.userId));
   const response = await sut.service.http(httpEvent('GET', `/workspaces/${ws}/reports/status`, { token: tokenOf(sut, `${ws}/admin`), query: { from, to } }));
   if (response.statusCode !== 200) fail(`GET reports/status answered ${response.statusCode}`, response.body);
-  const got = (JSON.parse(response.body ?? '{}') as { days: Array<{ date: string; userId: string; online: number; away: number; offline: number }> }).days.map(
-    ({ date, userId, online, away, offline }) => ({ date, userId, online, away, offline }),
-  );
+  const got = (JSON.parse(response.body ?? '{}') as { days: Row[] }).days.map(({ date, userId, online, away, offline, awayByReason }) => ({
+    date,
+    userId,
+    online,
+    away,
+    offline,
+    awayByReason,
+  }));
   if (!same(got, want)) fail(`the report of ${ws.slice(-1)} differs from the model's`, { got, want });
 }
