@@ -133,9 +133,11 @@ describe('an admin sets a teammate\'s status', () => {
     ]);
     expect(reply.status).toBe(200);
     const entries = (await history(service, workspace, 'alice', admin)).slice(1);
-    // Both committed in some order; the second is a change of reason (or of who set it) only if it changed anything.
-    expect(entries.length).toBeGreaterThanOrEqual(1);
+    // Both committed, in some order: whichever came second changed the away reason (lunch or none).
+    expect(entries).toHaveLength(2);
     expect(entries[0]).toMatchObject({ status: 'away', previous: 'online' });
+    expect(entries[1]).toMatchObject({ status: 'away', previous: 'away' });
+    expect(entries.map((entry: { reason: string }) => entry.reason).sort()).toEqual(['admin', 'manual']);
     const final = (await call(service, 'GET', `/workspaces/${workspace}/agents/alice`, admin)).body;
     const last = entries.at(-1);
     expect(final.status).toBe(last.status);
