@@ -160,16 +160,8 @@ export interface PresenceChanged {
   by?: string;
 }
 
-/** The reassignment hook: an agent away or offline for the workspace's unavailableAfterSeconds since leaving online. */
-export interface AgentUnavailable {
-  workspaceId: string;
-  userId: string;
-  status: Exclude<Status, 'online'>;
-  /** When the agent left online. */
-  since: number;
-  /** The deadline the sweeper published it at. */
-  at: number;
-}
+/** The reassignment hook's event: the notice the sweeper committed, as published. */
+export type AgentUnavailable = UnavailableNotice;
 
 export interface EventPublisher {
   publish(events: PresenceChanged[]): Promise<void>;

@@ -11,7 +11,8 @@ import type { Ports } from '#app/ports.ts';
 import { assertAwayReason, signOut } from '#app/presence.ts';
 import type { Principal } from '#app/principal.ts';
 
-function authorizeSupervisor(principal: Principal, workspaceId: string): void {
+/** Only an admin of the workspace acts on a teammate (the HTTP handler asks first, before reading the body). */
+export function authorizeSupervisor(principal: Principal, workspaceId: string): void {
   if (principal.workspaceId !== workspaceId) throw new ForbiddenError('the token is not for this workspace');
   if (principal.role !== 'admin') throw new ForbiddenError("only an admin of the workspace may change a teammate's status");
 }

@@ -367,18 +367,17 @@ class Draft {
     this.publishedAwayReason = status === 'away' ? agent.awayReason : null;
   }
 
-  /** Sets the agent's choice; true when it differs from the stored one. */
-  choose(chosen: ChosenStatus, awayReason: string | null): { changed: boolean; reasonChanged: boolean } {
+  /** Sets the agent's choice; true when the away reason changed (a change readers see even if the status does not). */
+  choose(chosen: ChosenStatus, awayReason: string | null): boolean {
     const agent = this.agent;
     const reason = chosen === 'away' ? awayReason : null;
     const reasonChanged = agent.awayReason !== reason;
-    const changed = agent.chosen !== chosen || reasonChanged;
-    if (changed) {
+    if (agent.chosen !== chosen || reasonChanged) {
       agent.chosen = chosen;
       agent.awayReason = reason;
       this.changed = true;
     }
-    return { changed, reasonChanged };
+    return reasonChanged;
   }
 
   /** Marks the connection live; returns true when it was not known before. */
@@ -562,7 +561,7 @@ export function setStatus(
   if (!touched) return unchanged(stored ?? newAgent(identity, now));
   const draft = touched.draft;
   if (!stored) draft.changed = true;
-  const { reasonChanged } = draft.choose(chosen, awayReason);
+  const reasonChanged = draft.choose(chosen, awayReason);
   // A deliberate choice is activity worth recording exactly (it is rare, unlike heartbeats).
   draft.markActive(now, policy, true);
   draft.settleEvent(now, policy, 'manual', reasonChanged);
@@ -576,7 +575,7 @@ export function setStatus(
 export function adminSetStatus(stored: Agent, chosen: ChosenStatus, awayReason: string | null, by: string, now: number, policy: Policy): Decision {
   const draft = new Draft(stored, by);
   draft.settleDeadlines(now, policy);
-  const { reasonChanged } = draft.choose(chosen, awayReason);
+  const reasonChanged = draft.choose(chosen, awayReason);
   draft.settleEvent(now, policy, 'admin', reasonChanged);
   return draft.decision();
 }
@@ -589,7 +588,7 @@ export function dropAwayReason(stored: Agent, removed: ReadonlySet<string>, by: 
   if (stored.awayReason === null || !removed.has(stored.awayReason)) return null;
   const draft = new Draft(stored, by);
   draft.settleDeadlines(now, policy);
-  const { reasonChanged } = draft.choose(draft.agent.chosen, null);
+  const reasonChanged = draft.choose(draft.agent.chosen, null);
   draft.settleEvent(now, policy, 'admin', reasonChanged);
   return draft.decision();
 }

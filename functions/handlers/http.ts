@@ -27,7 +27,7 @@ import {
   reportQuerySchema,
   settingsBodySchema,
 } from '#handlers/schemas.ts';
-import { setAgentStatus, signOutAgent } from '#app/supervisor.ts';
+import { authorizeSupervisor, setAgentStatus, signOutAgent } from '#app/supervisor.ts';
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -144,7 +144,7 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
         return { status: 200, body: await signOutAgent(ports, principal, workspaceId, userId) };
       }
       if (method !== 'PUT') throw new MethodNotAllowedError('use PUT');
-      if (principal.role !== 'admin') throw new ForbiddenError("only an admin of the workspace may change a teammate's status");
+      authorizeSupervisor(principal, workspaceId);
       const body = agentStatusBodySchema.safeParse(readJsonBody(event));
       if (!body.success) throw new InvalidMessageError(describeIssues(body.error));
       const status = chosenStatusSchema.safeParse(body.data.status);

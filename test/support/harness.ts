@@ -134,7 +134,7 @@ export async function makeHarness(config: Partial<PresenceConfig> = {}, pageSize
     const written = await save(agent, dueAt, now, changes, notices);
     // As the stream consumer does: the history is recorded while the changes are delivered.
     if (written && notices.length > 0 && harnessDelivers.has(store)) {
-      await deliveryPorts.events.publishUnavailable(notices.map(({ workspaceId, userId, status, since, at }) => ({ workspaceId, userId, status, since, at })));
+      await deliveryPorts.events.publishUnavailable(notices);
     }
     if (written && changes.length > 0 && harnessDelivers.has(store)) {
       await Promise.all([recordHistory(deliveryPorts, changes), deliverChanges(deliveryPorts, changes)]);
