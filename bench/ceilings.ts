@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { ApiGatewayConnectionGateway } from '#adapters/api-gateway.ts';
 import { startLocalStack } from '#local/stack.ts';
 import { mintToken } from '#local/tokens.ts';
-import { CapacityMeter, meteredClient, newTable, round, silentLogger } from './lib.ts';
+import { CapacityMeter, meteredClient, newTable, round, saturate, silentLogger } from './lib.ts';
 
 /** What every ceiling posts: one presence message, as fan-out sends it. */
 const MESSAGE = { type: 'presence', userId: 'alice', name: 'Alice', teams: ['sales'], status: 'away', previous: 'online', reason: 'manual', at: 0 };
@@ -22,19 +22,9 @@ export interface CeilingRun {
   perSecond: number;
 }
 
-async function saturate(concurrency: number, seconds: number, once: () => Promise<unknown>): Promise<CeilingRun> {
-  let done = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        await once();
-        done++;
-      }
-    }),
-  );
-  return { concurrency, perSecond: Math.round(done / ((performance.now() - started) / 1000)) };
+async function ceiling(concurrency: number, seconds: number, once: () => Promise<unknown>): Promise<CeilingRun> {
+  const { done, elapsed } = await saturate(concurrency, seconds, once);
+  return { concurrency, perSecond: Math.round(done / elapsed) };
 }
 
 /** Strongly consistent GetItem of one small item, as the heartbeat's read is. */
@@ -46,7 +36,7 @@ export async function dynamoReadCeiling(dynamoEndpoint: string, concurrencies: n
     await db.doc.send(new PutCommand({ TableName: tableName, Item: { ...Key, name: 'U', version: 1 } }));
     const runs: CeilingRun[] = [];
     for (const concurrency of concurrencies) {
-      runs.push(await saturate(concurrency, seconds, () => db.doc.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true }))));
+      runs.push(await ceiling(concurrency, seconds, () => db.doc.send(new GetCommand({ TableName: tableName, Key, ConsistentRead: true }))));
     }
     return runs;
   } finally {
@@ -87,7 +77,7 @@ export async function postCeiling(dynamoEndpoint: string, concurrencies: number[
     if (!connectionId) throw new Error('the ceiling client did not connect');
     const gateway = new ApiGatewayConnectionGateway({ client, requestTimeoutMs: 3000 });
     const runs: CeilingRun[] = [];
-    for (const concurrency of concurrencies) runs.push(await saturate(concurrency, seconds, () => gateway.post(connectionId, MESSAGE)));
+    for (const concurrency of concurrencies) runs.push(await ceiling(concurrency, seconds, () => gateway.post(connectionId, MESSAGE)));
     return runs;
   } finally {
     socket?.close();

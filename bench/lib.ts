@@ -221,6 +221,22 @@ export function benchPorts(
   };
 }
 
+/** Runs `once` from `concurrency` loops for `seconds`; returns how many calls finished and the seconds taken. */
+export async function saturate(concurrency: number, seconds: number, once: () => Promise<unknown>): Promise<{ done: number; elapsed: number }> {
+  let done = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        await once();
+        done++;
+      }
+    }),
+  );
+  return { done, elapsed: (performance.now() - started) / 1000 };
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));

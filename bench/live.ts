@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { makeConnectHandler, makeHeartbeatHandler } from '#handlers/websocket.ts';
 import { startLocalStack } from '#local/stack.ts';
 import { mintToken } from '#local/tokens.ts';
-import { benchPorts, CapacityMeter, ManualClock, meteredClient, newTable, percentile, round, silentLogger, wsEvent } from './lib.ts';
+import { benchPorts, CapacityMeter, ManualClock, meteredClient, newTable, percentile, round, saturate, silentLogger, wsEvent } from './lib.ts';
 
 const debugLogger = process.env.BENCH_DEBUG
   ? { info() {}, warn: (m: string, ...e: unknown[]) => console.error('warn', m, ...e), error: (m: string, ...e: unknown[]) => console.error('error', m, ...e) }
@@ -127,22 +127,15 @@ export async function heartbeatScenario(dynamoEndpoint: string, concurrencies: n
     const latencies: number[] = [];
     let writes = 0;
     const requestsBefore = meter.requests;
-    const deadline = performance.now() + seconds * 1000;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (performance.now() < deadline) {
-          const i = next++ % agents;
-          clock.advance(step);
-          const before = meter.writeUnits;
-          const t0 = performance.now();
-          await heartbeat(wsEvent('heartbeat', 'MESSAGE', `c${i}`, connectedAt, 'ws-beat', `u${i}`, { action: 'heartbeat', active: true }));
-          latencies.push(performance.now() - t0);
-          if (meter.writeUnits > before) writes++;
-        }
-      }),
-    );
-    const elapsed = (performance.now() - started) / 1000;
+    const { elapsed } = await saturate(concurrency, seconds, async () => {
+      const i = next++ % agents;
+      clock.advance(step);
+      const before = meter.writeUnits;
+      const t0 = performance.now();
+      await heartbeat(wsEvent('heartbeat', 'MESSAGE', `c${i}`, connectedAt, 'ws-beat', `u${i}`, { action: 'heartbeat', active: true }));
+      latencies.push(performance.now() - t0);
+      if (meter.writeUnits > before) writes++;
+    });
     latencies.sort((a, b) => a - b);
     runs.push({
       concurrency,

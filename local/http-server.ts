@@ -8,6 +8,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { httpApiEvent } from '#local/api-gateway-events.ts';
 import { mintToken, type SigningSettings, tokenRequestSchema } from '#local/tokens.ts';
 import { isLoopbackHost, MISDIRECTED } from '#local/loopback.ts';
+import { readBody } from '#local/read-body.ts';
 import type { Logger } from '#app/ports.ts';
 
 /** API Gateway HTTP APIs take up to 10 MB; the handlers want far less, so stop reading early. */
@@ -68,7 +69,7 @@ async function serve(options: LocalHttpServerOptions, request: IncomingMessage, 
   if (!isLoopbackHost(request.headers.host)) return sendJson(response, MISDIRECTED.status, MISDIRECTED.body);
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
-  const body = await readBody(request);
+  const body = await readBody(request, MAX_REQUEST_BYTES);
   if (body === null) {
     return sendJson(response, 413, { error: { code: 'payload_too_large', message: `the body exceeds ${MAX_REQUEST_BYTES} bytes` } });
   }
@@ -137,16 +138,3 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   send(response, status, 'application/json', JSON.stringify(body));
 }
 
-/** The whole body, or null past the limit (the rest is read and dropped, so the reply still arrives). */
-function readBody(request: IncomingMessage): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
-    });
-    request.on('end', () => resolve(size > MAX_REQUEST_BYTES ? null : Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
-}

@@ -20,6 +20,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { WebSocket, WebSocketServer } from 'ws';
 import type { WebSocketEvent, WebSocketResult } from '#handlers/websocket.ts';
 import { isLoopbackHost, MISDIRECTED } from '#local/loopback.ts';
+import { readBody } from '#local/read-body.ts';
 import {
   type ConnectionInfo,
   authorizerEvent,
@@ -434,7 +435,7 @@ export class WebSocketEmulator {
       if (body === null) {
         return reply(response, 413, { message: 'Message too long' }, 'PayloadTooLargeException');
       }
-      const sent = await new Promise<boolean>((resolve) => client.socket.send(body, { binary: false }, (error) => resolve(!error)));
+      const sent = await new Promise<boolean>((resolve) => client.socket.send(body.toString('utf8'), { binary: false }, (error) => resolve(!error)));
       // The connection closed while the message was on its way: as API Gateway, it is gone.
       if (!sent) return reply(response, 410, { message: 'Gone' }, 'GoneException');
       response.writeHead(200).end();
@@ -503,16 +504,3 @@ function reply(response: ServerResponse, status: number, body: unknown, errorTyp
   response.end(text);
 }
 
-/** The body as a string, or null past the limit (the rest is drained, not kept). */
-function readBody(request: IncomingMessage, limit: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    request.on('end', () => resolve(size > limit ? null : Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
