@@ -1,22 +1,17 @@
 /** Development tokens signed with the local stack's HS256 secret (`npm run token`, the page's sign-in). */
 import { SignJWT } from 'jose';
 import { z } from 'zod';
-import { ID_PATTERN, MAX_NAME_LENGTH, MAX_TEAMS, MAX_TEAMS_CHARACTERS, NAME_PATTERN, teamsWithinLimits } from '#domain/ids.ts';
+import { idSchema, nameSchema, roleSchema, teamIdsSchema } from '#app/claims.ts';
 
 /** The secret `npm start` uses when PRESENCE_JWT_SECRET is unset; printed with a warning. */
 export const DEV_JWT_SECRET = 'presence-local-development-secret-not-for-production';
 
-const id = z.string().regex(ID_PATTERN, 'must be 1 to 128 characters of A-Z a-z 0-9 _ . @ : -');
-
 export const tokenRequestSchema = z.strictObject({
-  workspace: id,
-  user: id,
-  name: z.string().min(1).max(MAX_NAME_LENGTH).regex(NAME_PATTERN, 'must have no control characters').optional(),
-  teams: z
-    .array(id)
-    .refine(teamsWithinLimits, `at most ${MAX_TEAMS} team ids of at most ${MAX_TEAMS_CHARACTERS} characters in all`)
-    .optional(),
-  role: z.enum(['agent', 'admin', 'service']).optional(),
+  workspace: idSchema,
+  user: idSchema,
+  name: nameSchema.optional(),
+  teams: teamIdsSchema.optional(),
+  role: roleSchema.optional(),
   /** Seconds until expiry; at most 30 days. */
   expiresIn: z.number().int().min(1).max(30 * 86_400).optional(),
 });

@@ -3,19 +3,17 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetK
 import { UnauthorizedError } from '#app/errors.ts';
 import type { Principal, TokenVerifier } from '#app/principal.ts';
 import { z } from 'zod';
-import { ID_PATTERN, MAX_NAME_LENGTH, MAX_TOKEN_LENGTH, NAME_PATTERN, teamsWithinLimits } from '#domain/ids.ts';
-import { ROLES } from '#app/principal.ts';
-
-const id = z.string().regex(ID_PATTERN);
+import { MAX_TOKEN_LENGTH } from '#domain/ids.ts';
+import { idSchema, nameSchema, roleSchema, teamIdsSchema } from '#app/claims.ts';
 
 /** The claims of PROTOCOL.md; jose has already checked the signature, `exp` and issuer/audience. */
 const claimsSchema = z.object({
-  sub: id,
-  workspace: id,
+  sub: idSchema,
+  workspace: idSchema,
   exp: z.number().int(),
-  name: z.string().min(1).max(MAX_NAME_LENGTH).regex(NAME_PATTERN).optional(),
-  teams: z.array(id).refine(teamsWithinLimits).optional(),
-  role: z.enum(ROLES).optional(),
+  name: nameSchema.optional(),
+  teams: teamIdsSchema.optional(),
+  role: roleSchema.optional(),
 });
 
 export type JwtSettings =

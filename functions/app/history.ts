@@ -10,7 +10,7 @@ import { DEFAULT_TIMEZONE } from '#domain/timezone.ts';
 import { forEachLimited } from '#app/concurrency.ts';
 import { ForbiddenError, InvalidRequestError } from '#app/errors.ts';
 import type { Ports } from '#app/ports.ts';
-import type { Principal } from '#app/principal.ts';
+import { type Principal, readsAnyone } from '#app/principal.ts';
 
 /** Entries in one timeline page. */
 const HISTORY_PAGE = 1000;
@@ -65,7 +65,7 @@ async function applyRollup(ports: Pick<Ports, 'store'>, change: Transition, time
 
 /** Admins and services read anyone's history in their workspace; an agent only their own. */
 function authorizeHistoryReader(principal: Principal, userId: string): void {
-  if (principal.role === 'admin' || principal.role === 'service') return;
+  if (readsAnyone(principal)) return;
   if (principal.role === 'agent' && principal.userId === userId) return;
   throw new ForbiddenError('an agent may read only their own history');
 }

@@ -24,7 +24,7 @@ import { forEachLimited } from '#app/concurrency.ts';
 import { ForbiddenError, InvalidRequestError, NotFoundError } from '#app/errors.ts';
 import { policyFrom } from '#app/policy.ts';
 import type { Ports, StoredAgent, StoredRollup } from '#app/ports.ts';
-import type { Principal } from '#app/principal.ts';
+import { type Principal, readsAnyone } from '#app/principal.ts';
 
 /** The longest report: about a quarter. */
 const MAX_REPORT_DAYS = 92;
@@ -81,7 +81,7 @@ function datesOf(from: string, to: string): string[] {
 
 /** Admins and services read every row; an agent only their own (userId theirs, or omitted). */
 function readerUserId(principal: Principal, userId: string | undefined): string | undefined {
-  if (principal.role === 'admin' || principal.role === 'service') return userId;
+  if (readsAnyone(principal)) return userId;
   if (principal.role === 'agent' && (userId === undefined || userId === principal.userId)) return principal.userId;
   throw new ForbiddenError('an agent may read only their own report');
 }

@@ -2,10 +2,10 @@
 import { dropAwayReason, expire } from '#domain/presence.ts';
 import { canonicalTimeZone, DEFAULT_TIMEZONE } from '#domain/timezone.ts';
 import { forEachLimited } from '#app/concurrency.ts';
-import { ForbiddenError, InvalidMessageError } from '#app/errors.ts';
+import { InvalidMessageError } from '#app/errors.ts';
 import { type Decide, mutateAgent } from '#app/mutate.ts';
 import type { AwayReason, Ports, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
-import type { Principal } from '#app/principal.ts';
+import { assertAdmin, type Principal } from '#app/principal.ts';
 
 /** Agents settled at once during a settings change (each is a read and maybe a write). */
 const AGENTS_IN_FLIGHT = 8;
@@ -78,8 +78,13 @@ function validate(ports: Pick<Ports, 'config'>, change: SettingsChange): string 
  * - A new unavailableAfterSeconds: each agent in an uncounted-yet unavailable period (the
  *   workspace's agents, read once) gets its deadline moved, and one already past it is notified.
  */
+/** Only an admin of the workspace changes its settings (the HTTP handler asks first, before reading the body). */
+export function authorizeSettingsChange(principal: Principal, workspaceId: string): void {
+  assertAdmin(principal, workspaceId, 'change its settings');
+}
+
 export async function putSettings(ports: Ports, principal: Principal, change: SettingsChange): Promise<SettingsView> {
-  if (principal.role !== 'admin') throw new ForbiddenError('only an admin of the workspace may change its settings');
+  authorizeSettingsChange(principal, principal.workspaceId);
   const timezone = validate(ports, change);
   const workspaceId = principal.workspaceId;
   const current = await ports.store.getSettings(workspaceId);

@@ -4,17 +4,16 @@
  */
 import * as rules from '#domain/presence.ts';
 import type { ChosenStatus, PresenceView } from '#domain/presence.ts';
-import { ForbiddenError, NotFoundError } from '#app/errors.ts';
+import { NotFoundError } from '#app/errors.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import { policyFrom } from '#app/policy.ts';
 import type { Ports } from '#app/ports.ts';
 import { assertAwayReason, signOut } from '#app/presence.ts';
-import type { Principal } from '#app/principal.ts';
+import { assertAdmin, type Principal } from '#app/principal.ts';
 
 /** Only an admin of the workspace acts on a teammate (the HTTP handler asks first, before reading the body). */
 export function authorizeSupervisor(principal: Principal, workspaceId: string): void {
-  if (principal.workspaceId !== workspaceId) throw new ForbiddenError('the token is not for this workspace');
-  if (principal.role !== 'admin') throw new ForbiddenError("only an admin of the workspace may change a teammate's status");
+  assertAdmin(principal, workspaceId, "change a teammate's status");
 }
 
 /** The agent's presence as readers see it now (404 for a user the workspace has never seen). */

@@ -1,5 +1,7 @@
-/** Ids of users, workspaces and teams: 1 to 128 characters of [A-Za-z0-9_.@:-] (PROTOCOL.md). */
+/** Ids of users, workspaces, teams and away reasons: 1 to 128 characters of [A-Za-z0-9_.@:-] (PROTOCOL.md). */
 export const ID_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;
+/** The id rule in words, for error messages. */
+export const ID_RULE = 'must be 1 to 128 characters of A-Z a-z 0-9 _ . @ : -';
 export const MAX_NAME_LENGTH = 128;
 export const MAX_TEAMS = 50;
 

@@ -1,7 +1,6 @@
 /** The HTTP API of PROTOCOL.md on API Gateway HTTP API (payload v2) events. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
-  ForbiddenError,
   InvalidJsonError,
   InvalidMessageError,
   InvalidStatusError,
@@ -12,10 +11,11 @@ import {
 } from '#app/errors.ts';
 import { getAgent, queryAgents } from '#app/agents.ts';
 import type { Ports } from '#app/ports.ts';
-import type { Principal, TokenVerifier } from '#app/principal.ts';
+import { assertWorkspace, type TokenVerifier } from '#app/principal.ts';
 import { readTimeline } from '#app/history.ts';
 import { reportCsv, statusReport } from '#app/report.ts';
-import { getSettings, putSettings } from '#app/settings.ts';
+import { authorizeSettingsChange, getSettings, putSettings } from '#app/settings.ts';
+import { idSchema } from '#app/claims.ts';
 import { errorReply } from '#handlers/errors.ts';
 import {
   agentStatusBodySchema,
@@ -23,7 +23,6 @@ import {
   chosenStatusSchema,
   describeIssues,
   historyQuerySchema,
-  idSchema,
   reportQuerySchema,
   settingsBodySchema,
 } from '#handlers/schemas.ts';
@@ -99,11 +98,6 @@ function readJsonBody(event: APIGatewayProxyEventV2): unknown {
   }
 }
 
-/** The workspace in the path must be the token's. */
-function authorizeWorkspace(principal: Principal, workspaceId: string): void {
-  if (principal.workspaceId !== workspaceId) throw new ForbiddenError('the token is not for this workspace');
-}
-
 const WORKSPACE_ROUTE = /^\/workspaces\/([^/]+)\/(agents|settings)(?:\/([^/]+))?\/?$/;
 const HISTORY_ROUTE = /^\/workspaces\/([^/]+)\/agents\/([^/]+)\/history\/?$/;
 const SUPERVISOR_ROUTE = /^\/workspaces\/([^/]+)\/agents\/([^/]+)\/(status|logout)\/?$/;
@@ -124,7 +118,7 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
       const [, rawWorkspace = '', rawUser = ''] = history;
       const principal = await verifier.verify(bearerToken(event));
       const workspaceId = pathId(rawWorkspace, 'the workspace');
-      authorizeWorkspace(principal, workspaceId);
+      assertWorkspace(principal, workspaceId);
       if (method !== 'GET') throw new MethodNotAllowedError('use GET');
       const userId = pathId(rawUser, 'the user');
       const query = historyQuerySchema.safeParse(event.queryStringParameters ?? {});
@@ -137,7 +131,7 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
       const [, rawWorkspace = '', rawUser = '', action] = supervisor;
       const principal = await verifier.verify(bearerToken(event));
       const workspaceId = pathId(rawWorkspace, 'the workspace');
-      authorizeWorkspace(principal, workspaceId);
+      assertWorkspace(principal, workspaceId);
       const userId = pathId(rawUser, 'the user');
       if (action === 'logout') {
         if (method !== 'POST') throw new MethodNotAllowedError('use POST');
@@ -155,7 +149,7 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
     if (report) {
       const principal = await verifier.verify(bearerToken(event));
       const workspaceId = pathId(report[1] ?? '', 'the workspace');
-      authorizeWorkspace(principal, workspaceId);
+      assertWorkspace(principal, workspaceId);
       if (method !== 'GET') throw new MethodNotAllowedError('use GET');
       const query = reportQuerySchema.safeParse(event.queryStringParameters ?? {});
       if (!query.success) throw new InvalidRequestError(describeIssues(query.error));
@@ -170,7 +164,7 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
     // Authentication before anything about the request is revealed.
     const principal = await verifier.verify(bearerToken(event));
     const workspaceId = pathId(rawWorkspace, 'the workspace');
-    authorizeWorkspace(principal, workspaceId);
+    assertWorkspace(principal, workspaceId);
 
     if (resource === 'agents') {
       if (method !== 'GET') throw new MethodNotAllowedError('use GET');
@@ -184,7 +178,7 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
     }
     if (method === 'GET') return { status: 200, body: await getSettings(ports, workspaceId) };
     if (method === 'PUT') {
-      if (principal.role !== 'admin') throw new ForbiddenError('only an admin of the workspace may change its settings');
+      authorizeSettingsChange(principal, workspaceId);
       const body = settingsBodySchema.safeParse(readJsonBody(event));
       if (!body.success) throw new InvalidMessageError(describeIssues(body.error));
       return { status: 200, body: await putSettings(ports, principal, body.data) };

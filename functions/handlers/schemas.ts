@@ -1,10 +1,8 @@
 /** Every shape that enters from outside, in one schema library (zod). */
 import { z } from 'zod';
 import { CHOSEN_STATUSES } from '#domain/presence.ts';
-import { ID_PATTERN, MAX_NAME_LENGTH, MAX_TEAMS, teamsWithinLimits } from '#domain/ids.ts';
-import { ROLES } from '#app/principal.ts';
-
-export const idSchema = z.string().regex(ID_PATTERN, 'must be 1 to 128 characters of A-Z a-z 0-9 _ . @ : -');
+import { MAX_NAME_LENGTH, MAX_TEAMS } from '#domain/ids.ts';
+import { idSchema, roleSchema, teamIdsSchema } from '#app/claims.ts';
 
 /** What the authorizer hands to every later route (API Gateway allows only flat string values). */
 export const authorizerContextSchema = z.object({
@@ -12,14 +10,14 @@ export const authorizerContextSchema = z.object({
   workspaceId: idSchema,
   name: z.string().max(MAX_NAME_LENGTH),
   teams: z.string().transform((text, ctx) => {
-    const parsed = z.array(idSchema).refine(teamsWithinLimits).safeParse(safeJson(text));
+    const parsed = teamIdsSchema.safeParse(safeJson(text));
     if (!parsed.success) {
       ctx.addIssue({ code: 'custom', message: 'teams must be a JSON array of ids' });
       return z.NEVER;
     }
     return parsed.data;
   }),
-  role: z.enum(ROLES),
+  role: roleSchema,
   /** The token's end (epoch ms); absent on connections authorized before it was passed on. */
   expiresAt: z
     .string()
