@@ -30,7 +30,7 @@ import { buildPage } from '#local/page/build.ts';
 import { ensureTable } from '#local/table-setup.ts';
 import { pageOrigins } from '#local/loopback.ts';
 import { DEV_JWT_SECRET, type SigningSettings } from '#local/tokens.ts';
-import { WebSocketEmulator } from '#local/websocket-emulator.ts';
+import { WebSocketEmulator } from '#local/websocket/server.ts';
 
 type Env = Record<string, string | undefined>;
 

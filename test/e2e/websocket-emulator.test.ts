@@ -12,7 +12,8 @@ import {
 import { APIGatewayProxyWebsocketEventSchema } from '@aws-lambda-powertools/parser/schemas';
 import WebSocket from 'ws';
 import type { WebSocketEvent } from '#handlers/websocket.ts';
-import { type RouteHandler, WebSocketEmulator, type WebSocketEmulatorOptions } from '#local/websocket-emulator.ts';
+import type { RouteHandler } from '#local/websocket/handlers.ts';
+import { WebSocketEmulator, type WebSocketEmulatorOptions } from '#local/websocket/server.ts';
 
 // Powertools' WebSocket schema is the REQUEST authorizer event (methodArn, type, headers); what
 // every route event must match is its requestContext.
