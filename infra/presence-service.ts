@@ -29,6 +29,7 @@ import type { ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { HTTP_ROUTES, MESSAGE_ACTIONS } from '../functions/app/routes.ts';
 import { PresenceOperations } from './operations.ts';
 import { newJwtSecret, newPresenceTable } from './presence-table.ts';
 import {
@@ -152,22 +153,6 @@ const NOTICES_FILTER = FilterCriteria.filter({
 
 /** Both APIs: requests per second across the stage, and the burst above it. */
 const THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
-
-/** The WebSocket message routes besides $connect, $disconnect and $default. */
-const MESSAGE_ROUTES = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout'] as const;
-
-/** The HTTP routes of PROTOCOL.md. */
-const HTTP_ROUTES: { method: HttpMethod; path: string }[] = [
-  { method: HttpMethod.GET, path: '/workspaces/{ws}/agents' },
-  { method: HttpMethod.GET, path: '/workspaces/{ws}/agents/{userId}' },
-  { method: HttpMethod.GET, path: '/workspaces/{ws}/agents/{userId}/history' },
-  { method: HttpMethod.PUT, path: '/workspaces/{ws}/agents/{userId}/status' },
-  { method: HttpMethod.POST, path: '/workspaces/{ws}/agents/{userId}/logout' },
-  { method: HttpMethod.GET, path: '/workspaces/{ws}/reports/status' },
-  { method: HttpMethod.GET, path: '/workspaces/{ws}/settings' },
-  { method: HttpMethod.PUT, path: '/workspaces/{ws}/settings' },
-  { method: HttpMethod.GET, path: '/healthz' },
-];
 
 /** What one function needs, beside the Powertools defaults. */
 interface FunctionNeeds {
@@ -369,7 +354,7 @@ export class PresenceService extends Construct {
       disconnectRouteOptions: { integration: integration('disconnect') },
       defaultRouteOptions: { integration: integration('defaultRoute') },
     });
-    for (const action of MESSAGE_ROUTES) {
+    for (const action of MESSAGE_ACTIONS) {
       this.webSocketApi.addRoute(action, { integration: integration(action) });
     }
     const webSocketAccessLogs = new LogGroup(this, 'WebSocketAccessLogs', {
@@ -411,8 +396,8 @@ export class PresenceService extends Construct {
       accessLogSettings: { destination: new LogGroupLogDestination(httpAccessLogs) },
     });
     const httpIntegration = new HttpLambdaIntegration('HttpIntegration', functions.http.function);
-    for (const { method, path } of HTTP_ROUTES) {
-      for (const route of this.httpApi.addRoutes({ path, methods: [method], integration: httpIntegration })) {
+    for (const { method, path } of Object.values(HTTP_ROUTES)) {
+      for (const route of this.httpApi.addRoutes({ path, methods: [HttpMethod[method]], integration: httpIntegration })) {
         Validations.of(route).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason:

@@ -3,6 +3,7 @@
  * instance. A flood is refused before it costs a DynamoDB read or write or a fan-out. Lambda runs
  * many instances, so this is a per-instance bound; the stage's throttling is the account-wide one.
  */
+import type { MessageAction } from '#app/routes.ts';
 export interface RateLimitConfig {
   /** Tokens a connection can spend at once. */
   burst: number;
@@ -11,7 +12,7 @@ export interface RateLimitConfig {
 }
 
 /** What each action costs: status changes fan out, snapshots read a whole scope. */
-const ACTION_COST: Record<string, number> = {
+const ACTION_COST: Record<MessageAction, number> = {
   heartbeat: 1,
   setStatus: 4,
   getPresence: 5,
@@ -38,7 +39,7 @@ export class ConnectionRateLimiter {
   constructor(private readonly config: RateLimitConfig) {}
 
   take(connectionId: string, action: string, now: number): RateDecision {
-    const cost = ACTION_COST[action] ?? OTHER_COST;
+    const cost = ACTION_COST[action as MessageAction] ?? OTHER_COST;
     let bucket = this.buckets.get(connectionId);
     if (bucket) {
       this.buckets.delete(connectionId); // re-inserted below: Map order is recency

@@ -1,5 +1,6 @@
 /** The HTTP API of PROTOCOL.md on API Gateway HTTP API (payload v2) events. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { z } from 'zod';
 import {
   InvalidJsonError,
   InvalidMessageError,
@@ -11,7 +12,8 @@ import {
 } from '#app/errors.ts';
 import { getAgent, queryAgents } from '#app/agents.ts';
 import type { Ports } from '#app/ports.ts';
-import { assertWorkspace, type TokenVerifier } from '#app/principal.ts';
+import { assertWorkspace, type Principal, type TokenVerifier } from '#app/principal.ts';
+import { HTTP_ROUTES, type HttpRouteName } from '#app/routes.ts';
 import { readTimeline } from '#app/history.ts';
 import { reportCsv, statusReport } from '#app/report.ts';
 import { authorizeSettingsChange, getSettings, putSettings } from '#app/settings.ts';
@@ -98,92 +100,108 @@ function readJsonBody(event: APIGatewayProxyEventV2): unknown {
   }
 }
 
-const WORKSPACE_ROUTE = /^\/workspaces\/([^/]+)\/(agents|settings)(?:\/([^/]+))?\/?$/;
-const HISTORY_ROUTE = /^\/workspaces\/([^/]+)\/agents\/([^/]+)\/history\/?$/;
-const SUPERVISOR_ROUTE = /^\/workspaces\/([^/]+)\/agents\/([^/]+)\/(status|logout)\/?$/;
-const REPORT_ROUTE = /^\/workspaces\/([^/]+)\/reports\/status\/?$/;
+/** One path of HTTP_ROUTES with every route (method) on it. */
+interface RoutePath {
+  pattern: RegExp;
+  /** The path names `{ws}`: the caller must hold a token for that workspace. */
+  inWorkspace: boolean;
+  routes: HttpRouteName[];
+}
+
+/** HTTP_ROUTES grouped by path, each path as a pattern capturing its `{name}` parameters (a trailing slash is accepted). */
+const ROUTE_PATHS: RoutePath[] = (() => {
+  const byPath = new Map<string, RoutePath>();
+  for (const [name, { path }] of Object.entries(HTTP_ROUTES) as [HttpRouteName, (typeof HTTP_ROUTES)[HttpRouteName]][]) {
+    let entry = byPath.get(path);
+    if (!entry) {
+      const pattern = new RegExp(`^${path.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}/?$`);
+      entry = { pattern, inWorkspace: path.includes('{ws}'), routes: [] };
+      byPath.set(path, entry);
+    }
+    entry.routes.push(name);
+  }
+  return [...byPath.values()];
+})();
+
+/** What a route's handler gets: the caller, verified and checked against the workspace in the path. */
+interface RouteRequest {
+  event: APIGatewayProxyEventV2;
+  principal: Principal;
+  workspaceId: string;
+  /** The `{userId}` in the path, checked against the id rule. */
+  userId(): string;
+}
 
 export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier }) {
   const { ports, verifier } = deps;
 
+  function query<T>(schema: z.ZodType<T>, event: APIGatewayProxyEventV2): T {
+    const parsed = schema.safeParse(event.queryStringParameters ?? {});
+    if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
+    return parsed.data;
+  }
+
+  function body<T>(schema: z.ZodType<T>, event: APIGatewayProxyEventV2): T {
+    const parsed = schema.safeParse(readJsonBody(event));
+    if (!parsed.success) throw new InvalidMessageError(describeIssues(parsed.error));
+    return parsed.data;
+  }
+
+  const serve = {
+    listAgents: async ({ event, workspaceId }) => {
+      const { status, team } = query(agentsQuerySchema, event);
+      return { status: 200, body: { agents: await queryAgents(ports, { workspaceId, status, team }) } };
+    },
+    getAgent: async ({ workspaceId, userId }) => ({ status: 200, body: await getAgent(ports, workspaceId, userId()) }),
+    readHistory: async ({ event, principal, workspaceId, userId }) => {
+      const user = userId();
+      const { from = 0, to = ports.clock.now() + 1, next } = query(historyQuerySchema, event);
+      return { status: 200, body: await readTimeline(ports, principal, workspaceId, user, { from, to, next }) };
+    },
+    setAgentStatus: async ({ event, principal, workspaceId, userId }) => {
+      const user = userId();
+      authorizeSupervisor(principal, workspaceId);
+      const change = body(agentStatusBodySchema, event);
+      const status = chosenStatusSchema.safeParse(change.status);
+      if (!status.success) throw new InvalidStatusError();
+      return { status: 200, body: await setAgentStatus(ports, principal, workspaceId, user, { status: status.data, awayReason: change.awayReason ?? null }) };
+    },
+    signOutAgent: async ({ principal, workspaceId, userId }) => ({ status: 200, body: await signOutAgent(ports, principal, workspaceId, userId()) }),
+    statusReport: async ({ event, principal, workspaceId }) => {
+      const parameters = query(reportQuerySchema, event);
+      const result = await statusReport(ports, principal, workspaceId, parameters);
+      if (wantsCsv(event)) return { status: 200, csv: reportCsv(result), filename: `status-${parameters.from}-${parameters.to}.csv` };
+      return { status: 200, body: result };
+    },
+    getSettings: async ({ workspaceId }) => ({ status: 200, body: await getSettings(ports, workspaceId) }),
+    putSettings: async ({ event, principal, workspaceId }) => {
+      authorizeSettingsChange(principal, workspaceId);
+      return { status: 200, body: await putSettings(ports, principal, body(settingsBodySchema, event)) };
+    },
+  } satisfies Record<Exclude<HttpRouteName, 'health'>, (request: RouteRequest) => Promise<Reply>>;
+
   async function route(event: APIGatewayProxyEventV2): Promise<Reply> {
     const method = event.requestContext.http.method.toUpperCase();
-    const path = event.rawPath;
-    if (path === '/healthz') {
-      if (method !== 'GET') throw new MethodNotAllowedError('use GET');
+    let params: Record<string, string> = {};
+    const path = ROUTE_PATHS.find((candidate) => {
+      const match = candidate.pattern.exec(event.rawPath);
+      params = match?.groups ?? {};
+      return match !== null;
+    });
+    if (!path) throw new NotFoundError('no such route');
+    const name = path.routes.find((candidate) => HTTP_ROUTES[candidate].method === method);
+    const methodNotAllowed = () => new MethodNotAllowedError(`use ${path.routes.map((candidate) => HTTP_ROUTES[candidate].method).join(' or ')}`);
+    if (!path.inWorkspace) {
+      // /healthz, the one route outside a workspace, is anonymous.
+      if (name !== 'health') throw methodNotAllowed();
       return { status: 200, body: { ok: true } };
     }
-    const history = HISTORY_ROUTE.exec(path);
-    if (history) {
-      const [, rawWorkspace = '', rawUser = ''] = history;
-      const principal = await verifier.verify(bearerToken(event));
-      const workspaceId = pathId(rawWorkspace, 'the workspace');
-      assertWorkspace(principal, workspaceId);
-      if (method !== 'GET') throw new MethodNotAllowedError('use GET');
-      const userId = pathId(rawUser, 'the user');
-      const query = historyQuerySchema.safeParse(event.queryStringParameters ?? {});
-      if (!query.success) throw new InvalidRequestError(describeIssues(query.error));
-      const { from = 0, to = ports.clock.now() + 1, next } = query.data;
-      return { status: 200, body: await readTimeline(ports, principal, workspaceId, userId, { from, to, next }) };
-    }
-    const supervisor = SUPERVISOR_ROUTE.exec(path);
-    if (supervisor) {
-      const [, rawWorkspace = '', rawUser = '', action] = supervisor;
-      const principal = await verifier.verify(bearerToken(event));
-      const workspaceId = pathId(rawWorkspace, 'the workspace');
-      assertWorkspace(principal, workspaceId);
-      const userId = pathId(rawUser, 'the user');
-      if (action === 'logout') {
-        if (method !== 'POST') throw new MethodNotAllowedError('use POST');
-        return { status: 200, body: await signOutAgent(ports, principal, workspaceId, userId) };
-      }
-      if (method !== 'PUT') throw new MethodNotAllowedError('use PUT');
-      authorizeSupervisor(principal, workspaceId);
-      const body = agentStatusBodySchema.safeParse(readJsonBody(event));
-      if (!body.success) throw new InvalidMessageError(describeIssues(body.error));
-      const status = chosenStatusSchema.safeParse(body.data.status);
-      if (!status.success) throw new InvalidStatusError();
-      return { status: 200, body: await setAgentStatus(ports, principal, workspaceId, userId, { status: status.data, awayReason: body.data.awayReason ?? null }) };
-    }
-    const report = REPORT_ROUTE.exec(path);
-    if (report) {
-      const principal = await verifier.verify(bearerToken(event));
-      const workspaceId = pathId(report[1] ?? '', 'the workspace');
-      assertWorkspace(principal, workspaceId);
-      if (method !== 'GET') throw new MethodNotAllowedError('use GET');
-      const query = reportQuerySchema.safeParse(event.queryStringParameters ?? {});
-      if (!query.success) throw new InvalidRequestError(describeIssues(query.error));
-      const result = await statusReport(ports, principal, workspaceId, query.data);
-      if (wantsCsv(event)) return { status: 200, csv: reportCsv(result), filename: `status-${query.data.from}-${query.data.to}.csv` };
-      return { status: 200, body: result };
-    }
-    const match = WORKSPACE_ROUTE.exec(path);
-    if (!match) throw new NotFoundError('no such route');
-    const [, rawWorkspace = '', resource, rawUser] = match;
-    if (resource === 'settings' && rawUser !== undefined) throw new NotFoundError('no such route');
     // Authentication before anything about the request is revealed.
     const principal = await verifier.verify(bearerToken(event));
-    const workspaceId = pathId(rawWorkspace, 'the workspace');
+    const workspaceId = pathId(params.ws ?? '', 'the workspace');
     assertWorkspace(principal, workspaceId);
-
-    if (resource === 'agents') {
-      if (method !== 'GET') throw new MethodNotAllowedError('use GET');
-      if (rawUser !== undefined) {
-        return { status: 200, body: await getAgent(ports, workspaceId, pathId(rawUser, 'the user')) };
-      }
-      const query = agentsQuerySchema.safeParse(event.queryStringParameters ?? {});
-      if (!query.success) throw new InvalidRequestError(describeIssues(query.error));
-      const agents = await queryAgents(ports, { workspaceId, status: query.data.status, team: query.data.team });
-      return { status: 200, body: { agents } };
-    }
-    if (method === 'GET') return { status: 200, body: await getSettings(ports, workspaceId) };
-    if (method === 'PUT') {
-      authorizeSettingsChange(principal, workspaceId);
-      const body = settingsBodySchema.safeParse(readJsonBody(event));
-      if (!body.success) throw new InvalidMessageError(describeIssues(body.error));
-      return { status: 200, body: await putSettings(ports, principal, body.data) };
-    }
-    throw new MethodNotAllowedError('use GET or PUT');
+    if (!name || name === 'health') throw methodNotAllowed();
+    return serve[name]({ event, principal, workspaceId, userId: () => pathId(params.userId ?? '', 'the user') });
   }
 
   return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {

@@ -17,6 +17,7 @@ import type { ConnectionRateLimiter } from '#app/rate-limit.ts';
 import { tokenExpiredMessage } from '#app/messages.ts';
 import type { Logger, Ports } from '#app/ports.ts';
 import type { Principal, TokenVerifier } from '#app/principal.ts';
+import { MESSAGE_ACTIONS, type MessageAction } from '#app/routes.ts';
 import * as presence from '#app/presence.ts';
 import type { ConnectionContext } from '#app/presence.ts';
 import { errorMessage, errorReply } from '#handlers/errors.ts';
@@ -52,8 +53,6 @@ export interface WebSocketResult {
 }
 
 export type WebSocketHandler = (event: WebSocketEvent) => Promise<WebSocketResult>;
-
-export const KNOWN_ACTIONS = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout'] as const;
 
 // ---------- authorizer ----------
 
@@ -261,11 +260,11 @@ export function makeLogoutHandler(deps: MessageDeps): WebSocketHandler {
 export function makeDefaultHandler(deps: MessageDeps): WebSocketHandler {
   return makeMessageHandler(deps, '$default', async (_ports, _context, body) => {
     const action = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { action?: unknown }).action : undefined;
-    if (typeof action === 'string' && (KNOWN_ACTIONS as readonly string[]).includes(action)) {
+    if (typeof action === 'string' && (MESSAGE_ACTIONS as readonly string[]).includes(action)) {
       // Route selection sends known actions to their own routes; only a misconfigured API gets here.
       throw new InvalidMessageError(`action ${action} was not routed`);
     }
-    throw new UnknownActionError(`unknown action; expected one of ${KNOWN_ACTIONS.join(', ')}`);
+    throw new UnknownActionError(`unknown action; expected one of ${MESSAGE_ACTIONS.join(', ')}`);
   });
 }
 
@@ -285,6 +284,6 @@ export function makeWebSocketApi(deps: MessageDeps & { verifier: TokenVerifier }
       getPresence: makeGetPresenceHandler(deps),
       logout: makeLogoutHandler(deps),
       $default: makeDefaultHandler(deps),
-    } satisfies Record<(typeof KNOWN_ACTIONS)[number] | '$default', WebSocketHandler>,
+    } satisfies Record<MessageAction | '$default', WebSocketHandler>,
   };
 }

@@ -12,7 +12,8 @@ import {
 import { makeHttpHandler } from '#handlers/http.ts';
 import { makeOnlineAgentsHandler } from '#handlers/online-agents.ts';
 import { makeSweeperHandler } from '#handlers/sweeper.ts';
-import { KNOWN_ACTIONS, makeWebSocketApi, type WebSocketHandler } from '#handlers/websocket.ts';
+import { MESSAGE_ACTIONS } from '#app/routes.ts';
+import { makeWebSocketApi, type WebSocketHandler } from '#handlers/websocket.ts';
 import { type Harness, token, type TokenClaims, verifier } from '#test/support/harness.ts';
 
 export function makeService(harness: Harness) {
@@ -76,7 +77,7 @@ export class TestConnection {
 
   async send(body: string | object): Promise<void> {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    const route = selectRoute(text, KNOWN_ACTIONS);
+    const route = selectRoute(text, MESSAGE_ACTIONS);
     const handler = this.service.routes[route];
     if (!handler) throw new Error(`no handler for ${route}`);
     await handler(messageEvent(this.info, route, text, this.service.harness.clock.now()));

@@ -11,7 +11,7 @@ import {
   requestTime,
   selectRoute,
 } from '#local/api-gateway-events.ts';
-import { KNOWN_ACTIONS } from '#handlers/websocket.ts';
+import { MESSAGE_ACTIONS } from '#app/routes.ts';
 
 const info: ConnectionInfo = {
   apiId: 'abc123',
@@ -58,6 +58,6 @@ describe('API Gateway WebSocket events', () => {
     ['[{"action":"heartbeat"}]', '$default'],
     ['not json', '$default'],
   ])('route selection on $request.body.action: %s -> %s', (body, route) => {
-    expect(selectRoute(body, KNOWN_ACTIONS)).toBe(route);
+    expect(selectRoute(body, MESSAGE_ACTIONS)).toBe(route);
   });
 });
