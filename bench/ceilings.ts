@@ -72,7 +72,7 @@ export async function postCeiling(dynamoEndpoint: string, concurrencies: number[
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
-    await stack.emulator.settled();
+    await stack.emulator.idle();
     const connectionId = stack.emulator.connectionIds()[0];
     if (!connectionId) throw new Error('the ceiling client did not connect');
     const gateway = new ApiGatewayConnectionGateway({ client, requestTimeoutMs: 3000 });

@@ -76,7 +76,7 @@ export async function fanoutScenario(
     for (const clients of sizes) {
       const line = await runChild([stack.wsUrl, `fan-${clients}-${randomUUID().slice(0, 6)}`, String(clients), String(changes)], 600_000);
       const result = JSON.parse(line) as { perChange: number[]; connectMs: number };
-      await stack.emulator.settled();
+      await stack.emulator.idle();
       const sorted = [...result.perChange].sort((a, b) => a - b);
       runs.push({
         clients,

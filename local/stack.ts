@@ -288,9 +288,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cleanups.push(() => ws.stop());
 
     const delivered = async () => {
-      await ws.settled();
+      await ws.idle();
       await stream.drained();
-      await ws.settled();
+      await ws.idle();
     };
 
     const timed = options.sweepTimer !== false;

@@ -150,8 +150,12 @@ export class WebSocketEmulator {
     return this.clients.ended;
   }
 
-  /** Resolves once no handler or management request is in flight (tests use it as a barrier). */
-  settled(): Promise<void> {
+  /**
+   * Resolves once no handshake, route handler, `$disconnect` or `@connections` request is in
+   * flight, including any that starts while it waits; nothing is queued behind them (tests and
+   * the bench use it as a barrier).
+   */
+  idle(): Promise<void> {
     return this.inFlightWork.idle();
   }
 
