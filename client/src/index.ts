@@ -223,7 +223,7 @@ export class PresenceClient {
     this.activity.stop();
     const error = new PresenceClientError('closed', 'the client was closed');
     this.ready.rejectAll(error);
-    this.waiters.settleAll({ type: 'error', code: 'closed', message: error.message });
+    this.waiters.resolveAll({ type: 'error', code: 'closed', message: error.message });
     this.setState('closed');
   }
 
@@ -259,7 +259,7 @@ export class PresenceClient {
         this.setState('open');
         this.ready.resolveAll();
       }
-      this.waiters.settleWaiters(whole);
+      this.waiters.resolveWaiters(whole);
       return;
     } else if (message.type === 'presence') {
       for (const change of message.changes) {
@@ -269,7 +269,7 @@ export class PresenceClient {
       }
     } else if (message.type === 'loggedOut') {
       // Logged out here, on another device or by an admin: never reconnect.
-      this.waiters.settleWaiters(message);
+      this.waiters.resolveWaiters(message);
       this.emitter.emit('loggedOut', { type: 'loggedOut', at: message.at, ...(typeof message.by === 'string' ? { by: message.by } : {}) });
       this.close();
       return;
@@ -279,10 +279,10 @@ export class PresenceClient {
       if (message.code === 'token_expired') {
         this.transport.renew(link);
         // What was waiting for an answer on this connection is told why there will be none.
-        this.waiters.settleMatching(message);
+        this.waiters.resolveMatching(message);
         return;
       }
-      if (!this.waiters.settleWaiters(message)) this.emitter.emit('error', new PresenceClientError(message.code, message.message));
+      if (!this.waiters.resolveWaiters(message)) this.emitter.emit('error', new PresenceClientError(message.code, message.message));
       // A connection still waiting for its first snapshot was refused one (busy, rate limited,
       // an internal error): ask again after a backoff, or it would never open.
       if (!link.synced && link.opened && !link.retry) {
@@ -293,7 +293,7 @@ export class PresenceClient {
       }
       return;
     }
-    this.waiters.settleWaiters(message);
+    this.waiters.resolveWaiters(message);
   }
 
   /** Asks for a snapshot of the subscription on this connection (the first one, or again after a refusal). */

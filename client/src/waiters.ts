@@ -1,12 +1,12 @@
 /**
  * Pending requests: calls waiting for the server's answer (setStatus, subscribe, logout), and
  * calls waiting for the connection to be ready (connect, logout while reconnecting). Each is
- * settled by the message or event it waits for, or rejected after its timeout or on close.
+ * resolved by the message or event it waits for, or rejected after its timeout or on close.
  */
 import { PresenceClientError } from './errors.ts';
 import type { ServerMessage } from './protocol.ts';
 
-type Waiter = { match: (message: ServerMessage) => boolean; settle: (message: ServerMessage) => void };
+type Waiter = { match: (message: ServerMessage) => boolean; resolve: (message: ServerMessage) => void };
 
 /** Requests waiting for a server message; the oldest one a message answers gets it. */
 export class Waiters {
@@ -16,7 +16,7 @@ export class Waiters {
 
   /**
    * The first message `match` accepts. Rejects with `timeout` after the timeout, and with
-   * `closed` when it is settled with a `closed` error (the client closed).
+   * `closed` when it is resolved with a `closed` error (the client closed).
    */
   waitFor(match: (message: ServerMessage) => boolean): Promise<ServerMessage> {
     return new Promise((resolve, reject) => {
@@ -26,7 +26,7 @@ export class Waiters {
       }, this.timeoutMs);
       const entry: Waiter = {
         match,
-        settle: (message) => {
+        resolve: (message) => {
           clearTimeout(timer);
           if (message.type === 'error' && message.code === 'closed') reject(new PresenceClientError('closed', message.message));
           else resolve(message);
@@ -36,25 +36,25 @@ export class Waiters {
     });
   }
 
-  /** Settles the oldest waiter the message answers; true if one did. */
-  settleWaiters(message: ServerMessage): boolean {
+  /** Resolves the oldest waiter the message answers; true if one did. */
+  resolveWaiters(message: ServerMessage): boolean {
     const index = this.pending.findIndex((waiter) => waiter.match(message));
     if (index < 0) return false;
     const [waiter] = this.pending.splice(index, 1);
-    waiter?.settle(message);
+    waiter?.resolve(message);
     return true;
   }
 
-  /** Settles every waiter the message answers (a connection's last word: none will follow on it). */
-  settleMatching(message: ServerMessage): void {
+  /** Resolves every waiter the message answers (a connection's last word: none will follow on it). */
+  resolveMatching(message: ServerMessage): void {
     const waiting = this.pending.filter((waiter) => waiter.match(message));
     this.pending = this.pending.filter((waiter) => !waiting.includes(waiter));
-    for (const waiter of waiting) waiter.settle(message);
+    for (const waiter of waiting) waiter.resolve(message);
   }
 
-  /** Settles every waiter with this message, whatever they wait for. */
-  settleAll(message: ServerMessage): void {
-    for (const waiter of this.pending.splice(0)) waiter.settle(message);
+  /** Resolves every waiter with this message, whatever they wait for. */
+  resolveAll(message: ServerMessage): void {
+    for (const waiter of this.pending.splice(0)) waiter.resolve(message);
   }
 }
 
