@@ -6,6 +6,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ConnectionGoneError, FanoutDispatchError } from '#app/errors.ts';
 import type { ConnectionGateway, EventPublisher, FanoutDispatcher, Ports, PresenceStore } from '#app/ports.ts';
 import { DECISION_TIMED_REASONS, METRICS, REASON_DIMENSION } from '#handlers/metric-names.ts';
+import { isAuthorizerRefusal } from '#handlers/authorizer-refusal.ts';
 
 type Now = () => number;
 
@@ -144,7 +145,7 @@ export function measuredAuthorizer<A extends unknown[], R>(
     try {
       return await handler(...args);
     } catch (error) {
-      const refused = error instanceof Error && error.message === 'Unauthorized';
+      const refused = isAuthorizerRefusal(error);
       metrics.addMetric(refused ? METRICS.tokensRefused : METRICS.authorizerErrors, MetricUnit.Count, 1);
       throw error;
     }

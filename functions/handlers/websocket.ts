@@ -32,6 +32,7 @@ import {
   subscribeMessage,
 } from '#handlers/schemas.ts';
 import type { z } from 'zod';
+import { authorizerRefusal } from '#handlers/authorizer-refusal.ts';
 
 /** The part of an API Gateway WebSocket event the handlers read. */
 export interface WebSocketEvent {
@@ -81,7 +82,7 @@ export function makeAuthorizerHandler(deps: { verifier: TokenVerifier; logger?: 
       if (error instanceof UnauthorizedError) {
         // The client is told only 401; which check failed is for the log.
         deps.logger?.info('token refused', { reason: error.reason });
-        throw new Error('Unauthorized');
+        throw authorizerRefusal();
       }
       throw error;
     }

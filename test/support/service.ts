@@ -8,6 +8,7 @@ import {
   messageEvent,
   newConnectionId,
   selectRoute,
+  httpApiEvent,
 } from '#local/api-gateway-events.ts';
 import { makeHttpHandler } from '#handlers/http.ts';
 import { makeOnlineAgentsHandler } from '#handlers/online-agents.ts';
@@ -15,6 +16,7 @@ import { makeSweeperHandler } from '#handlers/sweeper.ts';
 import { MESSAGE_ACTIONS } from '#app/routes.ts';
 import { makeWebSocketApi, type WebSocketHandler } from '#handlers/websocket.ts';
 import { type Harness, token, type TokenClaims, verifier } from '#test/support/harness.ts';
+import { isAuthorizerRefusal } from '#handlers/authorizer-refusal.ts';
 
 export function makeService(harness: Harness) {
   const deps = { ports: harness.ports };
@@ -60,7 +62,7 @@ export class TestConnection {
     try {
       authorized = await service.authorizer(authorizerEvent(info, { token: jwt }, now));
     } catch (error) {
-      if (error instanceof Error && error.message === 'Unauthorized') throw new HandshakeRejected(401);
+      if (isAuthorizerRefusal(error)) throw new HandshakeRejected(401);
       throw error;
     }
     const statement = authorized.policyDocument.Statement[0] as { Effect: string };
@@ -125,26 +127,5 @@ export function httpEvent(
   const headers: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const rawQueryString = new URLSearchParams(options.query ?? {}).toString();
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString,
-    headers,
-    ...(options.query ? { queryStringParameters: options.query } : {}),
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'http123',
-      domainName: 'http123.execute-api.us-east-1.amazonaws.com',
-      domainPrefix: 'http123',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-      requestId: 'req',
-      routeKey: '$default',
-      stage: '$default',
-      time: '25/Nov/2026:09:00:00 +0000',
-      timeEpoch: 0,
-    },
-    ...(options.body !== undefined ? { body: options.body } : {}),
-    isBase64Encoded: false,
-  };
+  return httpApiEvent({ method, path, rawQueryString, headers, ...(options.body !== undefined ? { body: options.body } : {}), now: 0 });
 }
