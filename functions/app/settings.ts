@@ -1,14 +1,12 @@
 /** Workspace settings: the idle timeout, the time zone of report days, away reasons and the reassignment hook. */
 import { dropAwayReason, expire } from '#domain/presence.ts';
 import { canonicalTimeZone, DEFAULT_TIMEZONE } from '#domain/timezone.ts';
-import { forEachLimited } from '#app/concurrency.ts';
+import { AGENTS_IN_FLIGHT, forEachLimited } from '#app/concurrency.ts';
 import { InvalidMessageError } from '#app/errors.ts';
 import { type Decide, mutateAgent } from '#app/mutate.ts';
 import type { AwayReason, Ports, StoredAgent, WorkspaceSettings } from '#app/ports.ts';
 import { assertAdmin, type Principal } from '#app/principal.ts';
 
-/** Agents settled at once during a settings change (each is a read and maybe a write). */
-const AGENTS_IN_FLIGHT = 8;
 /** The longest unavailableAfterSeconds: an hour. */
 const MAX_UNAVAILABLE_AFTER_SECONDS = 3_600;
 

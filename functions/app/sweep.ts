@@ -1,11 +1,9 @@
 /** The sweeper: one pass over every deadline shard, committing the transitions that are due (the stream delivers them). */
 import { expire, idleDeadline, nextDeadline, type Policy } from '#domain/presence.ts';
-import { forEachLimited } from '#app/concurrency.ts';
+import { AGENTS_IN_FLIGHT, forEachLimited } from '#app/concurrency.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import { workspacePolicy } from '#app/policy.ts';
 import type { Ports, StoredAgent } from '#app/ports.ts';
-
-const AGENTS_IN_FLIGHT = 8;
 
 export interface SweepReport {
   /** Index items read. */

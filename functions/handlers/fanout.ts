@@ -3,6 +3,7 @@
  * transition. It needs only the management API: the delivery consumer forgets gone connections and publishes
  * the events, so a chunk never touches the table.
  */
+import type { Context } from 'aws-lambda';
 import { postChunk } from '#app/fanout.ts';
 import type { ChunkReport, ConnectionGateway, Logger } from '#app/ports.ts';
 import { describeIssues, fanoutChunkSchema } from '#handlers/schemas.ts';
@@ -15,10 +16,6 @@ export interface FanoutDeps {
   postTimeoutMs: number;
 }
 
-interface LambdaContextLike {
-  getRemainingTimeInMillis(): number;
-}
-
 /** Time kept beyond the last post's timeout to answer the consumer. */
 const ANSWER_MARGIN_MS = 500;
 
@@ -29,7 +26,7 @@ export class InvalidChunkError extends Error {
 
 export function makeFanoutHandler(deps: FanoutDeps) {
   const ports = { gateway: deps.gateway, logger: deps.logger, config: { fanoutConcurrency: deps.fanoutConcurrency } };
-  return async (event: unknown, context?: LambdaContextLike): Promise<ChunkReport> => {
+  return async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<ChunkReport> => {
     const parsed = fanoutChunkSchema.safeParse(event);
     if (!parsed.success) throw new InvalidChunkError(`not a fan-out chunk: ${describeIssues(parsed.error)}`);
     let skipped = 0;

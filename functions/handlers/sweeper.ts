@@ -2,6 +2,7 @@
  * The sweeper, invoked once a minute: it runs a pass every sweep interval until its window is
  * used, so a 1-minute schedule still gives interval precision, and stops before the Lambda timeout.
  */
+import type { Context } from 'aws-lambda';
 import type { Ports } from '#app/ports.ts';
 import { sweep } from '#app/sweep.ts';
 
@@ -31,10 +32,6 @@ export interface SweeperResult {
 /** How long before the end of its window the Lambda sweeper stops waiting for deadlines. */
 const LOOK_AHEAD_MARGIN_MS = 1_000;
 
-interface LambdaContextLike {
-  getRemainingTimeInMillis(): number;
-}
-
 export function makeSweeperHandler(deps: SweeperDeps) {
   const { ports, sleep, windowMs, reserveMs } = deps;
   const interval = ports.config.sweepIntervalMs;
@@ -42,7 +39,7 @@ export function makeSweeperHandler(deps: SweeperDeps) {
   const waitUntil = async (at: number) => {
     while (ports.clock.now() < at && !deps.stopping?.()) await sleep(Math.max(1, at - ports.clock.now()));
   };
-  return async (_event?: unknown, context?: LambdaContextLike): Promise<SweeperResult> => {
+  return async (_event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SweeperResult> => {
     const result: SweeperResult = { passes: 0, transitions: 0, read: 0 };
     const startedAt = ports.clock.now();
     // In Lambda, no pass waits past LOOK_AHEAD_MARGIN_MS before the end of the window: the next
