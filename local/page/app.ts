@@ -2,7 +2,8 @@
  * The team presence page of the local stack: sign in, then the workspace roster pushed live.
  * Wiring only: the connection, heartbeats and activity are the client SDK's (`PresenceClient`,
  * with its DOM activity listeners and Worker timer); sign-in is session.ts, the roster's reasons
- * and order roster.ts, away reasons and an admin's controls supervisor.ts, rendering view.ts.
+ * and order roster.ts, away reasons and an admin's calls supervisor.ts; rendering: the signed-in
+ * page view.ts (with roster-view.ts, supervisor-view.ts, reports-view.ts), sign-in sign-in-view.ts.
  */
 import { type ConnectionState, PresenceClient, type PresenceClientError } from '../../client/src/index.ts';
 import { downloadReportCsv, fetchReport } from '#local/page/reports.ts';
@@ -19,7 +20,8 @@ import {
   storedToken,
   whyRefused,
 } from '#local/page/session.ts';
-import { renderApp, renderSignIn } from '#local/page/view.ts';
+import { renderSignIn } from '#local/page/sign-in-view.ts';
+import { renderApp } from '#local/page/view.ts';
 
 /** How long to wait for `loggedOut` before leaving anyway (the socket may be gone). */
 const LOGOUT_WAIT_MS = 3000;

@@ -7,7 +7,8 @@ import type { PresenceEvent, RosterEntry } from '../../client/src/index.ts';
 import { type HeardPresence, hear, sortRoster, withReasons } from '#local/page/roster.ts';
 import { decodeToken, SignInError, sessionFromToken } from '#local/page/session.ts';
 import { type AwayReason, parsePickerValue, pickerOptions, pickerValue, reasonLabel } from '#local/page/supervisor.ts';
-import { initials, type StatusContext, statusText } from '#local/page/view.ts';
+import { initials } from '#local/page/dom.ts';
+import { type StatusContext, statusText } from '#local/page/roster-view.ts';
 
 const T = 1_764_000_000_000;
 
