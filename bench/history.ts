@@ -4,7 +4,7 @@
  * per agent-day. Metered with DynamoDB Local's ConsumedCapacity (bench/lib.ts CapacityMeter).
  */
 import { randomUUID } from 'node:crypto';
-import type { Agent, Status, Transition } from '#domain/presence.ts';
+import type { Agent, Status, Transition } from '#domain/agent.ts';
 import { dayStart } from '#domain/report.ts';
 import { recordHistory } from '#app/history.ts';
 import { statusReport } from '#app/report.ts';

@@ -7,7 +7,8 @@
 import { performance } from 'node:perf_hooks';
 import { BatchWriteCommand, type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
-import { type Agent, expire, nextDeadline, type Policy } from '#domain/presence.ts';
+import { type Agent, nextDeadline, type Policy } from '#domain/agent.ts';
+import * as decide from '#domain/decisions.ts';
 import { queryAgents } from '#app/agents.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import { workspacePolicy } from '#app/policy.ts';
@@ -85,7 +86,7 @@ export interface SweepResult {
 
 /**
  * The naive sweep, written only as the baseline: Scan the whole table, decide on every agent item,
- * then settle the due ones exactly as the real sweep does.
+ * then expire the due ones exactly as the real sweep does.
  */
 async function scanSweep(ports: Ports, doc: DynamoDBDocumentClient, tableName: string): Promise<number> {
   const now = ports.clock.now();
@@ -106,7 +107,7 @@ async function scanSweep(ports: Ports, doc: DynamoDBDocumentClient, tableName: s
       policy = workspacePolicy(ports, candidate.workspaceId);
       policies.set(candidate.workspaceId, policy);
     }
-    const { decision, written } = await mutateAgent(ports, candidate.workspaceId, candidate.userId, (stored, at, current) => (stored ? expire(stored, at, current) : null), {
+    const { decision, written } = await mutateAgent(ports, candidate.workspaceId, candidate.userId, (stored, at, current) => (stored ? decide.expire(stored, { now: at }, current) : null), {
       agent: candidate,
       policy: await policy,
     });

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
-import { newAgent, type Transition } from '#domain/presence.ts';
+import { newAgent, type Transition } from '#domain/agent.ts';
 import { deliverChanges } from '#app/fanout.ts';
 import type { Logger } from '#app/ports.ts';
 import { makeDocumentClient } from '#handlers/composition.ts';

@@ -22,7 +22,7 @@ import { type ITableV2, Operation } from 'aws-cdk-lib/aws-dynamodb';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { Reason } from '../functions/domain/presence.ts';
+import type { Reason } from '../functions/domain/agent.ts';
 import { METRICS, REASON_DIMENSION } from '../functions/handlers/metric-names.ts';
 import { METRICS_NAMESPACE, type PresenceFunction, type PresenceHandler, SERVICE_NAME } from './presence-function.ts';
 

@@ -223,8 +223,8 @@ const FUNCTION_NEEDS: Record<PresenceHandler, FunctionNeeds> = {
     table: { actions: ['dynamodb:GetItem', 'dynamodb:Query'], indexes: ['byStatus'] },
     timing: true,
   },
-  // Agents by status (byStatus) or all of them (Query); settings; a new idle timeout settles the
-  // present agents; an admin's sign-out posts `loggedOut`, closes the connections and deletes their items.
+  // Agents by status (byStatus) or all of them (Query); settings; a new idle timeout rewrites the
+  // present agents (their deadlines move); an admin's sign-out posts `loggedOut`, closes the connections and deletes their items.
   http: {
     description: 'HTTP API of PROTOCOL.md',
     table: { actions: [...DECIDES, 'dynamodb:Query', 'dynamodb:BatchWriteItem'], indexes: ['byStatus'] },

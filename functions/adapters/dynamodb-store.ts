@@ -12,7 +12,7 @@ import {
   type QueryCommandInput,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type Agent, type ChosenStatus, type Reason, type Status, type Transition, type UnavailableNotice, versionAfter } from '#domain/presence.ts';
+import { type Agent, type ChosenStatus, type Reason, type Status, type Transition, type UnavailableNotice, versionAfter } from '#domain/agent.ts';
 import type { HistoryEntry } from '#domain/history.ts';
 import { InvalidRequestError } from '#app/errors.ts';
 import type { ConnectionRecord, PresenceStore, StoredAgent, StoredRollup, WorkspaceSettings } from '#app/ports.ts';

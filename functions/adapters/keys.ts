@@ -1,5 +1,5 @@
 /** Pure key builders for the single-table model. Ids never contain `#` (see domain/ids.ts). */
-import type { Status } from '#domain/presence.ts';
+import type { Status } from '#domain/agent.ts';
 import { TABLE } from '#adapters/table.ts';
 
 export const AGENT_PREFIX = 'AGENT#';

@@ -1,5 +1,5 @@
 /** Read side for assignment: who is online (or away, or offline) right now, exact between sweeps. */
-import { type PresenceView, type Status, view } from '#domain/presence.ts';
+import { type PresenceView, type Status, view } from '#domain/agent.ts';
 import { NotFoundError } from '#app/errors.ts';
 import { policyFrom, workspacePolicy } from '#app/policy.ts';
 import type { Ports, StoredAgent } from '#app/ports.ts';

@@ -4,7 +4,8 @@
  * `PresenceChanged` event. Handlers and the sweeper only write; this is the one place that posts
  * presence and publishes events.
  */
-import { disconnect as disconnectRule, type Transition } from '#domain/presence.ts';
+import type { Transition } from '#domain/agent.ts';
+import * as decide from '#domain/decisions.ts';
 import { inScope } from '#domain/scope.ts';
 import { ConnectionGoneError, FanoutDispatchError } from '#app/errors.ts';
 import { forEachLimited } from '#app/concurrency.ts';
@@ -294,7 +295,7 @@ async function forgetGone(ports: Ports, workspaceId: string, gone: ConnectionRec
     // One user's failure must not stop the others' disconnects.
     try {
       await mutateAgent(ports, workspaceId, connection.userId, (stored, now, policy) =>
-        stored ? disconnectRule(stored, connection.connectionId, now, policy) : null,
+        stored ? decide.disconnect(stored, { closed: [connection.connectionId], now }, policy) : null,
       );
     } catch (error) {
       ports.logger.error('disconnecting a gone connection failed; its lease will expire it', { workspaceId, connectionId: connection.connectionId, error });

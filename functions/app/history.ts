@@ -4,7 +4,7 @@
  * and the agent themself read a user's timeline.
  */
 import { historyEntryOf } from '#domain/history.ts';
-import type { Transition } from '#domain/presence.ts';
+import type { Transition } from '#domain/agent.ts';
 import { applyToDay, dayStart, localDate } from '#domain/report.ts';
 import { DEFAULT_TIMEZONE } from '#domain/timezone.ts';
 import { forEachLimited } from '#app/concurrency.ts';

@@ -1,5 +1,5 @@
 /** Server-to-client messages of PROTOCOL.md. */
-import type { PresenceView, Transition } from '#domain/presence.ts';
+import type { PresenceView, Transition } from '#domain/agent.ts';
 import type { PresenceChanged } from '#app/ports.ts';
 
 /** One committed change of a user's effective status. */

@@ -1,5 +1,5 @@
 /** Read, decide, conditionally write: the one way agent state changes. */
-import { type Decision, nextDeadline, type Policy } from '#domain/presence.ts';
+import { type Decision, nextDeadline, type Policy } from '#domain/agent.ts';
 import { ContentionError } from '#app/errors.ts';
 import type { Ports, StoredAgent } from '#app/ports.ts';
 import { policyFrom } from '#app/policy.ts';

@@ -1,4 +1,4 @@
-import type { Policy } from '#domain/presence.ts';
+import type { Policy } from '#domain/agent.ts';
 import type { PresenceConfig, Ports, WorkspaceSettings } from '#app/ports.ts';
 
 export function policyFrom(config: PresenceConfig, settings: WorkspaceSettings | undefined): Policy {

@@ -1,5 +1,5 @@
 /** The ports the use cases are given. Adapters implement them; tests pass fakes or the real store. */
-import type { Agent, Reason, Status, Transition, UnavailableNotice } from '#domain/presence.ts';
+import type { Agent, Reason, Status, Transition, UnavailableNotice } from '#domain/agent.ts';
 import type { HistoryEntry } from '#domain/history.ts';
 import type { DayRollup } from '#domain/report.ts';
 

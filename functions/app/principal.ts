@@ -1,4 +1,4 @@
-import type { Identity } from '#domain/presence.ts';
+import type { Identity } from '#domain/agent.ts';
 import { ForbiddenError } from '#app/errors.ts';
 
 export const ROLES = ['agent', 'admin', 'service'] as const;

@@ -3,7 +3,7 @@
  * the workspace's zone, read from the daily rollups (one item per user and day with transitions,
  * plus the latest one before the range), never by replaying the history.
  */
-import { type Status, view } from '#domain/presence.ts';
+import { type Status, view } from '#domain/agent.ts';
 import {
   applyToDay,
   type DayRollup,

@@ -1,5 +1,5 @@
 /** Workspace settings: the idle timeout, the time zone of report days, away reasons and the reassignment hook. */
-import { dropAwayReason, expire } from '#domain/presence.ts';
+import * as decide from '#domain/decisions.ts';
 import { canonicalTimeZone, DEFAULT_TIMEZONE } from '#domain/timezone.ts';
 import { AGENTS_IN_FLIGHT, forEachLimited } from '#app/concurrency.ts';
 import { InvalidMessageError } from '#app/errors.ts';
@@ -111,7 +111,7 @@ export async function putSettings(ports: Ports, principal: Principal, change: Se
       await Promise.all([ports.store.listByStatus(workspaceId, 'online'), ports.store.listByStatus(workspaceId, 'away')])
     ).flat();
     // The agent and the settings are read afresh: the settings may have changed again since.
-    await rollOut(ports, workspaceId, present, (stored, now, policy) => (stored ? expire(stored, now, policy) : null));
+    await rollOut(ports, workspaceId, present, (stored, now, policy) => (stored ? decide.expire(stored, { now }, policy) : null));
   }
   const kept = new Set(next.awayReasons.map((reason) => reason.id));
   const removed = new Set(shown.awayReasons.map((reason) => reason.id).filter((id) => !kept.has(id)));
@@ -122,7 +122,7 @@ export async function putSettings(ports: Ports, principal: Principal, change: Se
     );
     await rollOut(ports, workspaceId, agents, (stored, now, policy) => {
       if (!stored) return null;
-      return dropAwayReason(stored, removed, principal.userId, now, policy) ?? expire(stored, now, policy);
+      return decide.dropAwayReason(stored, { removed, by: principal.userId, now }, policy) ?? decide.expire(stored, { now }, policy);
     });
   }
   return next;

@@ -2,13 +2,13 @@
  * What an admin does to a teammate: set their chosen status (and away reason), or sign them out
  * everywhere. Every change is attributed (`by`), pushed and recorded like the agent's own.
  */
-import * as rules from '#domain/presence.ts';
-import type { ChosenStatus, PresenceView } from '#domain/presence.ts';
+import { type ChosenStatus, type PresenceView, view } from '#domain/agent.ts';
+import * as decide from '#domain/decisions.ts';
 import { NotFoundError } from '#app/errors.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import { policyFrom } from '#app/policy.ts';
 import type { Ports } from '#app/ports.ts';
-import { assertAwayReason, signOut } from '#app/presence.ts';
+import { assertAwayReason, signOut } from '#app/agent-actions.ts';
 import { assertAdmin, type Principal } from '#app/principal.ts';
 
 /** Only an admin of the workspace acts on a teammate (the HTTP handler asks first, before reading the body). */
@@ -20,7 +20,7 @@ export function authorizeSupervisor(principal: Principal, workspaceId: string): 
 async function presenceOf(ports: Pick<Ports, 'store' | 'clock' | 'config'>, workspaceId: string, userId: string): Promise<PresenceView> {
   const { agent, settings } = await ports.store.getAgentWithSettings(workspaceId, userId);
   if (!agent) throw new NotFoundError(`no agent ${userId} in this workspace`);
-  return rules.view(agent, ports.clock.now(), policyFrom(ports.config, settings));
+  return view(agent, ports.clock.now(), policyFrom(ports.config, settings));
 }
 
 /**
@@ -38,7 +38,7 @@ export async function setAgentStatus(
   await mutateAgent(ports, workspaceId, userId, (stored, now, policy) => {
     if (!stored) throw new NotFoundError(`no agent ${userId} in this workspace`);
     assertAwayReason(choice.status, choice.awayReason, policy);
-    return rules.adminSetStatus(stored, choice.status, choice.awayReason, principal.userId, now, policy);
+    return decide.adminSetStatus(stored, { chosen: choice.status, awayReason: choice.awayReason, by: principal.userId, now }, policy);
   });
   return presenceOf(ports, workspaceId, userId);
 }

@@ -1,5 +1,6 @@
 /** The sweeper: one pass over every deadline shard, committing the transitions that are due (the stream delivers them). */
-import { expire, idleDeadline, nextDeadline, type Policy } from '#domain/presence.ts';
+import { idleDeadline, nextDeadline, type Policy } from '#domain/agent.ts';
+import * as decide from '#domain/decisions.ts';
 import { AGENTS_IN_FLIGHT, forEachLimited } from '#app/concurrency.ts';
 import { mutateAgent } from '#app/mutate.ts';
 import { workspacePolicy } from '#app/policy.ts';
@@ -15,7 +16,7 @@ export interface SweepReport {
 
 export interface SweepOptions {
   /**
-   * Also take agents due within this many ms after the pass starts, and settle each at its
+   * Also take agents due within this many ms after the pass starts, and expire each at its
    * deadline (`waitUntil`), so a deadline is published when it passes rather than at the next
    * pass: with passes every interval and this set to the interval, detection takes milliseconds
    * instead of up to a whole interval. 0 (default): only what is already due.
@@ -47,7 +48,7 @@ export async function sweep(ports: Ports, options: SweepOptions = {}): Promise<S
       const due = page.filter((candidate) => dueOf(candidate) <= startedAt);
       upcoming.push(...page.filter((candidate) => dueOf(candidate) > startedAt));
       await forEachLimited(due, AGENTS_IN_FLIGHT, async (candidate) => {
-        await settleAgent(ports, candidate, await policyOf(candidate.workspaceId), report);
+        await expireAgent(ports, candidate, await policyOf(candidate.workspaceId), report);
       });
     }
   }
@@ -56,7 +57,7 @@ export async function sweep(ports: Ports, options: SweepOptions = {}): Promise<S
   upcoming.sort((a, b) => dueOf(a) - dueOf(b));
   await forEachLimited(upcoming, AGENTS_IN_FLIGHT, async (candidate) => {
     await options.waitUntil!(dueOf(candidate));
-    // A wait that ended early (the host is stopping) settles nothing: the next pass will.
+    // A wait that ended early (the host is stopping) expires nothing: the next pass will.
     if (ports.clock.now() < dueOf(candidate)) return;
     // An idle deadline is read against the settings as they are now: the idle timeout may have
     // changed while this pass waited (a deadline already past when the pass read the settings
@@ -65,18 +66,18 @@ export async function sweep(ports: Ports, options: SweepOptions = {}): Promise<S
     const cached = await policyOf(candidate.workspaceId);
     const idleIsDue = idleDeadline(candidate, cached) === nextDeadline(candidate, cached);
     const policy = idleIsDue ? await workspacePolicy(ports, candidate.workspaceId) : cached;
-    await settleAgent(ports, candidate, policy, report);
+    await expireAgent(ports, candidate, policy, report);
   });
   return report;
 }
 
-async function settleAgent(ports: Ports, candidate: StoredAgent, policy: Policy, report: SweepReport): Promise<void> {
+async function expireAgent(ports: Ports, candidate: StoredAgent, policy: Policy, report: SweepReport): Promise<void> {
   try {
     const { decision, written } = await mutateAgent(
       ports,
       candidate.workspaceId,
       candidate.userId,
-      (stored, now, current) => (stored ? expire(stored, now, current) : null),
+      (stored, now, current) => (stored ? decide.expire(stored, { now }, current) : null),
       { agent: candidate, policy },
     );
     if (!written || !decision) return;

@@ -2,7 +2,7 @@
  * Status history: each committed transition as it is kept for the timeline and the reports, and
  * who caused it.
  */
-import type { Reason, Status, Transition } from '#domain/presence.ts';
+import type { Reason, Status, Transition } from '#domain/agent.ts';
 
 /** One committed transition of one user, as recorded. */
 export interface HistoryEntry {

@@ -3,7 +3,7 @@
  * transition updates, and the report row a day's rollup (or its absence) makes. Pure: instants in,
  * seconds out; DST days are 23 or 25 hours because days are bounded by local midnights.
  */
-import type { Status } from '#domain/presence.ts';
+import type { Status } from '#domain/agent.ts';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 

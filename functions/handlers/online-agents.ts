@@ -1,5 +1,5 @@
 /** `online-agents`: the assignment query as a directly invoked function, `{workspaceId, status, team}`. */
-import type { PresenceView } from '#domain/presence.ts';
+import type { PresenceView } from '#domain/agent.ts';
 import { queryAgents } from '#app/agents.ts';
 import { InvalidRequestError } from '#app/errors.ts';
 import type { Ports } from '#app/ports.ts';

@@ -1,6 +1,6 @@
 /** Every shape that enters from outside, in one schema library (zod). */
 import { z } from 'zod';
-import { CHOSEN_STATUSES } from '#domain/presence.ts';
+import { CHOSEN_STATUSES } from '#domain/agent.ts';
 import { MAX_NAME_LENGTH, MAX_TEAMS } from '#domain/ids.ts';
 import { idSchema, roleSchema, teamIdsSchema } from '#app/claims.ts';
 

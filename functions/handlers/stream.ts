@@ -7,7 +7,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import type { Transition } from '#domain/presence.ts';
+import type { Transition } from '#domain/agent.ts';
 import { AGENT_PREFIX } from '#adapters/keys.ts';
 import type { StoredChange, StoredNotice } from '#adapters/dynamodb-store.ts';
 import { deliverChanges, publishUnavailable } from '#app/fanout.ts';

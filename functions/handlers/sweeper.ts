@@ -14,7 +14,7 @@ export interface SweeperDeps {
   /** Time kept free before the Lambda timeout for the last pass to finish. */
   reserveMs: number;
   /**
-   * Each pass also takes what falls due before the next one and settles it at its deadline
+   * Each pass also takes what falls due before the next one and expires it at its deadline
    * (waiting with `sleep`), so detection does not wait for the next pass. Off where a test drives
    * a manual clock pass by pass.
    */
@@ -35,7 +35,7 @@ const LOOK_AHEAD_MARGIN_MS = 1_000;
 export function makeSweeperHandler(deps: SweeperDeps) {
   const { ports, sleep, windowMs, reserveMs } = deps;
   const interval = ports.config.sweepIntervalMs;
-  // Timers can fire a millisecond early; a deadline is only settled once it has passed.
+  // Timers can fire a millisecond early; a deadline expires only once it has passed.
   const waitUntil = async (at: number) => {
     while (ports.clock.now() < at && !deps.stopping?.()) await sleep(Math.max(1, at - ports.clock.now()));
   };

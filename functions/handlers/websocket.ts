@@ -18,8 +18,9 @@ import { tokenExpiredMessage } from '#app/messages.ts';
 import type { Logger, Ports } from '#app/ports.ts';
 import type { Principal, TokenVerifier } from '#app/principal.ts';
 import { MESSAGE_ACTIONS, type MessageAction } from '#app/routes.ts';
-import * as presence from '#app/presence.ts';
-import type { ConnectionContext } from '#app/presence.ts';
+import * as agentActions from '#app/agent-actions.ts';
+import type { ConnectionContext } from '#app/agent-actions.ts';
+import * as snapshots from '#app/snapshots.ts';
 import { errorMessage, errorReply } from '#handlers/errors.ts';
 import {
   authorizerContextSchema,
@@ -130,7 +131,7 @@ function connectScope(event: WebSocketEvent): string[] | null {
 export function makeConnectHandler(deps: { ports: Ports }): WebSocketHandler {
   return async (event) => {
     try {
-      await presence.connect(deps.ports, connectionContext(event), connectScope(event));
+      await agentActions.connect(deps.ports, connectionContext(event), connectScope(event));
       return { statusCode: 200 };
     } catch (error) {
       return { statusCode: errorReply(error, deps.ports.logger).status };
@@ -142,7 +143,7 @@ export function makeDisconnectHandler(deps: MessageDeps): WebSocketHandler {
   return async (event) => {
     deps.limiter?.forget(event.requestContext.connectionId);
     try {
-      await presence.disconnect(deps.ports, connectionContext(event));
+      await agentActions.disconnect(deps.ports, connectionContext(event));
     } catch (error) {
       // Nobody receives a $disconnect reply, and the lease takes the user offline only later
       // (as a timeout): a failure here is never silent.
@@ -223,7 +224,7 @@ function makeMessageHandler(
 export function makeHeartbeatHandler(deps: MessageDeps): WebSocketHandler {
   return makeMessageHandler(deps, 'heartbeat', async (ports, context, body) => {
     const message = parseWith(heartbeatMessage, body);
-    await presence.heartbeat(ports, context, message.active ?? false);
+    await agentActions.heartbeat(ports, context, message.active ?? false);
   });
 }
 
@@ -232,28 +233,28 @@ export function makeSetStatusHandler(deps: MessageDeps): WebSocketHandler {
     const message = parseWith(setStatusMessage, body);
     const status = chosenStatusSchema.safeParse(message.status);
     if (!status.success) throw new InvalidStatusError();
-    await presence.setStatus(ports, context, status.data, message.awayReason ?? null);
+    await agentActions.setStatus(ports, context, status.data, message.awayReason ?? null);
   });
 }
 
 export function makeGetPresenceHandler(deps: MessageDeps): WebSocketHandler {
   return makeMessageHandler(deps, 'getPresence', async (ports, context, body) => {
     parseWith(bareActionMessage('getPresence'), body);
-    await presence.getPresence(ports, context);
+    await snapshots.getPresence(ports, context);
   });
 }
 
 export function makeSubscribeHandler(deps: MessageDeps): WebSocketHandler {
   return makeMessageHandler(deps, 'subscribe', async (ports, context, body) => {
     const message = parseWith(subscribeMessage, body);
-    await presence.subscribe(ports, context, message.teams);
+    await snapshots.subscribe(ports, context, message.teams);
   });
 }
 
 export function makeLogoutHandler(deps: MessageDeps): WebSocketHandler {
   return makeMessageHandler(deps, 'logout', async (ports, context, body) => {
     parseWith(bareActionMessage('logout'), body);
-    await presence.logout(ports, context);
+    await agentActions.logout(ports, context);
   });
 }
 

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { until } from '#test/support/client-events.ts';
 import { PresenceClient, PresenceClientError } from '../../client/src/index.ts';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
-import { newAgent } from '#domain/presence.ts';
+import { newAgent } from '#domain/agent.ts';
 import { makeDocumentClient } from '#handlers/composition.ts';
 import type { TokenRequest } from '#local/tokens.ts';
 import { type TestStack, startTestStack, uniqueWorkspace } from '#test/support/stack.ts';

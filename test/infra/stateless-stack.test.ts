@@ -9,7 +9,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { Agent, Transition } from '#domain/presence.ts';
+import type { Agent, Transition } from '#domain/agent.ts';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
 import { changesOf, noticesOf } from '#handlers/stream.ts';
 import { removeOutdirs, functionsByHandler, grantsOf, synthPresence } from './cdk-app.ts';

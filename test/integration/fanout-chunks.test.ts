@@ -9,12 +9,12 @@
  * apart.
  */
 import { describe, expect, it } from 'vitest';
-import type { Transition } from '#domain/presence.ts';
+import type { Transition } from '#domain/agent.ts';
 import { FanoutDispatchError } from '#app/errors.ts';
 import { deliverChanges, OPENING_WINDOW_MS, postChunk } from '#app/fanout.ts';
 import { presenceChange, presenceMessage } from '#app/messages.ts';
 import type { ChunkReport, ConnectionGateway, FanoutChunk, FanoutDispatcher, PresenceConfig, Ports } from '#app/ports.ts';
-import { type ConnectionContext, connect, heartbeat, setStatus } from '#app/presence.ts';
+import { type ConnectionContext, connect, heartbeat, setStatus } from '#app/agent-actions.ts';
 import { sweep } from '#app/sweep.ts';
 import { type Harness, makeHarness, type RecordingGateway, silentLogger, uniqueWorkspace, storedAgent } from '#test/support/harness.ts';
 

@@ -63,7 +63,7 @@ async function dynamoDbStores(): Promise<StoreFactory> {
   return {
     async forSequence() {
       // A day later: what earlier sequences left behind is long past its deadlines; a sweep
-      // settles it, posting only to their connections and publishing only their workspaces.
+      // expires it, posting only to their connections and publishing only their workspaces.
       clock.advance(86_400_000);
       return { store, clock };
     },
@@ -198,7 +198,7 @@ describe('findings (the model without one of its allowances)', () => {
     );
   });
 
-  // Fixed: a settings change first settles present agents under the old timeout, then applies the new.
+  // Fixed: a settings change first expires what passed for present agents under the old timeout, then applies the new.
   it('3a (fixed). a settings change publishes a lease end that passed but was not swept as `timeout`, at its time', async () => {
     await runSequence(
       memoryStores,

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { agentSk, workspacePk } from '#adapters/keys.ts';
-import { heartbeat } from '#app/presence.ts';
+import { heartbeat } from '#app/agent-actions.ts';
 import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 

@@ -7,7 +7,7 @@ import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { AUDIENCE_QUERIES_AT_MOST, deliverChanges } from '#app/fanout.ts';
 import type { ConnectionRecord } from '#app/ports.ts';
-import type { Transition } from '#domain/presence.ts';
+import type { Transition } from '#domain/agent.ts';
 import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SnapshotMessage } from '#app/messages.ts';
-import { newAgent } from '#domain/presence.ts';
+import { newAgent } from '#domain/agent.ts';
 import { SNAPSHOT_PART_BYTES } from '#domain/snapshot-parts.ts';
 import { makeHarness, uniqueWorkspace } from '#test/support/harness.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';

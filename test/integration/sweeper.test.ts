@@ -125,7 +125,7 @@ describe('store pagination', () => {
   });
 });
 
-describe('look-ahead: each pass settles what falls due before the next at its deadline', () => {
+describe('look-ahead: each pass expires what falls due before the next at its deadline', () => {
   /** A manual clock moved forward to where a sleep would end; sleeps that overlap never add up. */
   function sleeper(harness: Awaited<ReturnType<typeof makeHarness>>) {
     return async (ms: number) => {
@@ -152,7 +152,7 @@ describe('look-ahead: each pass settles what falls due before the next at its de
     expect(harness.events.events.filter((e) => e.reason === 'disconnect')).toHaveLength(1);
   });
 
-  it('settles a deadline between passes at that instant', async () => {
+  it('expires a deadline between passes at that instant', async () => {
     const { harness } = await aliceInGrace();
     const deadline = harness.clock.now() + 3_000;
     const waits: number[] = [];
@@ -290,7 +290,7 @@ describe('look-ahead in the Lambda sweeper', () => {
 });
 
 describe('look-ahead waits', () => {
-  it('settle a deadline only once the clock has reached it, even when a timer fires early', async () => {
+  it('expires a deadline only once the clock has reached it, even when a timer fires early', async () => {
     const { harness } = await aliceInGrace();
     const deadline = harness.clock.now() + 3_000;
     harness.events.events.length = 0;
@@ -316,7 +316,7 @@ describe('look-ahead waits', () => {
 });
 
 describe('stopping during a look-ahead wait', () => {
-  it('ends the wait at once and settles nothing before its deadline', async () => {
+  it('ends the wait at once and expires nothing before its deadline', async () => {
     const { harness, workspace } = await aliceInGrace();
     harness.events.events.length = 0;
     let sleeps = 0;

@@ -259,7 +259,7 @@ export class PresenceModel {
    * The service writes this user: what passed is published. Items of connections whose lease
    * passed stay (logout must still reach them) until a post to them answers 410.
    */
-  private settle(user: User): void {
+  private expireDeadlines(user: User): void {
     this.publishPending(user);
   }
 
@@ -284,7 +284,7 @@ export class PresenceModel {
     for (const conn of gone) conn.item = false;
     for (const conn of gone) {
       const user = this.user(conn.ws, conn.userId);
-      this.settle(user);
+      this.expireDeadlines(user);
       this.removeConn(user, conn.id);
     }
     this.deliverGroup(ws);
@@ -369,7 +369,7 @@ export class PresenceModel {
   connect(ws: string, userId: string, connId: string, teams: string[] = []): void {
     const user = this.user(ws, userId);
     user.teams = [...teams];
-    this.settle(user);
+    this.expireDeadlines(user);
     if (!user.known) {
       user.known = true;
       user.since = this.now;
@@ -390,7 +390,7 @@ export class PresenceModel {
     conn.state = 'closed';
     conn.item = false;
     const user = this.user(conn.ws, conn.userId);
-    this.settle(user);
+    this.expireDeadlines(user);
     this.removeConn(user, connId);
     this.deliverGroup(conn.ws);
   }
@@ -421,7 +421,7 @@ export class PresenceModel {
     const conn = this.mustConn(connId);
     const user = this.user(conn.ws, conn.userId);
     if (user.loggedOut) return;
-    this.settle(user);
+    this.expireDeadlines(user);
     const revived = this.touch(user, connId);
     if (active) {
       if (this.isIdle(user) || !this.deviations.activityGranularity) {
@@ -482,7 +482,7 @@ export class PresenceModel {
     }
     const user = this.user(conn.ws, conn.userId);
     if (user.loggedOut) return;
-    this.settle(user);
+    this.expireDeadlines(user);
     this.touch(user, connId);
     this.recordActivityExactly(user);
     // Activity makes the user present with the chosen status.
@@ -506,7 +506,7 @@ export class PresenceModel {
     const user = this.user(ws, userId);
     if (!user.known) return 404;
     if (!this.validReason(value, awayReason)) return 400;
-    this.settle(user);
+    this.expireDeadlines(user);
     this.choose(user, value, awayReason, 'admin', by);
     this.deliverGroup(ws);
     return 200;
@@ -527,7 +527,7 @@ export class PresenceModel {
   }
 
   private logoutUser(user: User, by: string | null): void {
-    this.settle(user);
+    this.expireDeadlines(user);
     if (user.status !== 'offline') this.change(user, 'offline', 'logout', this.now, by);
     this.deliverGroup(user.ws);
     for (const other of this.conns.values()) {
@@ -546,7 +546,7 @@ export class PresenceModel {
   sweep(): void {
     for (const user of this.users.values()) {
       if (!user.pending) continue; // only agents with a due deadline are read
-      this.settle(user);
+      this.expireDeadlines(user);
       this.deliverGroup(user.ws);
     }
   }
@@ -559,7 +559,7 @@ export class PresenceModel {
     this.idleSeconds.set(ws, seconds);
     for (const user of this.usersOf(ws)) {
       if (user.published === 'offline') continue;
-      this.settle(user);
+      this.expireDeadlines(user);
       const deadline = user.lastActive + this.idleMs(ws);
       // Readers saw the user present until this change: the idle it causes happens now.
       if (user.status !== 'offline' && this.now >= deadline) {

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { snapshot } from '#app/presence.ts';
+import { snapshot } from '#app/snapshots.ts';
 import type { ServerMessage } from '#app/messages.ts';
 import { deliverChanges } from '#app/fanout.ts';
 import { recordHistory } from '#app/history.ts';

@@ -4,7 +4,7 @@
  * items per workspace. It is a test double for fast property runs; the same runs go against the
  * real DynamoDbPresenceStore on DynamoDB Local (see test/integration/model.test.ts).
  */
-import { type Agent, type Transition, type UnavailableNotice, versionAfter } from '#domain/presence.ts';
+import { type Agent, type Transition, type UnavailableNotice, versionAfter } from '#domain/agent.ts';
 import type { HistoryEntry } from '#domain/history.ts';
 import type { ConnectionRecord, PresenceStore, StoredAgent, StoredRollup, WorkspaceSettings } from '#app/ports.ts';
 

@@ -1,13 +1,15 @@
-/** WebSocket use cases: connect, disconnect, heartbeat, set status, subscribe, snapshot, logout. */
-import { randomUUID } from 'node:crypto';
-import * as rules from '#domain/presence.ts';
-import { inScope, normalizeScope, type Scope } from '#domain/scope.ts';
-import { splitIntoParts } from '#domain/snapshot-parts.ts';
-import type { ChosenStatus, Decision, Transition } from '#domain/presence.ts';
+/**
+ * What an agent's connections do to their presence: connect, disconnect, heartbeat, set status,
+ * log out (and an admin's sign-out, which is the same logout). Snapshots: snapshots.ts.
+ */
+import type { Agent, ChosenStatus, Decision, Identity, Policy, Transition } from '#domain/agent.ts';
+import * as decide from '#domain/decisions.ts';
+import { liveConnections } from '#domain/agent.ts';
+import { normalizeScope } from '#domain/scope.ts';
 import { ConnectionGoneError, InvalidMessageError, TooManyConnectionsError } from '#app/errors.ts';
-import type { LoggedOutMessage, SnapshotMessage } from '#app/messages.ts';
+import type { LoggedOutMessage } from '#app/messages.ts';
 import { type Mutation, mutateAgent } from '#app/mutate.ts';
-import { policyFrom, workspacePolicy } from '#app/policy.ts';
+import { policyFrom } from '#app/policy.ts';
 import type { Ports } from '#app/ports.ts';
 import type { Principal } from '#app/principal.ts';
 
@@ -18,12 +20,12 @@ export interface ConnectionContext {
   connectedAt: number;
 }
 
-function identityOf(principal: Principal): rules.Identity {
+function identityOf(principal: Principal): Identity {
   return { workspaceId: principal.workspaceId, userId: principal.userId, name: principal.name, teams: principal.teams };
 }
 
 /** What a use case committed; the table's stream delivers it (app/fanout.ts). */
-function settle(mutation: Mutation): Transition[] {
+function committed(mutation: Mutation): Transition[] {
   return mutation.written && mutation.decision ? mutation.decision.transitions : [];
 }
 
@@ -47,9 +49,9 @@ async function restoreConnectionItem(ports: Ports, context: ConnectionContext, m
 }
 
 /** The cap bounds what one token can make the service do, and the agent item's size. */
-function assertUnderCap(ports: Ports, stored: rules.Agent | undefined, now: number): void {
+function assertUnderCap(ports: Ports, stored: Agent | undefined, now: number): void {
   const max = ports.config.maxConnectionsPerUser;
-  if (rules.liveConnections(stored, now) >= max) {
+  if (liveConnections(stored, now) >= max) {
     throw new TooManyConnectionsError(`this user already has ${max} open connections; close one first`);
   }
 }
@@ -85,7 +87,7 @@ export async function connect(ports: Ports, context: ConnectionContext, teams: r
       principal.userId,
       (stored, now, policy) => {
         assertUnderCap(ports, stored, now);
-        return rules.connect(stored, identityOf(principal), connectionId, connectedAt, now, policy);
+        return decide.connect(stored, { identity: identityOf(principal), connectionId, connectedAt, now }, policy);
       },
       current ? { agent: current, policy: policyFrom(ports.config, settings) } : undefined,
     );
@@ -97,7 +99,7 @@ export async function connect(ports: Ports, context: ConnectionContext, teams: r
     throw error;
   }
   await forgetLeftTeams(ports, principal, mutation);
-  return settle(mutation);
+  return committed(mutation);
 }
 
 /** Membership items of teams the user is no longer in; one left behind is filtered out on read. */
@@ -127,26 +129,26 @@ export async function disconnect(ports: Ports, context: ConnectionContext): Prom
     ports,
     workspaceId,
     principal.userId,
-    (stored, now, policy) => (stored ? rules.disconnect(stored, closed, now, policy) : null),
+    (stored, now, policy) => (stored ? decide.disconnect(stored, { closed, now }, policy) : null),
     { agent, policy: policyFrom(ports.config, settings) },
   );
-  return settle(mutation);
+  return committed(mutation);
 }
 
 export async function heartbeat(ports: Ports, context: ConnectionContext, active: boolean): Promise<Transition[]> {
   const { principal, connectionId, connectedAt } = context;
   const mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) =>
-    rules.heartbeat(stored, identityOf(principal), connectionId, connectedAt, active, now, policy),
+    decide.heartbeat(stored, { identity: identityOf(principal), connectionId, connectedAt, active, now }, policy),
   );
   await restoreConnectionItem(ports, context, mutation);
-  return settle(mutation);
+  return committed(mutation);
 }
 
 /**
  * An away reason must be one of the workspace's (read with the agent, so a reason removed since
  * is refused), and only with away.
  */
-export function assertAwayReason(chosen: ChosenStatus, awayReason: string | null, policy: rules.Policy): void {
+export function assertAwayReason(chosen: ChosenStatus, awayReason: string | null, policy: Policy): void {
   if (awayReason === null) return;
   if (chosen !== 'away') throw new InvalidMessageError('awayReason goes only with status away');
   if (!(policy.awayReasons ?? []).includes(awayReason)) {
@@ -158,100 +160,10 @@ export async function setStatus(ports: Ports, context: ConnectionContext, chosen
   const { principal, connectionId, connectedAt } = context;
   const mutation = await mutateAgent(ports, principal.workspaceId, principal.userId, (stored, now, policy) => {
     assertAwayReason(chosen, awayReason, policy);
-    return rules.setStatus(stored, identityOf(principal), connectionId, connectedAt, chosen, now, policy, awayReason);
+    return decide.setStatus(stored, { identity: identityOf(principal), connectionId, connectedAt, chosen, awayReason, now }, policy);
   });
   await restoreConnectionItem(ports, context, mutation);
-  return settle(mutation);
-}
-
-export interface Snapshot {
-  at: number;
-  scope: Scope;
-  users: Array<rules.PresenceView & { version: number }>;
-}
-
-/**
- * The users of a scope as readers see them now, offline ones included, in userId order: the whole
- * workspace (scope null), or the members of the scope's teams and the viewer. A team scope reads
- * its teams' membership items and those agents, never the whole workspace.
- */
-export async function snapshot(
-  ports: Pick<Ports, 'store' | 'clock' | 'config'>,
-  workspaceId: string,
-  scope: Scope = null,
-  viewerUserId?: string,
-): Promise<Snapshot> {
-  const [agents, policy] = await Promise.all([
-    scope === null ? ports.store.listAgents(workspaceId) : agentsInScope(ports, workspaceId, scope, viewerUserId),
-    workspacePolicy(ports, workspaceId),
-  ]);
-  const now = ports.clock.now();
-  return {
-    at: now,
-    scope,
-    users: agents.map((agent) => ({ ...rules.view(agent, now, policy), version: agent.version })).sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0)),
-  };
-}
-
-async function agentsInScope(
-  ports: Pick<Ports, 'store'>,
-  workspaceId: string,
-  scope: readonly string[],
-  viewerUserId: string | undefined,
-): Promise<rules.Agent[]> {
-  const members = await Promise.all(scope.map((team) => ports.store.listTeamMembers(workspaceId, team)));
-  const userIds = new Set(members.flat());
-  if (viewerUserId !== undefined) userIds.add(viewerUserId);
-  const agents = await ports.store.getAgents(workspaceId, [...userIds]);
-  // A membership item outlives a team the user left until their next connect cleans it up.
-  return agents.filter((agent) => inScope(scope, viewerUserId ?? '', agent));
-}
-
-/** The snapshot as the messages that carry it, each part well under API Gateway's 128 KB. */
-function snapshotMessages(snap: Snapshot, id: string = randomUUID()): SnapshotMessage[] {
-  const parts = splitIntoParts(snap.users);
-  return parts.map((users, index) => ({
-    type: 'snapshot',
-    id,
-    part: index + 1,
-    parts: parts.length,
-    at: snap.at,
-    scope: snap.scope === null ? null : [...snap.scope],
-    users,
-  }));
-}
-
-/** Posts the parts in order; a connection that went away stops it. */
-async function sendSnapshot(ports: Ports, connectionId: string, snap: Snapshot): Promise<SnapshotMessage[]> {
-  const messages = snapshotMessages(snap);
-  for (const message of messages) await ports.gateway.post(connectionId, message);
-  return messages;
-}
-
-/** A snapshot of what this connection subscribes to (the whole workspace unless it subscribed to teams). */
-export async function getPresence(ports: Ports, context: ConnectionContext): Promise<SnapshotMessage[]> {
-  const { principal, connectionId } = context;
-  const connection = await ports.store.getConnection(principal.workspaceId, connectionId);
-  const scope = normalizeScope(connection?.scope ?? null);
-  return sendSnapshot(ports, connectionId, await snapshot(ports, principal.workspaceId, scope, principal.userId));
-}
-
-/**
- * From now on this connection receives the changes of users in these teams and its own user's
- * (null: the whole workspace); replies with a snapshot of exactly that scope. The scope is kept
- * on the connection's item, so every later fan-out honours it.
- */
-export async function subscribe(ports: Ports, context: ConnectionContext, teams: string[] | null): Promise<SnapshotMessage[]> {
-  const { principal, connectionId, connectedAt } = context;
-  const scope = normalizeScope(teams);
-  await ports.store.setScope(principal.workspaceId, {
-    connectionId,
-    userId: principal.userId,
-    connectedAt,
-    scope: scope === null ? null : [...scope],
-    ...(principal.expiresAt !== undefined ? { expiresAt: principal.expiresAt } : {}),
-  });
-  return sendSnapshot(ports, connectionId, await snapshot(ports, principal.workspaceId, scope, principal.userId));
+  return committed(mutation);
 }
 
 /** Offline everywhere now: every connection of the user gets `loggedOut` and is closed. */
@@ -272,7 +184,7 @@ export async function signOut(
   options: { connectionId?: string | undefined; by: string | null },
 ): Promise<Transition[]> {
   const mutation = await mutateAgent(ports, workspaceId, userId, (stored, now, policy) =>
-    stored ? rules.logout(stored, now, policy, options.by) : null,
+    stored ? decide.logout(stored, { by: options.by, now }, policy) : null,
   );
   // Even an agent we never stored (or already logged out) has this connection to close.
   const decision: Decision | null = mutation.decision;
@@ -297,5 +209,5 @@ export async function signOut(
     }),
   );
   await ports.store.deleteConnections(workspaceId, [...closing], listed);
-  return settle(mutation);
+  return committed(mutation);
 }
