@@ -1,5 +1,5 @@
 /**
- * The pure presence rules of functions/domain/presence.ts against PROTOCOL.md: every transition
+ * The pure presence rules (functions/domain/decisions.ts and agent.ts) against PROTOCOL.md: every transition
  * with its reason and previous status, every event that must change nothing, what readers see
  * between sweeps, and the deadline the sweeper indexes. Time is injected: no clock, no sleeps.
  */
@@ -7,23 +7,18 @@ import { describe, expect, it } from 'vitest';
 import {
   type Agent,
   type ChosenStatus,
-  connect,
   type Decision,
-  disconnect,
-  expire,
-  heartbeat,
   type Identity,
-  logout,
   nextDeadline,
   type Policy,
   type PresenceView,
   type Reason,
-  setStatus,
   type Status,
   type Transition,
   versionAfter,
   view,
-} from '#domain/presence.ts';
+} from '#domain/agent.ts';
+import { connect, disconnect, expire, heartbeat, logout, setStatus } from '#domain/decisions.ts';
 
 const policy: Policy = { leaseMs: 90_000, graceMs: 10_000, idleTimeoutMs: 600_000 };
 
@@ -45,15 +40,15 @@ function published(status: Status, previous: Status, reason: Reason, at: number)
 
 /** Alice opens `connectionId` at `at` (connectedAt = at). */
 function open(stored: Agent | undefined, connectionId: string, at: number): Decision {
-  return connect(stored, alice, connectionId, at, at, policy);
+  return connect(stored, { identity: alice, connectionId, connectedAt: at, now: at }, policy);
 }
 
 function beat(stored: Agent, at: number, active: boolean, connectionId = 'c1', connectedAt = T0): Decision {
-  return heartbeat(stored, alice, connectionId, connectedAt, active, at, policy);
+  return heartbeat(stored, { identity: alice, connectionId, connectedAt, active, now: at }, policy);
 }
 
 function choose(stored: Agent | undefined, chosen: ChosenStatus, at: number, connectionId = 'c1'): Decision {
-  return setStatus(stored, alice, connectionId, T0, chosen, at, policy);
+  return setStatus(stored, { identity: alice, connectionId, connectedAt: T0, chosen, awayReason: null, now: at }, policy);
 }
 
 /** Online (or away) on connection c1 since T0; lastActiveAt = T0, leaseUntil = T0 + 90 s. */
@@ -71,29 +66,29 @@ function keepAlive(agent: Agent, from: number, to: number): Agent {
 
 /** Idle-offline since T0 + 600 s with c1 still live (heartbeats without activity until T0 + 570 s). */
 function idleOffline(chosen: ChosenStatus = 'online'): Agent {
-  const agent = expire(keepAlive(connectedAt0(chosen), T0, T0 + 570_000), IDLE_DEADLINE, policy).agent;
+  const agent = expire(keepAlive(connectedAt0(chosen), T0, T0 + 570_000), { now: IDLE_DEADLINE }, policy).agent;
   expect(agent).toMatchObject({ status: 'offline', reason: 'idle', since: IDLE_DEADLINE });
   return agent;
 }
 
 /** Offline after closing c1 at T0 + 20 s and the grace (10 s) passing. */
 function disconnected(): Agent {
-  const closed = disconnect(connectedAt0(), 'c1', T0 + 20_000, policy).agent;
-  const agent = expire(closed, T0 + 30_000, policy).agent;
+  const closed = disconnect(connectedAt0(), { closed: ['c1'], now: T0 + 20_000 }, policy).agent;
+  const agent = expire(closed, { now: T0 + 30_000 }, policy).agent;
   expect(agent).toMatchObject({ status: 'offline', reason: 'disconnect' });
   return agent;
 }
 
 /** Offline after c1 stopped sending heartbeats (the lease ended at T0 + 90 s). */
 function timedOut(): Agent {
-  const agent = expire(connectedAt0(), LEASE_END, policy).agent;
+  const agent = expire(connectedAt0(), { now: LEASE_END }, policy).agent;
   expect(agent).toMatchObject({ status: 'offline', reason: 'timeout' });
   return agent;
 }
 
 /** Logged out at T0 + 10 s, having chosen `chosen`. */
 function loggedOut(chosen: ChosenStatus = 'online'): Agent {
-  const agent = logout(connectedAt0(chosen), T0 + 10_000, policy).agent;
+  const agent = logout(connectedAt0(chosen), { by: null, now: T0 + 10_000 }, policy).agent;
   expect(agent).toMatchObject({ status: 'offline', reason: 'logout', loggedOut: true });
   return agent;
 }
@@ -153,28 +148,28 @@ describe('transitions: each is published once, with its reason and previous stat
     },
     {
       behaviour: 'the last connection closing goes offline (disconnect) when the grace ends, at graceUntil',
-      act: () => expire(disconnect(connectedAt0(), 'c1', T0 + 20_000, policy).agent, T0 + 45_000, policy),
+      act: () => expire(disconnect(connectedAt0(), { closed: ['c1'], now: T0 + 20_000 }, policy).agent, { now: T0 + 45_000 }, policy),
       transitions: [published('offline', 'online', 'disconnect', T0 + 30_000)],
     },
     {
       behaviour: 'a lease passing with connections recorded goes offline (timeout) at leaseUntil and drops them',
-      act: () => expire(open(connectedAt0(), 'c2', T0 + 1_000).agent, T0 + 95_000, policy),
+      act: () => expire(open(connectedAt0(), 'c2', T0 + 1_000).agent, { now: T0 + 95_000 }, policy),
       transitions: [published('offline', 'online', 'timeout', T0 + 91_000)],
       dropped: ['c1', 'c2'],
     },
     {
       behaviour: 'no activity for the idle timeout goes offline (idle) at lastActiveAt + idleTimeout',
-      act: () => expire(keepAlive(connectedAt0(), T0, T0 + 570_000), T0 + 605_000, policy),
+      act: () => expire(keepAlive(connectedAt0(), T0, T0 + 570_000), { now: T0 + 605_000 }, policy),
       transitions: [published('offline', 'online', 'idle', IDLE_DEADLINE)],
     },
     {
       behaviour: 'an away user going idle publishes previous away',
-      act: () => expire(keepAlive(connectedAt0('away'), T0, T0 + 570_000), IDLE_DEADLINE, policy),
+      act: () => expire(keepAlive(connectedAt0('away'), T0, T0 + 570_000), { now: IDLE_DEADLINE }, policy),
       transitions: [published('offline', 'away', 'idle', IDLE_DEADLINE)],
     },
     {
       behaviour: 'logout takes an online user offline at once and drops every connection',
-      act: () => logout(open(connectedAt0(), 'c2', T0 + 1_000).agent, T0 + 10_000, policy),
+      act: () => logout(open(connectedAt0(), 'c2', T0 + 1_000).agent, { by: null, now: T0 + 10_000 }, policy),
       transitions: [published('offline', 'online', 'logout', T0 + 10_000)],
       dropped: ['c1', 'c2'],
     },
@@ -199,7 +194,7 @@ describe('details of the transitions', () => {
     const agent = keepAlive(connectedAt0(), T0, T0 + 570_000);
 
     // Act
-    const decision = expire(agent, T0 + 615_000, policy);
+    const decision = expire(agent, { now: T0 + 615_000 }, policy);
 
     // Assess
     expect(agent.lastActiveAt).toBe(T0);
@@ -215,7 +210,7 @@ describe('details of the transitions', () => {
     const agent = connectedAt0();
 
     // Act
-    const decision = expire(agent, T0 + 120_000, policy);
+    const decision = expire(agent, { now: T0 + 120_000 }, policy);
 
     // Assess
     expect(decision.transitions).toEqual([published('offline', 'online', 'timeout', LEASE_END)]);
@@ -228,7 +223,7 @@ describe('details of the transitions', () => {
     const agent = connectedAt0();
 
     // Act
-    const decision = disconnect(agent, 'c1', T0 + 20_000, policy);
+    const decision = disconnect(agent, { closed: ['c1'], now: T0 + 20_000 }, policy);
 
     // Assess
     expect(decision.transitions).toEqual([]);
@@ -241,7 +236,7 @@ describe('details of the transitions', () => {
     const agent = open(connectedAt0('away'), 'c2', T0 + 1_000).agent;
 
     // Act
-    const decision = logout(agent, T0 + 10_000, policy);
+    const decision = logout(agent, { by: null, now: T0 + 10_000 }, policy);
 
     // Assess
     expect(decision.transitions).toEqual([published('offline', 'away', 'logout', T0 + 10_000)]);
@@ -277,7 +272,7 @@ describe('details of the transitions', () => {
     const away = keepAlive(connectedAt0('away'), T0, T0 + 570_000);
 
     // Act
-    const idle = expire(away, IDLE_DEADLINE, policy);
+    const idle = expire(away, { now: IDLE_DEADLINE }, policy);
     const active = beat(idle.agent, AFTER_IDLE, true);
 
     // Assess
@@ -335,7 +330,7 @@ describe('details of the transitions', () => {
 
   it('connecting after the grace passed but before a sweep publishes disconnect at graceUntil, then connect', () => {
     // Prepare
-    const closed = disconnect(connectedAt0(), 'c1', T0 + 20_000, policy).agent;
+    const closed = disconnect(connectedAt0(), { closed: ['c1'], now: T0 + 20_000 }, policy).agent;
 
     // Act
     const decision = open(closed, 'c2', T0 + 40_000);
@@ -352,7 +347,7 @@ describe('details of the transitions', () => {
     const renamed: Identity = { ...alice, name: 'Alice B.', teams: ['sales', 'vip'] };
 
     // Act
-    const decision = connect(disconnected(), renamed, 'c2', T0 + 60_000, T0 + 60_000, policy);
+    const decision = connect(disconnected(), { identity: renamed, connectionId: 'c2', connectedAt: T0 + 60_000, now: T0 + 60_000 }, policy);
 
     // Assess
     expect(decision.transitions).toEqual([
@@ -388,17 +383,17 @@ describe('nothing changes: no transition is published', () => {
       behaviour: 'a second tab closing while another is open',
       act: () => {
         const twoTabs = open(connectedAt0(), 'c2', T0 + 1_000).agent;
-        const closed = disconnect(twoTabs, 'c1', T0 + 5_000, policy);
-        return [closed, expire(closed.agent, T0 + 30_000, policy)];
+        const closed = disconnect(twoTabs, { closed: ['c1'], now: T0 + 5_000 }, policy);
+        return [closed, expire(closed.agent, { now: T0 + 30_000 }, policy)];
       },
       status: 'online',
     },
     {
       behaviour: 'a reload within the grace (disconnect, then connect before graceUntil, then the grace end)',
       act: () => {
-        const closed = disconnect(connectedAt0(), 'c1', T0 + 20_000, policy);
+        const closed = disconnect(connectedAt0(), { closed: ['c1'], now: T0 + 20_000 }, policy);
         const reopened = open(closed.agent, 'c2', T0 + 25_000);
-        return [closed, reopened, expire(reopened.agent, T0 + 30_000, policy)];
+        return [closed, reopened, expire(reopened.agent, { now: T0 + 30_000 }, policy)];
       },
       status: 'online',
     },
@@ -418,7 +413,7 @@ describe('nothing changes: no transition is published', () => {
       behaviour: 'an idle-offline user evaluated with a raised idle timeout stays offline (idle is latched)',
       act: () => {
         const raised: Policy = { ...policy, idleTimeoutMs: 1_200_000 };
-        return [expire(idleOffline(), AFTER_IDLE, raised)];
+        return [expire(idleOffline(), { now: AFTER_IDLE }, raised)];
       },
       changed: false,
       status: 'offline',
@@ -442,7 +437,7 @@ describe('nothing changes: no transition is published', () => {
     },
     {
       behaviour: 'a second logout',
-      act: () => [logout(loggedOut(), T0 + 20_000, policy)],
+      act: () => [logout(loggedOut(), { by: null, now: T0 + 20_000 }, policy)],
       changed: false,
       status: 'offline',
     },
@@ -460,13 +455,13 @@ describe('nothing changes: no transition is published', () => {
     },
     {
       behaviour: 'a sweep before any deadline',
-      act: () => [expire(connectedAt0(), T0 + 60_000, policy)],
+      act: () => [expire(connectedAt0(), { now: T0 + 60_000 }, policy)],
       changed: false,
       status: 'online',
     },
     {
       behaviour: 'a close of a connection that is not recorded',
-      act: () => [disconnect(connectedAt0(), 'unknown', T0 + 5_000, policy)],
+      act: () => [disconnect(connectedAt0(), { closed: ['unknown'], now: T0 + 5_000 }, policy)],
       changed: false,
       status: 'online',
     },
@@ -509,7 +504,7 @@ describe('nothing changes: no transition is published', () => {
 
   it('a reload within the grace keeps status and since, and ends the grace', () => {
     // Prepare
-    const closed = disconnect(connectedAt0(), 'c1', T0 + 20_000, policy).agent;
+    const closed = disconnect(connectedAt0(), { closed: ['c1'], now: T0 + 20_000 }, policy).agent;
 
     // Act
     const reopened = open(closed, 'c2', T0 + 25_000).agent;
@@ -525,8 +520,8 @@ describe('nothing changes: no transition is published', () => {
     const agent = idleOffline();
 
     // Act
-    const inactive = heartbeat(agent, alice, 'c1', T0, false, T0 + 610_000, raised);
-    const active = heartbeat(inactive.agent, alice, 'c1', T0, true, T0 + 640_000, raised);
+    const inactive = heartbeat(agent, { identity: alice, connectionId: 'c1', connectedAt: T0, active: false, now: T0 + 610_000 }, raised);
+    const active = heartbeat(inactive.agent, { identity: alice, connectionId: 'c1', connectedAt: T0, active: true, now: T0 + 640_000 }, raised);
 
     // Assess
     expect(view(agent, AFTER_IDLE, raised).status).toBe('offline');
@@ -577,13 +572,13 @@ describe('view: exact at read time, before any sweep', () => {
     },
     {
       behaviour: 'within the grace: still online',
-      agent: () => disconnect(connectedAt0(), 'c1', T0 + 20_000, policy).agent,
+      agent: () => disconnect(connectedAt0(), { closed: ['c1'], now: T0 + 20_000 }, policy).agent,
       now: T0 + 29_999,
       expected: { status: 'online', since: T0 },
     },
     {
       behaviour: 'past the grace: offline since graceUntil',
-      agent: () => disconnect(connectedAt0(), 'c1', T0 + 20_000, policy).agent,
+      agent: () => disconnect(connectedAt0(), { closed: ['c1'], now: T0 + 20_000 }, policy).agent,
       now: T0 + 40_000,
       expected: { status: 'offline', since: T0 + 30_000 },
     },
@@ -620,7 +615,7 @@ describe('view: exact at read time, before any sweep', () => {
 
     // Act
     const seen = view(agent, T0 + 100_000, policy);
-    const swept = expire(agent, T0 + 100_000, policy).agent;
+    const swept = expire(agent, { now: T0 + 100_000 }, policy).agent;
 
     // Assess
     expect(view(swept, T0 + 100_000, policy)).toEqual(seen);
@@ -649,12 +644,12 @@ describe('nextDeadline: when the status changes with no further event', () => {
     },
     {
       behaviour: 'in the grace: its end',
-      agent: () => disconnect(connectedAt0(), 'c1', T0 + 20_000, policy).agent,
+      agent: () => disconnect(connectedAt0(), { closed: ['c1'], now: T0 + 20_000 }, policy).agent,
       expected: T0 + 30_000,
     },
     {
       behaviour: 'in the grace with the idle deadline first: the idle deadline',
-      agent: () => disconnect(keepAlive(connectedAt0(), T0, T0 + 570_000), 'c1', T0 + 595_000, policy).agent,
+      agent: () => disconnect(keepAlive(connectedAt0(), T0, T0 + 570_000), { closed: ['c1'], now: T0 + 595_000 }, policy).agent,
       expected: IDLE_DEADLINE,
     },
     { behaviour: 'disconnected: none', agent: () => disconnected(), expected: null },
@@ -677,7 +672,7 @@ describe('nextDeadline: when the status changes with no further event', () => {
 
 /** What the settings rollout does: judge the agent under the new timeout with the change recorded. */
 function changePolicy(agent: Agent, now: number, before: Policy, after: Policy): Decision {
-  return expire(agent, now, { ...after, idleTimeoutChanges: [{ previousIdleTimeoutMs: before.idleTimeoutMs, at: now }] });
+  return expire(agent, { now }, { ...after, idleTimeoutChanges: [{ previousIdleTimeoutMs: before.idleTimeoutMs, at: now }] });
 }
 
 describe('a changed idle timeout (expire under the new policy with the change)', () => {
@@ -721,7 +716,7 @@ describe('activity from before a change of the idle timeout (the change is in th
   it('takes her idle at the change, on any path: a heartbeat before the settings change reached her', () => {
     const agent = keepAlive(connectedAt0(), T0, T0 + 330_000);
     // Another path (her own heartbeat) judges her under the new settings first.
-    const decision = heartbeat(agent, alice, 'c1', T0, false, T0 + 335_000, lowered);
+    const decision = heartbeat(agent, { identity: alice, connectionId: 'c1', connectedAt: T0, active: false, now: T0 + 335_000 }, lowered);
     expect(decision.transitions).toEqual([published('offline', 'online', 'idle', T0 + 330_000)]);
   });
 
@@ -750,7 +745,7 @@ describe('activity from before a change of the idle timeout (the change is in th
     };
     const agent = keepAlive(connectedAt0(), T0, T0 + 300_000);
     expect(view(agent, T0 + 312_000, twice)).toMatchObject({ status: 'offline', since: T0 + 305_000 });
-    const decision = heartbeat(agent, alice, 'c1', T0, false, T0 + 312_000, twice);
+    const decision = heartbeat(agent, { identity: alice, connectionId: 'c1', connectedAt: T0, active: false, now: T0 + 312_000 }, twice);
     expect(decision.transitions).toEqual([published('offline', 'online', 'idle', T0 + 305_000)]);
   });
 
@@ -784,9 +779,9 @@ describe('a connection revived while idle latches idle', () => {
 
   it('after a close with no grace in the same millisecond as her last activity', () => {
     const noGrace: Policy = { ...policy, graceMs: 0 };
-    const closed = disconnect(connect(undefined, alice, 'c1', T0, T0, noGrace).agent, 'c1', T0, noGrace).agent;
+    const closed = disconnect(connect(undefined, { identity: alice, connectionId: 'c1', connectedAt: T0, now: T0 }, noGrace).agent, { closed: ['c1'], now: T0 }, noGrace).agent;
     expect(closed).toMatchObject({ status: 'offline', reason: 'disconnect', since: T0, lastActiveAt: T0 });
-    const revived = heartbeat(closed, alice, 'c1', T0, false, T0 + 700_000, noGrace).agent;
+    const revived = heartbeat(closed, { identity: alice, connectionId: 'c1', connectedAt: T0, active: false, now: T0 + 700_000 }, noGrace).agent;
     expect(revived.reason).toBe('idle');
     expect(view(revived, T0 + 701_000, { ...noGrace, idleTimeoutMs: 3_600_000 }).status).toBe('offline');
   });
