@@ -11,6 +11,7 @@ import { type ConnectionInfo, authorizerEvent, connectEvent, newConnectionId } f
 import { isLoopbackHost, MISDIRECTED } from '#local/loopback.ts';
 import { rejectUpgrade } from '#local/websocket/answers.ts';
 import type { AuthorizerHandler, Clock, EmulatorLogger, WebSocketApiHandlers } from '#local/websocket/handlers.ts';
+import { isAuthorizerRefusal } from '#handlers/authorizer-refusal.ts';
 
 export interface HandshakeOptions {
   handlers: Pick<WebSocketApiHandlers, 'authorizer' | 'connect'>;
@@ -86,7 +87,7 @@ async function authorize(info: ConnectionInfo, query: Record<string, string>, no
   try {
     result = await handlers.authorizer(authorizerEvent(info, query, now));
   } catch (error) {
-    if (error instanceof Error && error.message === 'Unauthorized') throw new HandshakeError(401, 'unauthorized');
+    if (isAuthorizerRefusal(error)) throw new HandshakeError(401, 'unauthorized');
     throw error;
   }
   const statements = result.policyDocument.Statement as Array<{ Effect?: string }>;
