@@ -144,7 +144,7 @@ export function hasConnections(agent: Agent): boolean {
 }
 
 /** When the user stops counting as present if nothing else happens; -Infinity if not present at all. */
-export function presenceEnd(agent: Agent): number {
+function presenceEnd(agent: Agent): number {
   if (agent.loggedOut) return -Infinity;
   if (hasConnections(agent)) return agent.leaseUntil;
   return agent.graceUntil ?? -Infinity;
