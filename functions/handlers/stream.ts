@@ -9,7 +9,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { Transition } from '#domain/agent.ts';
 import { AGENT_PREFIX } from '#adapters/keys.ts';
-import type { StoredChange, StoredNotice } from '#adapters/dynamodb-store.ts';
+import type { StoredChange, StoredNotice } from '#adapters/dynamodb/agent-item.ts';
 import { deliverChanges, publishUnavailable } from '#app/fanout.ts';
 import { recordHistory } from '#app/history.ts';
 import type { AgentUnavailable, Ports } from '#app/ports.ts';

@@ -1,0 +1,47 @@
+/**
+ * How the store's modules reach the table: the client and table name they are all given, queries
+ * followed to their last page, and conditional writes told apart from failures.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, type PutCommandInput, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+
+export type TableItem = Record<string, unknown>;
+
+export interface TableAccess {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Items per query page (DynamoDB's 1 MB page when omitted); bounds memory of a sweep. */
+  readonly pageSize: number | undefined;
+}
+
+/** Follows LastEvaluatedKey to the end. */
+export async function queryAll(table: TableAccess, input: Omit<QueryCommandInput, 'TableName'>): Promise<TableItem[]> {
+  const items: TableItem[] = [];
+  let ExclusiveStartKey: TableItem | undefined;
+  do {
+    const page = await table.client.send(
+      new QueryCommand({ TableName: table.tableName, ...input, ExclusiveStartKey, ...(table.pageSize ? { Limit: table.pageSize } : {}) }),
+    );
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
+}
+
+/** A Put with a condition: false when the condition refused it, true when written. */
+export async function putIf(table: TableAccess, input: Omit<PutCommandInput, 'TableName'>): Promise<boolean> {
+  try {
+    await table.client.send(new PutCommand({ TableName: table.tableName, ...input }));
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/** A write refused by its condition: alone, or as the reason a transaction was cancelled. */
+export function isConditionFailure(error: unknown): boolean {
+  if (error instanceof ConditionalCheckFailedException) return true;
+  const reasons = (error as { name?: string; CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
+  return (error as { name?: string }).name === 'TransactionCanceledException' && (reasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed');
+}

@@ -1,0 +1,92 @@
+/** Agent items: the conditional save that commits an agent's changes and notices, and the reads of agents. */
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Agent, Status, Transition, UnavailableNotice } from '#domain/agent.ts';
+import type { StoredAgent, WorkspaceSettings } from '#app/ports.ts';
+import { AGENT_PREFIX, agentSk, duePk, SETTINGS_SK, statusPk, workspacePk } from '#adapters/keys.ts';
+import { TABLE } from '#adapters/table.ts';
+import { putIf, queryAll, type TableAccess, type TableItem } from './access.ts';
+import { type AgentItemOptions, toAgent, toAgentItem } from './agent-item.ts';
+import { batchGet } from './batch.ts';
+import { toSettings } from './settings.ts';
+
+/** Writes the agent if its stored version is still `agent.version` (or, at version 0, if there is none). */
+export async function saveAgent(
+  table: TableAccess & AgentItemOptions,
+  agent: Agent,
+  dueAt: number | null,
+  now: number,
+  changes: Transition[],
+  notices: UnavailableNotice[],
+): Promise<boolean> {
+  return putIf(table, {
+    Item: toAgentItem(agent, dueAt, now, changes, notices, table),
+    ...(agent.version === 0
+      ? { ConditionExpression: 'attribute_not_exists(pk)' }
+      : { ConditionExpression: 'version = :expected', ExpressionAttributeValues: { ':expected': agent.version } }),
+  });
+}
+
+export async function listAgents(table: TableAccess, workspaceId: string): Promise<StoredAgent[]> {
+  const items = await queryAll(table, {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': AGENT_PREFIX },
+    ConsistentRead: true,
+  });
+  return items.map(toAgent);
+}
+
+export async function listByStatus(table: TableAccess, workspaceId: string, status: Exclude<Status, 'offline'>): Promise<StoredAgent[]> {
+  const index = TABLE.indexes.byStatus;
+  const items = await queryAll(table, {
+    IndexName: index.name,
+    KeyConditionExpression: '#pk = :pk',
+    ExpressionAttributeNames: { '#pk': index.partitionKey },
+    ExpressionAttributeValues: { ':pk': statusPk(workspaceId, status) },
+  });
+  return items.map(toAgent);
+}
+
+export async function* dueAgents(table: TableAccess, shard: number, now: number): AsyncIterable<StoredAgent[]> {
+  const index = TABLE.indexes.byDeadline;
+  let ExclusiveStartKey: TableItem | undefined;
+  do {
+    const page = await table.client.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#pk = :pk AND #due <= :now',
+        ExpressionAttributeNames: { '#pk': index.partitionKey, '#due': index.sortKey },
+        ExpressionAttributeValues: { ':pk': duePk(shard), ':now': now },
+        ExclusiveStartKey,
+        ...(table.pageSize ? { Limit: table.pageSize } : {}),
+      }),
+    );
+    ExclusiveStartKey = page.LastEvaluatedKey;
+    if (page.Items?.length) yield page.Items.map(toAgent);
+  } while (ExclusiveStartKey);
+}
+
+export async function getAgents(table: TableAccess, workspaceId: string, userIds: string[]): Promise<StoredAgent[]> {
+  const pk = workspacePk(workspaceId);
+  const items = await batchGet(table, [...new Set(userIds)].map((userId) => ({ pk, sk: agentSk(userId) })));
+  return items.map(toAgent);
+}
+
+/**
+ * Both items in one request (BatchGetItem, consistent): every heartbeat needs them, and one
+ * round trip instead of two halves the requests per beat. The read units are the same.
+ */
+export async function getAgentWithSettings(
+  table: TableAccess,
+  workspaceId: string,
+  userId: string,
+): Promise<{ agent: StoredAgent | undefined; settings: WorkspaceSettings | undefined }> {
+  const pk = workspacePk(workspaceId);
+  const items = await batchGet(table, [
+    { pk, sk: agentSk(userId) },
+    { pk, sk: SETTINGS_SK },
+  ]);
+  const agentItem = items.find((item) => item.sk !== SETTINGS_SK);
+  const settingsItem = items.find((item) => item.sk === SETTINGS_SK);
+  return { agent: agentItem ? toAgent(agentItem) : undefined, settings: settingsItem ? toSettings(settingsItem) : undefined };
+}
