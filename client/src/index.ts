@@ -22,7 +22,7 @@ import { Activity } from './activity.ts';
 import { PresenceClientError } from './errors.ts';
 import { Emitter, type Events, type PresenceStore } from './events.ts';
 import { type PresenceClientOptions, type ResolvedOptions, resolveOptions } from './options.ts';
-import type { ChosenStatus, RosterEntry, ServerMessage } from './protocol.ts';
+import { type ChosenStatus, ID_PATTERN, MAX_TEAMS, type RosterEntry, type ServerMessage } from './protocol.ts';
 import { assembleSnapshot, normalizeScope, type Roster, RosterMerge, sameScope } from './roster.ts';
 import { type ConnectionState, type Link, OPEN, Transport } from './transport.ts';
 import { ReadyWaiters, Waiters } from './waiters.ts';
@@ -51,10 +51,6 @@ export interface SetStatusOptions {
   /** With `away` only: one of the workspace's away reason ids (its settings' `awayReasons`). */
   reason?: string | undefined;
 }
-
-/** The ids the server accepts (PROTOCOL.md): 1 to 128 of A-Z a-z 0-9 _ . @ : - */
-const ID_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;
-const MAX_TEAMS = 50;
 
 export class PresenceClient {
   private readonly options: ResolvedOptions;

@@ -2,6 +2,11 @@
  * The wire format of PROTOCOL.md as the client sees it. Kept free of server imports so the
  * client bundles alone for browsers; the end-to-end tests hold both sides to the same messages.
  */
+/** The ids the server accepts: 1 to 128 of A-Z a-z 0-9 _ . @ : - (test/unit/client-protocol.test.ts holds it to the server's). */
+export const ID_PATTERN = /^[A-Za-z0-9_.@:-]{1,128}$/;
+/** The most teams one subscription follows. */
+export const MAX_TEAMS = 50;
+
 export type Status = 'online' | 'away' | 'offline';
 export type ChosenStatus = 'online' | 'away';
 /** Why a status changed; `admin`: an admin of the workspace set it (the change's `by`). */
