@@ -23,7 +23,8 @@ export interface StoredNotice {
   at: number;
 }
 
-interface AgentItem {
+/** A type, not an interface: an item is a plain record of attributes (TableItem). */
+type AgentItem = {
   pk: string;
   sk: string;
   workspaceId: string;
@@ -53,7 +54,7 @@ interface AgentItem {
   duePk?: string;
   dueAt?: number;
   ttl: number;
-}
+};
 
 /** What the item's keys and lifetime depend on beyond the agent. */
 export interface AgentItemOptions {
