@@ -21,7 +21,7 @@ import { makeHttpHandler } from '#handlers/http.ts';
 import { makeSweeperHandler, type SweeperResult } from '#handlers/sweeper.ts';
 import { makeWebSocketApi } from '#handlers/websocket.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from '#local/dynamodb-local.ts';
-import { DynamoDbStreamReader } from '#local/dynamodb-stream.ts';
+import { DynamoDbStreamReader } from '#local/stream/reader.ts';
 import { makeStreamHandler } from '#handlers/stream.ts';
 import { LocalEventPublisher } from '#local/events.ts';
 import { WorkerFanoutDispatcher } from '#local/fanout-workers.ts';

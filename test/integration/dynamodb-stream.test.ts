@@ -1,100 +1,18 @@
 /**
- * The local stream reader on DynamoDB Local's real Streams API: Lambda's event shape and
- * ReportBatchItemFailures contract, retries into onFailure, drained() and stop().
+ * The local stream reader on DynamoDB Local's real Streams API: Lambda's event shape and order,
+ * where a reader starts (from trim-horizon or latest, never on a table without a stream) and
+ * stop(). Retries are in dynamodb-stream-retries.test.ts, drained() in dynamodb-stream-drained.test.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import {
-  type AttributeValue,
-  CreateTableCommand,
-  DeleteItemCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { DynamoDBStreamsClient, type GetRecordsCommandOutput } from '@aws-sdk/client-dynamodb-streams';
-import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import {
-  DynamoDbStreamReader,
-  type DynamoDbStreamReaderOptions,
-  type StreamBatchFailure,
-  type StreamBatchHandler,
-  TableStreamMissingError,
-} from '#local/dynamodb-stream.ts';
+import { describe, expect, it } from 'vitest';
+import { CreateTableCommand, DeleteItemCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import type { StreamBatchFailure } from '#local/stream/batch-retry.ts';
+import { DynamoDbStreamReader, TableStreamMissingError } from '#local/stream/reader.ts';
 import { createTableInput } from '#adapters/table.ts';
-import { createTable } from '#test/support/table.ts';
 import { silentLogger } from '#test/support/clock.ts';
+import { deferred, label, recorder, streamFixture } from './dynamodb-stream-fixture.ts';
 
-const endpoint = inject('dynamoEndpoint');
-const LOCAL = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
-const client = new DynamoDBClient(LOCAL);
-const readers: DynamoDbStreamReader[] = [];
-afterEach(async () => {
-  await Promise.all(readers.splice(0).map((reader) => reader.stop()));
-});
-afterAll(() => client.destroy());
-
-/** A table of its own per test, as the harness does, with the stream ensureTable gives it. */
-async function newTable(): Promise<string> {
-  const tableName = `stream-${randomUUID()}`;
-  await createTable(endpoint, tableName);
-  return tableName;
-}
-
-async function put(tableName: string, pk: string, version: number, extra: Record<string, AttributeValue> = {}) {
-  await client.send(
-    new PutItemCommand({
-      TableName: tableName,
-      Item: { pk: { S: pk }, sk: { S: 'ITEM' }, version: { N: String(version) }, ...extra },
-    }),
-  );
-}
-
-/** Each handler call's records, and what went to onFailure. */
-function recorder(respond: StreamBatchHandler = () => undefined) {
-  const deliveries: DynamoDBRecord[][] = [];
-  const failures: StreamBatchFailure[] = [];
-  return {
-    deliveries,
-    failures,
-    handler: (event: DynamoDBStreamEvent) => {
-      deliveries.push(event.Records);
-      return respond(event);
-    },
-    onFailure: (failure: StreamBatchFailure) => {
-      failures.push(failure);
-    },
-  };
-}
-
-async function startReader(
-  tableName: string,
-  parts: Pick<DynamoDbStreamReaderOptions, 'handler' | 'onFailure'> & Partial<DynamoDbStreamReaderOptions>,
-): Promise<DynamoDbStreamReader> {
-  const reader = new DynamoDbStreamReader({
-    tableName,
-    connection: { endpoint },
-    logger: silentLogger,
-    from: 'trim-horizon',
-    retryDelayMs: 1,
-    ...parts,
-  });
-  readers.push(reader);
-  await reader.start();
-  return reader;
-}
-
-/** What a delivery was, readably: `pk@version`, or `pk@-` for a removal. */
-function label(record: DynamoDBRecord): string {
-  const image = record.dynamodb?.NewImage ?? record.dynamodb?.OldImage;
-  return `${record.dynamodb?.Keys?.pk?.S}@${record.eventName === 'REMOVE' ? '-' : image?.version?.N}`;
-}
-
-function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((done) => (resolve = done));
-  return { promise, resolve };
-}
+const { endpoint, client, newTable, put, startReader } = streamFixture();
 
 describe('local DynamoDB stream reader', () => {
   it('hands over records as Lambda does: in order per item, with new and old images', async () => {
@@ -103,14 +21,14 @@ describe('local DynamoDB stream reader', () => {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     await put(tableName, 'a', 1, { blob: { B: new Uint8Array([1, 2, 3]) } });
     const { deliveries, handler, onFailure, failures } = recorder();
-    await startReader(tableName, { handler, onFailure });
+    const reader = await startReader(tableName, { handler, onFailure });
 
     // Act
     await put(tableName, 'b', 1);
     await put(tableName, 'a', 2);
     await put(tableName, 'a', 3);
     await client.send(new DeleteItemCommand({ TableName: tableName, Key: { pk: { S: 'b' }, sk: { S: 'ITEM' } } }));
-    await readers[0]!.drained();
+    await reader.drained();
 
     // Assess
     const records = deliveries.flat();
@@ -146,184 +64,7 @@ describe('local DynamoDB stream reader', () => {
     expect(sequence).toEqual([...sequence].sort((x, y) => (x < y ? -1 : 1)));
   });
 
-  it('redelivers a batch from the record reported failed, not before it, and loses nothing', async () => {
-    // Prepare: three records in the stream before the start, so they come as one batch.
-    const tableName = await newTable();
-    await put(tableName, 'first', 1);
-    await put(tableName, 'flaky', 1);
-    await put(tableName, 'last', 1);
-    let failedOnce = false;
-    const { deliveries, failures, handler, onFailure } = recorder(({ Records }) => {
-      const flaky = Records.find((record) => record.dynamodb?.Keys?.pk?.S === 'flaky');
-      if (!flaky || failedOnce) return { batchItemFailures: [] };
-      failedOnce = true;
-      return { batchItemFailures: [{ itemIdentifier: flaky.dynamodb?.SequenceNumber ?? '' }] };
-    });
-    const reader = await startReader(tableName, { handler, onFailure });
-
-    // Act
-    await reader.drained();
-    await put(tableName, 'after', 1);
-    await reader.drained();
-
-    // Assess
-    expect(deliveries.map((records) => records.map(label))).toEqual([
-      ['first@1', 'flaky@1', 'last@1'],
-      ['flaky@1', 'last@1'],
-      ['after@1'],
-    ]);
-    expect(deliveries[1]).toEqual(deliveries[0]?.slice(1));
-    expect(failures).toEqual([]);
-  });
-
-  it('retries the whole batch when a reported failure names no record of it, as Lambda does', async () => {
-    // Prepare
-    const tableName = await newTable();
-    await put(tableName, 'a', 1);
-    await put(tableName, 'b', 1);
-    const answers: DynamoDBBatchResponse[] = [
-      { batchItemFailures: [{ itemIdentifier: '' }] },
-      { batchItemFailures: [{ itemIdentifier: '12345678901234567890' }] },
-    ];
-    const { deliveries, failures, handler, onFailure } = recorder(() => answers.shift());
-    const reader = await startReader(tableName, { handler, onFailure });
-
-    // Act
-    await reader.drained();
-
-    // Assess
-    expect(deliveries.map((records) => records.map(label))).toEqual([
-      ['a@1', 'b@1'],
-      ['a@1', 'b@1'],
-      ['a@1', 'b@1'],
-    ]);
-    expect(failures).toEqual([]);
-  });
-
-  it('gives records that keep failing to onFailure after the configured attempts, then moves on', async () => {
-    // Prepare: the poison record in the middle of the first batch.
-    const tableName = await newTable();
-    await put(tableName, 'ok', 1);
-    await put(tableName, 'poison', 1);
-    await put(tableName, 'ok', 2);
-    const { deliveries, failures, handler, onFailure } = recorder(({ Records }) => ({
-      batchItemFailures: Records.filter((record) => record.dynamodb?.Keys?.pk?.S === 'poison').map((record) => ({
-        itemIdentifier: record.dynamodb?.SequenceNumber ?? '',
-      })),
-    }));
-    const reader = await startReader(tableName, { handler, onFailure, maxAttempts: 3 });
-
-    // Act
-    await reader.drained();
-    await put(tableName, 'ok', 3);
-    await reader.drained();
-
-    // Assess: like Lambda, the batch is retried from the failed record to its end.
-    expect(deliveries.map((records) => records.map(label))).toEqual([
-      ['ok@1', 'poison@1', 'ok@2'],
-      ['poison@1', 'ok@2'],
-      ['poison@1', 'ok@2'],
-      ['ok@3'],
-    ]);
-    expect(failures).toHaveLength(1);
-    expect(failures[0]?.attempts).toBe(3);
-    expect(failures[0]?.records).toEqual(deliveries[2]);
-    expect(failures[0]?.shardId).toMatch(/^shardId-/);
-    expect(failures[0]).not.toHaveProperty('error');
-  });
-
-  it('retries the whole batch when the handler throws, and gives it to onFailure with the error', async () => {
-    // Prepare
-    const tableName = await newTable();
-    await put(tableName, 'a', 1);
-    await put(tableName, 'b', 1);
-    const thrown = new Error('handler crashed');
-    let calls = 0;
-    const { deliveries, failures, handler, onFailure } = recorder(() => {
-      calls += 1;
-      if (calls <= 2) throw thrown;
-    });
-    const reader = await startReader(tableName, { handler, onFailure, maxAttempts: 2 });
-
-    // Act
-    await reader.drained();
-    await put(tableName, 'c', 1);
-    await reader.drained();
-
-    // Assess
-    expect(deliveries.map((records) => records.map(label))).toEqual([['a@1', 'b@1'], ['a@1', 'b@1'], ['c@1']]);
-    expect(failures).toEqual([{ shardId: expect.any(String), records: deliveries[0], attempts: 2, error: thrown }]);
-  });
-
-  it('drained() resolves only once the handler has seen every record written before the call', async () => {
-    // Prepare: batches of two, and a handler held on its first batch.
-    const tableName = await newTable();
-    const entered = deferred();
-    const gate = deferred();
-    const seen: string[] = [];
-    const reader = await startReader(tableName, {
-      batchSize: 2,
-      handler: async ({ Records }) => {
-        entered.resolve();
-        await gate.promise;
-        seen.push(...Records.map(label));
-      },
-      onFailure: () => undefined,
-    });
-    await put(tableName, 'r', 1);
-    await entered.promise;
-    for (let version = 2; version <= 6; version += 1) await put(tableName, 'r', version);
-
-    // Act
-    const seenWhenDrained = reader.drained().then(() => [...seen]);
-    gate.resolve();
-
-    // Assess
-    expect(await seenWhenDrained).toEqual(['r@1', 'r@2', 'r@3', 'r@4', 'r@5', 'r@6']);
-  });
-
-  it('drained() does not count an empty poll that began before the call', async () => {
-    // Prepare: the reader's own Streams client, whose next empty GetRecords answer the test holds.
-    const tableName = await newTable();
-    const streams = new DynamoDBStreamsClient(LOCAL);
-    let hold: { reached: ReturnType<typeof deferred>; release: ReturnType<typeof deferred> } | undefined;
-    streams.middlewareStack.add(
-      (next, context) => async (args) => {
-        const result = await next(args);
-        const empty = (result.output as GetRecordsCommandOutput).Records?.length === 0;
-        if (context.commandName === 'GetRecordsCommand' && empty && hold) {
-          const held = hold;
-          hold = undefined;
-          held.reached.resolve();
-          await held.release.promise;
-        }
-        return result;
-      },
-      { step: 'initialize', name: 'holdEmptyGetRecords' },
-    );
-    const seen: string[] = [];
-    const reader = await startReader(tableName, {
-      connection: { dynamodb: client, streams },
-      shardDiscoveryIntervalMs: 60_000,
-      handler: ({ Records }) => void seen.push(...Records.map(label)),
-      onFailure: () => undefined,
-    });
-    const held = { reached: deferred(), release: deferred() };
-    hold = held;
-    await held.reached.promise;
-    await put(tableName, 'late', 1);
-
-    // Act: the poll that answered "nothing" before the write returns only after drained() is called.
-    const seenWhenDrained = reader.drained().then(() => [...seen]);
-    held.release.resolve();
-
-    // Assess
-    expect(await seenWhenDrained).toEqual(['late@1']);
-    await reader.stop();
-    streams.destroy();
-  });
-
-  it('stop() resolves once the batch in flight settles', async () => {
+  it('stop() resolves once the batch in flight is done', async () => {
     // Prepare: a handler held on its batch.
     const tableName = await newTable();
     await put(tableName, 'a', 1);
@@ -334,7 +75,7 @@ describe('local DynamoDB stream reader', () => {
       handler: async () => {
         entered.resolve();
         await gate.promise;
-        events.push('handler settled');
+        events.push('handler returned');
       },
       onFailure: () => undefined,
     });
@@ -346,7 +87,7 @@ describe('local DynamoDB stream reader', () => {
     await stopped;
 
     // Assess
-    expect(events).toEqual(['handler settled', 'stopped']);
+    expect(events).toEqual(['handler returned', 'stopped']);
     await expect(reader.drained()).rejects.toThrow('not running');
   });
 

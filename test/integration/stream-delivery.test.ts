@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PresenceMessage } from '#app/messages.ts';
-import type { DynamoDbStreamReader, StreamBatchFailure } from '#local/dynamodb-stream.ts';
+import type { StreamBatchFailure } from '#local/stream/batch-retry.ts';
+import type { DynamoDbStreamReader } from '#local/stream/reader.ts';
 import { type Harness, uniqueWorkspace } from '#test/support/harness.ts';
 import { startReader as startStreamReader, streamHarness } from '#test/support/stream.ts';
 import { makeService, TestConnection } from '#test/support/service.ts';

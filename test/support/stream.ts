@@ -1,7 +1,8 @@
 /** The table's real stream in integration tests: a harness only the stream delivers for, and the consumer reading it. */
 import { inject } from 'vitest';
 import { makeStreamHandler } from '#handlers/stream.ts';
-import { DynamoDbStreamReader, type StreamBatchFailure } from '#local/dynamodb-stream.ts';
+import type { StreamBatchFailure } from '#local/stream/batch-retry.ts';
+import { DynamoDbStreamReader } from '#local/stream/reader.ts';
 import { type Harness, harnessDelivers, makeHarness, silentLogger } from '#test/support/harness.ts';
 
 /** The consumer on the harness table's stream, from its first record, as the event source mapping drives it. The caller stops it. */
