@@ -2,7 +2,8 @@
  * The store's table access (adapters/dynamodb/access.ts) on a fake client: a query is followed to
  * its last page, each page at most the store's page size; and of the errors a conditional write
  * can end with, only a refused condition counts as one (alone, or as a cancelled transaction's
- * reason). Conditional saves losing to another writer run on DynamoDB Local (protocol.test.ts, concurrent-disconnects.test.ts).
+ * reason). Conditional saves losing to another writer run on DynamoDB Local (protocol.test.ts,
+ * concurrent-disconnects.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
