@@ -1,7 +1,8 @@
 /** `npm start`: the local stack in the foreground until SIGINT or SIGTERM. */
 import { ConfigurationError } from '#app/errors.ts';
 import { DynamoDbLocalStartError, JavaMissingError } from '#local/dynamodb-local.ts';
-import { LocalStackError, startLocalStack } from '#local/stack.ts';
+import { LocalStackError } from '#local/stack-settings.ts';
+import { startLocalStack } from '#local/stack.ts';
 
 // The pinned SDK runs on Node 20; its notice about future releases is noise in a terminal.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
