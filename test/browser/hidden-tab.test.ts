@@ -13,9 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page, type WebSocket as PageSocket } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '#test/support/stack.ts';
 import { assertChromium, CHROMIUM } from '#test/support/chromium.ts';
-import { startTestStack, type TestStack } from '#test/support/stack.ts';
+import { type Client, startTestStack, type TestStack } from '#test/support/stack.ts';
 
 const WAIT_MS = 5000;
 /** The stack's lease; the page heartbeats every third of it (1 s of real time). */
@@ -88,8 +87,16 @@ describe('team page in a hidden tab', () => {
   const workspace = 'demo';
   let page: Page;
   let socket: PageSocket;
+  /** The teammate who watches, through all three steps: the suite's, not one test's. */
   let bob: Client;
   let aliceConnection: string;
+
+  beforeAll(async () => {
+    bob = await stack.connect({ workspace, user: 'bob', name: 'Bob' });
+  });
+  afterAll(async () => {
+    await bob?.close();
+  });
 
   /** The emulator received a frame from alice at the current manual time (management API). */
   async function heardFromAliceNow(): Promise<void> {
@@ -105,11 +112,11 @@ describe('team page in a hidden tab', () => {
     await stack.delivered();
   }
 
+  /** Every offline of alice bob ever heard (his whole history, on purpose: she must never go offline). */
   const aliceOffline = () => bob.messages.filter((message) => message.type === 'presence' && message.userId === 'alice' && message.status === 'offline');
 
   it('signs in an agent whose teammate sees them online', async () => {
-    // Prepare: the teammate who watches, and the page that records what its client sends.
-    bob = await stack.connect({ workspace, user: 'bob', name: 'Bob' });
+    // Prepare: the page that records what its client sends.
     const before = new Set(stack.emulator.connectionIds());
     const context = browser.contexts()[0]!;
     page = await context.newPage();

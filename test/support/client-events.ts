@@ -1,7 +1,12 @@
 /** Waiting on a PresenceClient's events in tests, never on time. */
 import type { PresenceClient } from '../../client/src/index.ts';
 
-/** Resolves when `check` holds, re-checking on every event of the client; fails after `timeoutMs`. */
+/**
+ * Resolves when `check` holds, re-checking on every event of the client; fails after `timeoutMs`.
+ * It reads the client's state now, not a history of messages: a check that already held before
+ * the action under test proves nothing, so wait for a state the action changes (or count events
+ * from a listener added before it).
+ */
 export function until(client: PresenceClient, check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   if (check()) return Promise.resolve();
   return new Promise((resolve, reject) => {
