@@ -54,6 +54,9 @@ function make(target: TestStack, request: TokenRequest, options: Partial<Presenc
 
 const statusOf = (client: PresenceClient, userId: string) => client.roster.get(userId)?.status;
 
+/** The stack's connections opened since `before` was taken: the test's own, whatever earlier tests left. */
+const openedSince = (target: TestStack, before: Set<string>) => target.emulator.connectionIds().filter((id) => !before.has(id));
+
 describe('PresenceClient on Node', () => {
   it('keeps both rosters live and confirms setStatus', async () => {
     const workspace = uniqueWorkspace();
@@ -102,7 +105,6 @@ describe('PresenceClient on Node', () => {
     bob.markActive(); // offline: sends a heartbeat with active:true at once
     expect(await observer.next('presence', (m) => m.userId === 'bob' && m.reason === 'active')).toMatchObject({ status: 'away' });
     await until(bob, () => bob.me?.status === 'away', 'bob back to away');
-    observer.socket.close();
   });
 
   it('reconnects after the stack restarts, with a fresh token, and re-syncs the roster', async () => {
@@ -130,7 +132,6 @@ describe('PresenceClient on Node', () => {
       expect(states.at(-1)).toBe('open');
       expect(states).toContain('reconnecting');
       expect(made.errors.every((error) => error.code === 'connection_failed')).toBe(true);
-      bob.socket.close();
     } finally {
       alice.close();
       await second.stop();
@@ -170,7 +171,9 @@ describe('PresenceClient on Node', () => {
   it('when its token ends, the server closes the connection and the client reconnects with a fresh one, unseen', async () => {
     // Prepare: the stack's clock at real time (the handshake checks tokens against it), and tokens
     // valid for 20 s: less than the idle timeout, so only the token's end happens.
+    // (The clock only moves forward: later tests mint tokens for 12 h from real time, so they still hold.)
     stack.clock.current = Math.max(stack.clock.now(), Date.now());
+    const before = new Set(stack.emulator.connectionIds());
     const workspace = uniqueWorkspace();
     const observer = make(stack, { workspace, user: 'observer' }).client;
     await observer.connect();
@@ -198,8 +201,8 @@ describe('PresenceClient on Node', () => {
 
     // Act: the stack's clock passes the token's end; the next heartbeat is refused.
     stack.clock.current = ends[0]! * 1000;
-    await until(made.client, () => made.tokens === 2 && made.client.connectionState === 'open' && stack.emulator.connectionIds().length >= 2, 'a fresh connection');
-    await until(made.client, () => stack.emulator.connectionIds().length === 2, 'the expired connection closed');
+    await until(made.client, () => made.tokens === 2 && made.client.connectionState === 'open' && openedSince(stack, before).length >= 2, 'a fresh connection');
+    await until(made.client, () => openedSince(stack, before).length === 2, 'the expired connection closed');
     await stack.delivered();
     await observer.setStatus('away');
 
@@ -212,7 +215,7 @@ describe('PresenceClient on Node', () => {
   it("says too_many_connections when the user's connection cap refuses it, and backs off", async () => {
     // Prepare: alice already has the 20 connections the stack allows.
     const workspace = uniqueWorkspace();
-    const tabs = await Promise.all(Array.from({ length: 20 }, () => stack.connect({ workspace, user: 'alice' })));
+    await Promise.all(Array.from({ length: 20 }, () => stack.connect({ workspace, user: 'alice' })));
     const made = make(stack, { workspace, user: 'alice' }, { reconnect: { minDelayMs: 20, maxDelayMs: 60_000 }, random: () => 0.99 });
 
     // Act
@@ -223,10 +226,10 @@ describe('PresenceClient on Node', () => {
     expect(made.errors.map((error) => error.code)).toEqual(['too_many_connections']);
     expect(made.client.connectionState).toBe('reconnecting');
     expect(made.tokens).toBe(1);
-    for (const tab of tabs) tab.socket.close();
   });
 
   it('logout ends every tab of the user and nothing reconnects', async () => {
+    const before = new Set(stack.emulator.connectionIds());
     const workspace = uniqueWorkspace();
     const observer = await stack.connect({ workspace, user: 'observer' });
     const tab1 = make(stack, { workspace, user: 'alice' });
@@ -240,9 +243,8 @@ describe('PresenceClient on Node', () => {
     const tokens = [tab1.tokens, tab2.tokens];
     await stack.deliver(observer);
     expect([tab1.tokens, tab2.tokens]).toEqual(tokens);
-    expect(stack.emulator.connectionIds()).toHaveLength(1); // the observer only
+    expect(openedSince(stack, before)).toHaveLength(1); // the observer only
     await expect(tab1.client.setStatus('online')).rejects.toMatchObject({ code: 'not_connected' });
-    observer.socket.close();
   });
 
   /**
@@ -285,7 +287,6 @@ describe('PresenceClient on Node', () => {
       await second.deliver(observer);
       expect(second.emulator.connectionIds()).toHaveLength(1); // the observer only
       expect(made.tokens).toBe(tokens);
-      observer.socket.close();
     } finally {
       made.client.close();
       await second.stop();
