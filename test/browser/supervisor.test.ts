@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchChromium } from '#test/support/chromium.ts';
-import { type Client, startTestStack, type TestStack } from '#test/support/stack.ts';
+import { startTestStack, type TestStack } from '#test/support/stack.ts';
 
 const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'supervisor-page.png');
 /** Playwright's own waits (auto-waiting locators) give up after this. */
@@ -27,14 +27,12 @@ const REASONS = [
 let stack: TestStack;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
-const clients: Client[] = [];
 
 beforeAll(async () => {
   [stack, browser] = await Promise.all([startTestStack(), launchChromium()]);
 });
 
 afterAll(async () => {
-  for (const client of clients) client.socket.close();
   await Promise.all(contexts.map((context) => context.close().catch(() => {})));
   await browser?.close();
   await stack?.stop();
@@ -75,7 +73,6 @@ it("lets an admin set an agent's status with a reason and sign them out, and bot
   // Prepare: the workspace's reasons, a third agent (so the admin supervises more than one), the two pages.
   await putAwayReasons(REASONS);
   const bob = await stack.connect({ workspace: WORKSPACE, user: 'bob', name: 'Bob Okafor', teams: ['support'] });
-  clients.push(bob);
   await stack.deliver(bob, { action: 'setStatus', status: 'away', awayReason: 'lunch' });
   const [admin, agent] = await Promise.all([
     signedIn({ user: 'dana', name: 'Dana Supervisor', admin: true }),

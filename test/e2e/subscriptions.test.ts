@@ -96,7 +96,6 @@ describe('PresenceClient.subscribe', () => {
     const raw = await stack.connect({ workspace, user: 'raw' });
     raw.send({ action: 'subscribe', teams: ['a/b'] });
     expect(await raw.next('error')).toMatchObject({ code: 'invalid_message' });
-    raw.socket.close();
   });
 });
 
