@@ -2,7 +2,7 @@
  * The delivery consumer: a Lambda on the presence table's DynamoDB stream (an event source
  * mapping with ReportBatchItemFailures). It reads the changes each agent write committed and
  * hands them to app/fanout.ts; the local stack drives the same handler from DynamoDB Local's
- * stream (local/dynamodb-stream.ts).
+ * stream (local/stream/reader.ts).
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
