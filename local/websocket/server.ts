@@ -171,7 +171,19 @@ export class WebSocketEmulator {
     if (this.stopped) return;
     this.stopped = true;
     this.clients.closeAll(1001, 'Going away');
-    await Promise.all([this.server, this.managementServer].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    const servers = [this.server, this.managementServer];
+    const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    // close() ends only the keep-alive connections idle at that instant; one answering a request
+    // then would hold the listener open for its keep-alive timeout (5 s), so idle ones are ended
+    // as they appear.
+    const closeIdle = setInterval(() => {
+      for (const server of servers) server.closeIdleConnections();
+    }, 20);
+    try {
+      await closed;
+    } finally {
+      clearInterval(closeIdle);
+    }
     await this.inFlightWork.idle();
     this.wss.close();
   }

@@ -1,6 +1,7 @@
 /** The emulator's `@connections` management API (local/websocket/connections-api.ts), through the AWS SDK. */
 import { describe, expect, it } from 'vitest';
 import { DeleteConnectionCommand, GetConnectionCommand, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { Agent, request as httpRequest, type Server } from 'node:http';
 import { closed, disconnects, emulatorFixture, nextMessage, until } from '#test/e2e/websocket-fixture.ts';
 
 const { start, open, sdk } = emulatorFixture();
@@ -62,5 +63,36 @@ describe('@connections through the AWS SDK', () => {
     const info = await client.send(new GetConnectionCommand({ ConnectionId: id }));
     expect(info.ConnectedAt?.getTime()).toBe(1_000_000);
     expect(info.LastActiveAt?.getTime()).toBe(1_005_000);
+  });
+});
+
+describe('stopping', () => {
+  it('stop() ends a keep-alive connection that was answering a request, without waiting out its keep-alive timeout', async () => {
+    const { emulator } = await start();
+    const server = (emulator as unknown as { managementServer: Server }).managementServer;
+    // With no keep-alive timeout at all, a stop() that waited for this connection would never end.
+    server.keepAliveTimeout = 0;
+    const arrived = new Promise((resolve) => server.once('request', resolve));
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const { port } = new URL(emulator.managementUrl);
+      const request = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/@connections/unknown%3D', agent, headers: { 'transfer-encoding': 'chunked' } });
+      const answered = new Promise<number>((resolve, reject) => {
+        request.on('response', (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        });
+        request.on('error', reject);
+      });
+      request.write('{"half":');
+      // The request is still arriving when the emulator stops: its connection is busy, not idle.
+      await arrived;
+      const stopped = emulator.stop();
+      request.end('"done"}');
+      expect(await answered).toBe(410);
+      await stopped;
+    } finally {
+      agent.destroy();
+    }
   });
 });
