@@ -70,7 +70,8 @@ afterAll(async () => {
     chromiumProcess.kill();
     await exited;
   }
-  if (profile) await rm(profile, { recursive: true, force: true });
+  // Chromium's helper processes can still write to the profile for a moment after the browser exits.
+  if (profile) await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   await stack?.stop();
 });
 
