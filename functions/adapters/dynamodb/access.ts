@@ -4,6 +4,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, type PutCommandInput, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { workspacePk } from '#adapters/keys.ts';
 
 export type TableItem = Record<string, unknown>;
 
@@ -26,6 +27,24 @@ export async function queryAll(table: TableAccess, input: Omit<QueryCommandInput
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
   return items;
+}
+
+/**
+ * Every item of a workspace's partition whose sort key starts with `prefix`, read consistently:
+ * an item written a moment ago (a $connect, a subscribe) is in the answer.
+ */
+export function queryWorkspacePrefix(
+  table: TableAccess,
+  workspaceId: string,
+  prefix: string,
+  options: Pick<QueryCommandInput, 'ProjectionExpression'> = {},
+): Promise<TableItem[]> {
+  return queryAll(table, {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': prefix },
+    ConsistentRead: true,
+    ...options,
+  });
 }
 
 /** A Put with a condition: false when the condition refused it, true when written. */

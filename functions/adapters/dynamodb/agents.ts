@@ -4,7 +4,7 @@ import type { Agent, Status, Transition, UnavailableNotice } from '#domain/agent
 import type { StoredAgent, WorkspaceSettings } from '#app/ports.ts';
 import { AGENT_PREFIX, agentSk, duePk, SETTINGS_SK, statusPk, workspacePk } from '#adapters/keys.ts';
 import { TABLE } from '#adapters/table.ts';
-import { putIf, queryAll, type TableAccess, type TableItem } from './access.ts';
+import { putIf, queryAll, queryWorkspacePrefix, type TableAccess, type TableItem } from './access.ts';
 import { type AgentItemOptions, toAgent, toAgentItem } from './agent-item.ts';
 import { batchGet } from './batch.ts';
 import { toSettings } from './settings.ts';
@@ -27,12 +27,7 @@ export async function saveAgent(
 }
 
 export async function listAgents(table: TableAccess, workspaceId: string): Promise<StoredAgent[]> {
-  const items = await queryAll(table, {
-    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-    ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': AGENT_PREFIX },
-    ConsistentRead: true,
-  });
-  return items.map(toAgent);
+  return (await queryWorkspacePrefix(table, workspaceId, AGENT_PREFIX)).map(toAgent);
 }
 
 export async function listByStatus(table: TableAccess, workspaceId: string, status: Exclude<Status, 'offline'>): Promise<StoredAgent[]> {

@@ -1,6 +1,6 @@
 /** Team membership items: which users are in a team, for a subscriber's snapshot of the team. */
 import { teamMemberPrefix, teamMemberSk, workspacePk } from '#adapters/keys.ts';
-import { queryAll, type TableAccess } from './access.ts';
+import { queryWorkspacePrefix, type TableAccess } from './access.ts';
 import type { AgentItemOptions } from './agent-item.ts';
 import { batchWrite } from './batch.ts';
 
@@ -26,12 +26,7 @@ export async function deleteMemberships(table: TableAccess, workspaceId: string,
 }
 
 export async function listTeamMembers(table: TableAccess, workspaceId: string, team: string): Promise<string[]> {
-  const items = await queryAll(table, {
-    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-    ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': teamMemberPrefix(team) },
-    ProjectionExpression: 'userId',
-    // A member whose $connect just returned must be in the next subscriber's snapshot.
-    ConsistentRead: true,
-  });
+  // A member whose $connect just returned must be in the next subscriber's snapshot.
+  const items = await queryWorkspacePrefix(table, workspaceId, teamMemberPrefix(team), { ProjectionExpression: 'userId' });
   return items.map((item) => item.userId as string);
 }

@@ -1,7 +1,7 @@
 /** Reads of the subscriber index: the connections a delivery goes to. */
 import type { ConnectionRecord } from '#app/ports.ts';
-import { CONNECTION_PREFIX, teamSubscriberPrefix, userSubscriberPrefix, WORKSPACE_SUBSCRIBER_PREFIX, workspacePk } from '#adapters/keys.ts';
-import { queryAll, type TableAccess } from './access.ts';
+import { CONNECTION_PREFIX, teamSubscriberPrefix, userSubscriberPrefix, WORKSPACE_SUBSCRIBER_PREFIX } from '#adapters/keys.ts';
+import { queryWorkspacePrefix, type TableAccess } from './access.ts';
 import { toConnection } from './connection-item.ts';
 
 /** Queries of one audience read at once. */
@@ -23,21 +23,10 @@ export async function listUserConnections(table: TableAccess, workspaceId: strin
 }
 
 async function querySubscribers(table: TableAccess, workspaceId: string, prefix: string): Promise<ConnectionRecord[]> {
-  const items = await queryAll(table, {
-    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-    ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': prefix },
-    // A connection written a moment ago (its own $connect, a subscribe) must receive this delivery.
-    ConsistentRead: true,
-  });
-  return items.map(toConnection);
+  // A connection written a moment ago (its own $connect, a subscribe) must receive this delivery.
+  return (await queryWorkspacePrefix(table, workspaceId, prefix)).map(toConnection);
 }
 
 export async function listConnections(table: TableAccess, workspaceId: string): Promise<ConnectionRecord[]> {
-  const items = await queryAll(table, {
-    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-    ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':prefix': CONNECTION_PREFIX },
-    // A connection written a moment ago (its own $connect) must receive this fan-out.
-    ConsistentRead: true,
-  });
-  return items.map(toConnection);
+  return querySubscribers(table, workspaceId, CONNECTION_PREFIX);
 }
