@@ -123,6 +123,29 @@ const ROUTE_PATHS: RoutePath[] = (() => {
   return [...byPath.values()];
 })();
 
+/** The path of HTTP_ROUTES that `rawPath` is on, with its parameters. */
+function matchPath(rawPath: string): { path: RoutePath; params: Record<string, string> } | undefined {
+  for (const path of ROUTE_PATHS) {
+    const match = path.pattern.exec(rawPath);
+    if (match) return { path, params: match.groups ?? {} };
+  }
+  return undefined;
+}
+
+/** The query string parsed by `schema`; a bad one is the caller's mistake (invalid_request). */
+function query<T>(schema: z.ZodType<T>, event: APIGatewayProxyEventV2): T {
+  const parsed = schema.safeParse(event.queryStringParameters ?? {});
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** The JSON body parsed by `schema`; a bad field is invalid_message, as on the WebSocket. */
+function body<T>(schema: z.ZodType<T>, event: APIGatewayProxyEventV2): T {
+  const parsed = schema.safeParse(readJsonBody(event));
+  if (!parsed.success) throw new InvalidMessageError(describeIssues(parsed.error));
+  return parsed.data;
+}
+
 /** What a route's handler gets: the caller, verified and checked against the workspace in the path. */
 interface RouteRequest {
   event: APIGatewayProxyEventV2;
@@ -134,18 +157,6 @@ interface RouteRequest {
 
 export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier }) {
   const { ports, verifier } = deps;
-
-  function query<T>(schema: z.ZodType<T>, event: APIGatewayProxyEventV2): T {
-    const parsed = schema.safeParse(event.queryStringParameters ?? {});
-    if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error));
-    return parsed.data;
-  }
-
-  function body<T>(schema: z.ZodType<T>, event: APIGatewayProxyEventV2): T {
-    const parsed = schema.safeParse(readJsonBody(event));
-    if (!parsed.success) throw new InvalidMessageError(describeIssues(parsed.error));
-    return parsed.data;
-  }
 
   const serve = {
     listAgents: async ({ event, workspaceId }) => {
@@ -182,13 +193,9 @@ export function makeHttpHandler(deps: { ports: Ports; verifier: TokenVerifier })
 
   async function route(event: APIGatewayProxyEventV2): Promise<Reply> {
     const method = event.requestContext.http.method.toUpperCase();
-    let params: Record<string, string> = {};
-    const path = ROUTE_PATHS.find((candidate) => {
-      const match = candidate.pattern.exec(event.rawPath);
-      params = match?.groups ?? {};
-      return match !== null;
-    });
-    if (!path) throw new NotFoundError('no such route');
+    const found = matchPath(event.rawPath);
+    if (!found) throw new NotFoundError('no such route');
+    const { path, params } = found;
     const name = path.routes.find((candidate) => HTTP_ROUTES[candidate].method === method);
     const methodNotAllowed = () => new MethodNotAllowedError(`use ${path.routes.map((candidate) => HTTP_ROUTES[candidate].method).join(' or ')}`);
     if (!path.inWorkspace) {
