@@ -9,13 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { bundleEntry, bundleFunction } from '../infra/bundles.ts';
-import type { PresenceHandler } from '../infra/presence-function.ts';
+import { bundleEntry, bundleFunctions } from '../infra/bundles.ts';
+import { PRESENCE_HANDLERS, type PresenceHandler } from '../infra/presence-function.ts';
 
-const HANDLERS: PresenceHandler[] = [
-  'authorizer', 'connect', 'disconnect', 'heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout',
-  'defaultRoute', 'onlineAgents', 'http', 'sweeper', 'stream', 'fanout',
-];
 const TRACER_PACKAGES = ['@aws-lambda-powertools/tracer', 'aws-xray-sdk-core'];
 
 /** What a function's module top level reads, as the stack configures it (no value is used before an invocation). */
@@ -54,9 +50,9 @@ export async function bundlesScenario(runs = 5): Promise<{ functions: BundleRow[
   const dir = mkdtempSync(join(tmpdir(), 'presence-bench-bundles-'));
   try {
     const functions: BundleRow[] = [];
-    for (const handler of HANDLERS) {
+    const reports = await bundleFunctions(PRESENCE_HANDLERS, dir);
+    for (const [handler, report] of reports) {
       const file = join(dir, handler, 'index.mjs');
-      const report = await bundleFunction(handler, file);
       functions.push({
         handler,
         bytes: report.bytes,

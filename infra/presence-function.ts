@@ -23,21 +23,23 @@ export const SERVICE_NAME = 'presence';
 export const METRICS_NAMESPACE = 'Presence';
 
 /** The functions, each an entry module of functions/handlers/lambda/. */
-export type PresenceHandler =
-  | 'authorizer'
-  | 'connect'
-  | 'disconnect'
-  | 'heartbeat'
-  | 'setStatus'
-  | 'subscribe'
-  | 'getPresence'
-  | 'logout'
-  | 'defaultRoute'
-  | 'onlineAgents'
-  | 'http'
-  | 'sweeper'
-  | 'stream'
-  | 'fanout';
+export const PRESENCE_HANDLERS = [
+  'authorizer',
+  'connect',
+  'disconnect',
+  'heartbeat',
+  'setStatus',
+  'subscribe',
+  'getPresence',
+  'logout',
+  'defaultRoute',
+  'onlineAgents',
+  'http',
+  'sweeper',
+  'stream',
+  'fanout',
+] as const;
+export type PresenceHandler = (typeof PRESENCE_HANDLERS)[number];
 
 export type TableAction =
   | 'dynamodb:GetItem'

@@ -7,10 +7,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Template } from 'aws-cdk-lib/assertions';
-import { bundleFunction } from '../../infra/bundles.ts';
-import type { PresenceHandler } from '../../infra/presence-function.ts';
+import { type BundleReport, bundleFunctions } from '../../infra/bundles.ts';
+import { PRESENCE_HANDLERS, type PresenceHandler } from '../../infra/presence-function.ts';
 import { buildPresenceApp } from '../../infra/presence-app.ts';
 import { functionsByHandler, newApp, removeOutdirs } from './cdk-app.ts';
 
@@ -33,7 +33,17 @@ describe('bundling', () => {
       expect(typeof module[handler], handler).toBe('function');
     }
     expect(existsSync(join(assembly.directory, 'Presence-dev-Stateless.template.json'))).toBe(true);
+    // NodejsFunction runs one esbuild process per function, one after another: 14 of them take 25-35 s
+    // alone on a 2-core machine, and longer beside the other test files.
+  }, 180_000);
+
+  // Every function in one esbuild build (the bundles are those of separate builds; shared modules are parsed once).
+  let reports = new Map<PresenceHandler, BundleReport>();
+  const bundleDir = mkdtempSync(join(tmpdir(), 'presence-bundle-'));
+  beforeAll(async () => {
+    reports = await bundleFunctions([...PRESENCE_HANDLERS], bundleDir);
   });
+  afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
 
   const DYNAMODB = '@aws-sdk/client-dynamodb';
   const CONNECTIONS = '@aws-sdk/client-apigatewaymanagementapi';
@@ -54,13 +64,9 @@ describe('bundling', () => {
     // Only the delivery consumer publishes events and invokes the fan-out function.
     ['stream', [CONNECTIONS, DYNAMODB, '@aws-sdk/client-eventbridge', '@aws-sdk/client-lambda']],
     ['fanout', [CONNECTIONS]],
-  ])('the %s bundle holds only the SDK clients it calls', async (handler, clients) => {
-    const dir = mkdtempSync(join(tmpdir(), 'presence-bundle-'));
-    try {
-      const report = await bundleFunction(handler, join(dir, 'index.mjs'));
-      expect(report.packages.filter((name) => name.startsWith('@aws-sdk/client-'))).toEqual(clients);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  ])('the %s bundle holds only the SDK clients it calls', (handler, clients) => {
+    const report = reports.get(handler);
+    expect(report, handler).toBeDefined();
+    expect(report!.packages.filter((name) => name.startsWith('@aws-sdk/client-'))).toEqual(clients);
   });
 });
