@@ -1,4 +1,19 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * Files of unit, infra and integration that replace a module (vi.mock): they run in the isolated
+ * project, since a mock in a worker that other files share could leak into them or miss a module
+ * they loaded first. Found by reading the files, so a new one cannot be forgotten.
+ */
+const SHARED_DIRS = ['test/unit', 'test/infra', 'test/integration'];
+const MOCKING = SHARED_DIRS.flatMap((dir) =>
+  readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.test.ts'))
+    .map((name) => join(dir, name))
+    .filter((file) => /\bvi\.(do)?[mM]ock\(/.test(readFileSync(file, 'utf8'))),
+);
 
 export default defineConfig({
   test: {
@@ -6,20 +21,24 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     projects: [
+      // unit, infra and integration files share their worker's modules (isolate: false): the SDK,
+      // aws-cdk-lib and the service load once per worker, not once per file (about 45 s of a run).
+      // A file there undoes what it changes: environment, spies and timers in afterEach.
       {
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: MOCKING, isolate: false },
       },
       {
         extends: true,
-        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 60_000 },
+        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], exclude: MOCKING, isolate: false, testTimeout: 60_000 },
       },
       {
         extends: true,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: ['test/integration/model.test.ts'],
+          exclude: ['test/integration/model.test.ts', ...MOCKING],
+          isolate: false,
           globalSetup: ['test/support/dynamodb-global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
@@ -28,7 +47,19 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          // The local stack in-process with real WebSocket clients, and a real browser.
+          // The files above that mock modules, each in a fresh process (with DynamoDB Local, should one need it).
+          name: 'isolated',
+          include: MOCKING,
+          globalSetup: MOCKING.some((file) => file.startsWith('test/integration/')) ? ['test/support/dynamodb-global-setup.ts'] : [],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The local stack in-process with real WebSocket clients, and a real browser. Isolated:
+          // test/support/stack.ts registers its per-test cleanup when a file imports it.
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts', 'test/browser/**/*.test.ts'],
           globalSetup: ['test/support/dynamodb-global-setup.ts'],
