@@ -13,7 +13,9 @@ import { freePort } from '#local/dynamodb-local.ts';
 import { Client } from '#test/support/stack.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
+const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+/** The programs package.json's scripts name, as npm finds them. */
+const PROGRAMS: Record<string, string> = { node: process.execPath, tsx: join(root, 'node_modules', '.bin', 'tsx') };
 const dataDir = mkdtempSync(join(tmpdir(), 'presence-data-'));
 /** Every process a test started: a failed test must not leave a stack running. */
 const children: ChildProcess[] = [];
@@ -29,13 +31,15 @@ interface Started {
   exited: Promise<number | null>;
 }
 
-function run(script: string, args: string[], env: Record<string, string>): Started {
+/** Runs package.json's `script` (start or token) as npm does, without npm's own start-up time. */
+function run(script: 'start' | 'token', args: string[], env: Record<string, string>): Started {
   const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
   // The stack must not pick up settings of whoever runs the tests.
   for (const name of ['PRESENCE_JWT_SECRET', 'PRESENCE_JWKS_URL', 'PRESENCE_DYNAMODB_ENDPOINT', 'PRESENCE_TABLE_NAME']) {
     if (!(name in env)) delete childEnv[name];
   }
-  const child = spawn(env.TSX ?? tsx, [join(root, script), ...args], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [program = '', ...words] = (scripts[script] ?? '').split(' ');
+  const child = spawn(PROGRAMS[program] ?? program, [...words, ...args], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const started: Started = { child, stdout: [], stderr: [], exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
   const collect = (into: string[]) => (chunk: Buffer) => into.push(...String(chunk).split('\n').filter((line) => line !== ''));
@@ -88,7 +92,7 @@ async function ports() {
 }
 
 async function mint(args: string[]): Promise<string> {
-  const token = run('local/token-cli.ts', args, {});
+  const token = run('token', args, {});
   expect(await token.exited).toBe(0);
   return token.stdout.join('').trim();
 }
@@ -97,7 +101,7 @@ describe('npm start', () => {
   // Two cold starts of the stack and its DynamoDB Local (a JVM each) on a shared 2-core machine: 60 s.
   it('serves, warns about the development secret, keeps data across a restart and stops cleanly', async () => {
     const env = { ...(await ports()), PRESENCE_DATA_DIR: dataDir };
-    const first = run('local/main.ts', [], env);
+    const first = run('start', [], env);
     const line = await ready(first);
     expect(line).toContain(`http://127.0.0.1:${env.PRESENCE_HTTP_PORT}/`);
     expect(line).toContain(`ws://127.0.0.1:${env.PRESENCE_WS_PORT}/`);
@@ -121,7 +125,7 @@ describe('npm start', () => {
     expect((await alice.closed).code).toBe(1001);
     expect(tree.filter(alive)).toEqual([]);
 
-    const second = run('local/main.ts', [], env);
+    const second = run('start', [], env);
     await ready(second);
     const again = await Client.open(wsUrl, token);
     const snapshot = await again.snapshot();
@@ -135,7 +139,7 @@ describe('npm start', () => {
   // Two cold starts, as above: 60 s.
   it('killed outright (SIGKILL), it leaves no process behind and loses no acknowledged change', async () => {
     const env = { ...(await ports()), PRESENCE_DATA_DIR: join(dataDir, 'killed') };
-    const first = run('local/main.ts', [], env);
+    const first = run('start', [], env);
     await ready(first);
     const token = await mint(['--workspace', 'acme', '--user', 'bob']);
     const wsUrl = `ws://127.0.0.1:${env.PRESENCE_WS_PORT}/`;
@@ -144,10 +148,7 @@ describe('npm start', () => {
     await bob.next('presence', (m) => m.reason === 'manual');
 
     const tree = descendants(first.child.pid ?? 0);
-    // The server itself is the node process under tsx's launcher.
-    const server = tree.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node');
-    expect(server).toBeDefined();
-    process.kill(server ?? 0, 'SIGKILL');
+    first.child.kill('SIGKILL');
     await first.exited;
     await bob.closed;
     // DynamoDB Local's watchdog sees our pipe close and takes the JVM down with it.
@@ -155,7 +156,7 @@ describe('npm start', () => {
     while (tree.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(tree.filter(alive)).toEqual([]);
 
-    const second = run('local/main.ts', [], env);
+    const second = run('start', [], env);
     await ready(second);
     const again = await Client.open(wsUrl, token);
     expect((await again.snapshot()).users.find((user) => user.userId === 'bob')?.status).toBe('away');
@@ -168,7 +169,7 @@ describe('npm start', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const taken = (blocker.address() as { port: number }).port;
     try {
-      const started = run('local/main.ts', [], { ...(await ports()), PRESENCE_HTTP_PORT: String(taken), PRESENCE_DATA_DIR: ':memory:' });
+      const started = run('start', [], { ...(await ports()), PRESENCE_HTTP_PORT: String(taken), PRESENCE_DATA_DIR: ':memory:' });
       expect(await started.exited).toBe(1);
       expect(started.stderr).toEqual([
         `presence: port ${taken} (HTTP API) is in use: stop what uses it or set PRESENCE_HTTP_PORT to a free port`,
@@ -181,7 +182,7 @@ describe('npm start', () => {
   it('says in one sentence when the data directory cannot be written', async () => {
     const file = join(dataDir, 'not-a-directory');
     writeFileSync(file, '');
-    const started = run('local/main.ts', [], { ...(await ports()), PRESENCE_DATA_DIR: join(file, 'data') });
+    const started = run('start', [], { ...(await ports()), PRESENCE_DATA_DIR: join(file, 'data') });
     expect(await started.exited).toBe(1);
     expect(started.stderr).toHaveLength(1);
     expect(started.stderr[0]).toMatch(/^presence: cannot write to the data directory .*not-a-directory\/data \(ENOTDIR\)/);
@@ -191,13 +192,13 @@ describe('npm start', () => {
     // A PATH with node and nothing else: no java.
     const bin = mkdtempSync(join(dataDir, 'path-'));
     symlinkSync(process.execPath, join(bin, 'node'));
-    const started = run('local/main.ts', [], { ...(await ports()), PATH: bin, PRESENCE_DATA_DIR: ':memory:' });
+    const started = run('start', [], { ...(await ports()), PATH: bin, PRESENCE_DATA_DIR: ':memory:' });
     expect(await started.exited).toBe(1);
     expect(started.stderr.join('\n')).toMatch(/java.*openjdk-17-jre-headless/is);
   });
 
   it('refuses a bad setting before starting anything', async () => {
-    const started = run('local/main.ts', [], { ...(await ports()), PRESENCE_JWT_SECRET: 'short', PRESENCE_DATA_DIR: ':memory:' });
+    const started = run('start', [], { ...(await ports()), PRESENCE_JWT_SECRET: 'short', PRESENCE_DATA_DIR: ':memory:' });
     expect(await started.exited).toBe(1);
     expect(started.stderr).toEqual(['presence: PRESENCE_JWT_SECRET must be at least 32 characters']);
   });
@@ -212,14 +213,14 @@ describe('npm run token', () => {
   });
 
   it('explains a missing or invalid argument', async () => {
-    const missing = run('local/token-cli.ts', ['--user', 'bob'], {});
+    const missing = run('token', ['--user', 'bob'], {});
     expect(await missing.exited).toBe(1);
     expect(missing.stderr[0]).toMatch(/^token: --workspace: /);
     expect(missing.stderr[1]).toMatch(/^usage: npm run token/);
-    const badId = run('local/token-cli.ts', ['--workspace', 'a/b', '--user', 'bob'], {});
+    const badId = run('token', ['--workspace', 'a/b', '--user', 'bob'], {});
     expect(await badId.exited).toBe(1);
     expect(badId.stderr[0]).toMatch(/^token: --workspace: must be 1 to 128 characters/);
-    const unknown = run('local/token-cli.ts', ['--workspace', 'a', '--user', 'bob', '--colour', 'red'], {});
+    const unknown = run('token', ['--workspace', 'a', '--user', 'bob', '--colour', 'red'], {});
     expect(await unknown.exited).toBe(1);
     expect(unknown.stderr[0]).toMatch(/^token: Unknown option '--colour'/);
   });
