@@ -61,6 +61,7 @@ async function dynamoDbStores(): Promise<StoreFactory> {
   });
   const clock = new ManualClock();
   return {
+    onlineAgentsFunctionAtEnd: true,
     async forSequence() {
       // A day later: what earlier sequences left behind is long past its deadlines; a sweep
       // expires it, posting only to their connections and publishing only their workspaces.
