@@ -1,6 +1,9 @@
-/** One DynamoDB Local for the whole integration run; each harness creates its own table in it. */
+/**
+ * One DynamoDB Local for the whole run; each harness creates its own tables in it. Projects that
+ * run together (integration, e2e) share it: one JVM to start and warm up instead of one each.
+ */
 import type { TestProject } from 'vitest/node';
-import { startDynamoDbLocal } from '#local/dynamodb-local.ts';
+import { type DynamoDbLocal, startDynamoDbLocal } from '#local/dynamodb-local.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -8,10 +11,20 @@ declare module 'vitest' {
   }
 }
 
+/** On globalThis: vitest loads this module once per project, all in its main process. */
+const SHARED = Symbol.for('presence.test.dynamodb-local');
+type Shared = { db: Promise<DynamoDbLocal>; users: number };
+const holder = globalThis as { [SHARED]?: Shared };
+
 export default async function setup(project: TestProject) {
-  const db = await startDynamoDbLocal();
-  project.provide('dynamoEndpoint', db.endpoint);
+  holder[SHARED] ??= { db: startDynamoDbLocal(), users: 0 };
+  const shared = holder[SHARED];
+  shared.users++;
+  project.provide('dynamoEndpoint', (await shared.db).endpoint);
   return async () => {
-    await db.stop();
+    shared.users--;
+    if (shared.users > 0) return;
+    delete holder[SHARED];
+    await (await shared.db).stop();
   };
 }
