@@ -34,6 +34,7 @@ export class Activity {
 
   stop(): void {
     clearTimeout(this.promptBeatTimer);
+    this.promptBeatTimer = undefined;
     this.ticker?.stop();
     this.ticker = undefined;
     this.detachListeners?.();

@@ -76,6 +76,21 @@ describe('Activity', () => {
 
     expect(beats).toBe(1);
   });
+
+  it('after stop() cancelled a waiting prompt beat, the next prompt (a reconnect) still beats', () => {
+    vi.setSystemTime(10_000);
+    let beats = 0;
+    const activity = new Activity(() => beats++);
+    activity.prompt();
+    activity.prompt();
+    activity.stop();
+
+    activity.start(60_000, undefined);
+    vi.advanceTimersByTime(5000);
+    activity.prompt();
+
+    expect(beats).toBe(2);
+  });
 });
 
 describe('Activity: DOM listeners', () => {
