@@ -2,16 +2,14 @@
  * The team page's Reports view in a real browser (Debian's Chromium through playwright-core):
  * two agents go through known transitions on the stack's manual clock, a supervisor opens
  * Reports, and the bars' proportions, the team filter and the CSV download match them. Takes
- * the README's screenshot (docs/reports-page.png).
+ * the README's screenshot (docs/reports-page.png) with PRESENCE_SCREENSHOTS=1.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium } from '#test/support/chromium.ts';
+import { launchChromium, readmePicture } from '#test/support/chromium.ts';
 import { startTestStack, type TestStack } from '#test/support/stack.ts';
 
-const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'reports-page.png');
 const HOUR = 3_600_000;
 const DAY_START = Date.UTC(2026, 10, 25);
 
@@ -79,7 +77,7 @@ it('shows a bar per agent in proportion to the day, filters by team and download
     expect([bobOffline.seconds, bobOnline.seconds]).toEqual([12 * 3600, 12 * 3600]);
     expect(bobOnline.share).toBeCloseTo(0.5, 2);
     expect(await page.getByTestId('report-totals-alice').textContent()).toBe('Online 6h 00m, Away 18h 00m, Offline 0s');
-    await page.screenshot({ path: SCREENSHOT });
+    await readmePicture(page, 'reports-page.png');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-csv').click()]);
     const csv = await readFile((await download.path())!, 'utf8');

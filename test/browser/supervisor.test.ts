@@ -4,16 +4,13 @@
  * an away reason and the admin sees it; the admin sets the agent away with another reason, and the
  * agent's page says who did; a refused action is shown under the row; the admin signs the agent
  * out, and the agent's page says who did while the admin's shows the agent offline. Takes the
- * README's screenshot (docs/supervisor-page.png).
+ * README's screenshot (docs/supervisor-page.png) with PRESENCE_SCREENSHOTS=1.
  */
-import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium } from '#test/support/chromium.ts';
+import { launchChromium, readmePicture } from '#test/support/chromium.ts';
 import { startTestStack, type TestStack } from '#test/support/stack.ts';
 
-const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'supervisor-page.png');
 /** Playwright's own waits (auto-waiting locators) give up after this. */
 const WAIT_MS = 5000;
 const WORKSPACE = 'demo';
@@ -103,9 +100,7 @@ it("lets an admin set an agent's status with a reason and sign them out, and bot
   await waitForRow(agent, 'alice', 'away', 'Away: Meeting, set by Dana Supervisor');
   expect(await agent.getByTestId('status-picker').inputValue()).toBe('away:meeting');
   await waitForRow(admin, 'alice', 'away', 'Away: Meeting, set by you');
-  await mkdir(dirname(SCREENSHOT), { recursive: true });
-  await admin.mouse.move(0, 0);
-  await admin.screenshot({ path: SCREENSHOT });
+  await readmePicture(admin, 'supervisor-page.png');
 
   // Act: a reason removed since the admin's page read them is refused by the server.
   await putAwayReasons(REASONS.slice(0, 2));

@@ -1,17 +1,14 @@
 /**
  * The team page in a real browser (Debian's Chromium through playwright-core): two agents of one
  * workspace sign in on two pages and see each other's status change live. Takes the README's
- * screenshot (docs/team-page.png).
+ * screenshot (docs/team-page.png) with PRESENCE_SCREENSHOTS=1.
  */
-import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '#local/tokens.ts';
-import { launchChromium } from '#test/support/chromium.ts';
+import { launchChromium, readmePicture } from '#test/support/chromium.ts';
 import { startTestStack, type TestStack } from '#test/support/stack.ts';
 
-const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'team-page.png');
 /** Playwright's own waits (auto-waiting locators) give up after this. */
 const WAIT_MS = 5000;
 
@@ -107,9 +104,7 @@ describe('team page', () => {
     // Amber, as the legend says: the dot's colour, not only its attribute.
     expect(await pageB.getByTestId('status-dot-alice').evaluate((dot) => getComputedStyle(dot).backgroundColor)).toBe('rgb(224, 161, 0)');
 
-    await mkdir(dirname(SCREENSHOT), { recursive: true });
-    await pageB.mouse.move(0, 0);
-    await pageB.screenshot({ path: SCREENSHOT });
+    await readmePicture(pageB, 'team-page.png');
   });
 
   it('reconnects both pages when the server drops their connections, and stays live', async () => {

@@ -1,6 +1,8 @@
 /** Debian's Chromium for the browser tests (playwright-core drives it; no downloaded browser). */
 import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 /** Where Debian installs it; scripts/prerequisites.mjs checks the same path before `npm test`. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -15,4 +17,17 @@ export function assertChromium(): void {
 export function launchChromium(): Promise<Browser> {
   assertChromium();
   return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+}
+
+/**
+ * Saves the README's picture `docs/<name>` from `page` when PRESENCE_SCREENSHOTS=1, so an
+ * ordinary test run leaves the working tree as it found it. The pointer moves away first: no
+ * hover state in the picture.
+ */
+export async function readmePicture(page: Page, name: string): Promise<void> {
+  if (process.env.PRESENCE_SCREENSHOTS !== '1') return;
+  const docs = join(import.meta.dirname, '..', '..', 'docs');
+  await mkdir(docs, { recursive: true });
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: join(docs, name) });
 }
