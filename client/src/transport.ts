@@ -52,7 +52,6 @@ export interface Link {
   scope: readonly string[] | null;
   opened: boolean;
   synced: boolean;
-  openedAt: number;
   handover?: ReturnType<typeof setTimeout>;
   /** Parts of snapshots still coming in, by snapshot id. */
   assembling: Map<string, SnapshotMessage[]>;
@@ -153,11 +152,10 @@ export class Transport {
       if (!handover || !this.currentLink) this.scheduleRetry();
       return;
     }
-    const link: Link = { socket, scope, opened: false, synced: false, openedAt: 0, assembling: new Map(), requestedAt: 0, snapshotAttempts: 0 };
+    const link: Link = { socket, scope, opened: false, synced: false, assembling: new Map(), requestedAt: 0, snapshotAttempts: 0 };
     this.incomingLink = link;
     socket.onopen = () => {
       link.opened = true;
-      link.openedAt = Date.now();
       this.handler.onOpen(link);
     };
     socket.onmessage = (event) => {
@@ -211,7 +209,7 @@ export class Transport {
 
   /** Opens the next connection while this one still works; promote() closes the old one. */
   private handover(link: Link): void {
-    if (this.stopped || this.currentLink !== link || this.incomingLink) return;
+    if (this.stopped || this.currentLink !== link || this.incomingLink || this.opening) return;
     void this.open(true);
   }
 

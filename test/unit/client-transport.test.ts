@@ -265,6 +265,22 @@ describe('Transport', () => {
     expect(FakeSocket.all).toHaveLength(2);
   });
 
+  it('the connection lifetime ending while a renewal still fetches its token opens no second link', async () => {
+    const tokens: Array<(token: string) => void> = [];
+    let calls = 0;
+    const heard = make({ token: () => (calls++ === 0 ? TOKEN : new Promise<string>((resolve) => tokens.push(resolve))) });
+    const first = promoted(heard, await started(heard));
+    await vi.advanceTimersByTimeAsync(59_000);
+
+    heard.transport.renew(first);
+    await vi.advanceTimersByTimeAsync(1_000); // the lifetime ends: the handover finds the renewal under way
+    expect(tokens).toHaveLength(1);
+    tokens[0]!(TOKEN);
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(FakeSocket.all).toHaveLength(2);
+  });
+
   it('wake() reconnects at once while waiting out a backoff, and does nothing otherwise', async () => {
     const heard = make({ random: () => 0.99 });
     promoted(heard, await started(heard));
