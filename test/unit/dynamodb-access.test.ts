@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, queryAll } from '#adapters/dynamodb/access.ts';
+import { isConditionFailure, queryAll, queryPages } from '#adapters/dynamodb/access.ts';
 
 /** Answers each Query with the next of `pages`, each continuing to the next, and records its input. */
 function pagedClient(pages: Record<string, unknown>[][]) {
@@ -38,6 +38,18 @@ describe('queryAll', () => {
     const { client, inputs } = pagedClient([[], [{ n: 1 }]]);
     expect(await queryAll({ client, tableName: 'presence-unit', pageSize: undefined }, { KeyConditionExpression: 'pk = :pk' })).toEqual([{ n: 1 }]);
     expect(inputs.map((input) => input.Limit)).toEqual([undefined, undefined]);
+  });
+
+  it('queryPages hands over each page as it arrives (the sweep works page by page), skipping empty ones', async () => {
+    const { client, inputs } = pagedClient([[{ n: 1 }, { n: 2 }], [], [{ n: 3 }]]);
+    const seen: Array<{ page: unknown[]; requests: number }> = [];
+    for await (const page of queryPages({ client, tableName: 'presence-unit', pageSize: 2 }, { KeyConditionExpression: 'pk = :pk' })) {
+      seen.push({ page, requests: inputs.length });
+    }
+    expect(seen).toEqual([
+      { page: [{ n: 1 }, { n: 2 }], requests: 1 },
+      { page: [{ n: 3 }], requests: 3 },
+    ]);
   });
 });
 

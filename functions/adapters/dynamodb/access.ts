@@ -15,17 +15,22 @@ export interface TableAccess {
   readonly pageSize: number | undefined;
 }
 
-/** Follows LastEvaluatedKey to the end. */
-export async function queryAll(table: TableAccess, input: Omit<QueryCommandInput, 'TableName'>): Promise<TableItem[]> {
-  const items: TableItem[] = [];
+/** A query's pages, following LastEvaluatedKey to the end, each at most the table's page size. */
+export async function* queryPages(table: TableAccess, input: Omit<QueryCommandInput, 'TableName'>): AsyncIterable<TableItem[]> {
   let ExclusiveStartKey: TableItem | undefined;
   do {
     const page = await table.client.send(
       new QueryCommand({ TableName: table.tableName, ...input, ExclusiveStartKey, ...(table.pageSize ? { Limit: table.pageSize } : {}) }),
     );
-    items.push(...(page.Items ?? []));
+    if (page.Items?.length) yield page.Items;
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
+}
+
+/** Every item a query finds, from all its pages. */
+export async function queryAll(table: TableAccess, input: Omit<QueryCommandInput, 'TableName'>): Promise<TableItem[]> {
+  const items: TableItem[] = [];
+  for await (const page of queryPages(table, input)) items.push(...page);
   return items;
 }
 

@@ -1,10 +1,9 @@
 /** Agent items: the conditional save that commits an agent's changes and notices, and the reads of agents. */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Agent, Status, Transition, UnavailableNotice } from '#domain/agent.ts';
 import type { StoredAgent, WorkspaceSettings } from '#app/ports.ts';
 import { AGENT_PREFIX, agentSk, duePk, SETTINGS_SK, statusPk, workspacePk } from '#adapters/keys.ts';
 import { TABLE } from '#adapters/table.ts';
-import { putIf, queryAll, queryWorkspacePrefix, type TableAccess, type TableItem } from './access.ts';
+import { putIf, queryAll, queryPages, queryWorkspacePrefix, type TableAccess } from './access.ts';
 import { type AgentItemOptions, toAgent, toAgentItem } from './agent-item.ts';
 import { batchGet } from './batch.ts';
 import { toSettings } from './settings.ts';
@@ -43,22 +42,13 @@ export async function listByStatus(table: TableAccess, workspaceId: string, stat
 
 export async function* dueAgents(table: TableAccess, shard: number, now: number): AsyncIterable<StoredAgent[]> {
   const index = TABLE.indexes.byDeadline;
-  let ExclusiveStartKey: TableItem | undefined;
-  do {
-    const page = await table.client.send(
-      new QueryCommand({
-        TableName: table.tableName,
-        IndexName: index.name,
-        KeyConditionExpression: '#pk = :pk AND #due <= :now',
-        ExpressionAttributeNames: { '#pk': index.partitionKey, '#due': index.sortKey },
-        ExpressionAttributeValues: { ':pk': duePk(shard), ':now': now },
-        ExclusiveStartKey,
-        ...(table.pageSize ? { Limit: table.pageSize } : {}),
-      }),
-    );
-    ExclusiveStartKey = page.LastEvaluatedKey;
-    if (page.Items?.length) yield page.Items.map(toAgent);
-  } while (ExclusiveStartKey);
+  const pages = queryPages(table, {
+    IndexName: index.name,
+    KeyConditionExpression: '#pk = :pk AND #due <= :now',
+    ExpressionAttributeNames: { '#pk': index.partitionKey, '#due': index.sortKey },
+    ExpressionAttributeValues: { ':pk': duePk(shard), ':now': now },
+  });
+  for await (const page of pages) yield page.map(toAgent);
 }
 
 export async function getAgents(table: TableAccess, workspaceId: string, userIds: string[]): Promise<StoredAgent[]> {
