@@ -25,19 +25,19 @@ export async function getSettings(table: TableAccess, workspaceId: string): Prom
   return Item ? toSettings(Item) : undefined;
 }
 
+/** The item that holds `settings`: optional fields only when set, as toSettings reads them. */
+export function toSettingsItem(workspaceId: string, settings: WorkspaceSettings): TableItem {
+  return {
+    pk: workspacePk(workspaceId),
+    sk: SETTINGS_SK,
+    idleTimeoutSeconds: settings.idleTimeoutSeconds,
+    ...(settings.timezone ? { timezone: settings.timezone } : {}),
+    ...(settings.changes?.length ? { changes: settings.changes } : {}),
+    ...(settings.awayReasons?.length ? { awayReasons: settings.awayReasons } : {}),
+    ...(settings.unavailableAfterSeconds !== undefined ? { unavailableAfterSeconds: settings.unavailableAfterSeconds } : {}),
+  };
+}
+
 export async function putSettings(table: TableAccess, workspaceId: string, settings: WorkspaceSettings): Promise<void> {
-  await table.client.send(
-    new PutCommand({
-      TableName: table.tableName,
-      Item: {
-        pk: workspacePk(workspaceId),
-        sk: SETTINGS_SK,
-        idleTimeoutSeconds: settings.idleTimeoutSeconds,
-        ...(settings.timezone ? { timezone: settings.timezone } : {}),
-        ...(settings.changes?.length ? { changes: settings.changes } : {}),
-        ...(settings.awayReasons?.length ? { awayReasons: settings.awayReasons } : {}),
-        ...(settings.unavailableAfterSeconds !== undefined ? { unavailableAfterSeconds: settings.unavailableAfterSeconds } : {}),
-      },
-    }),
-  );
+  await table.client.send(new PutCommand({ TableName: table.tableName, Item: toSettingsItem(workspaceId, settings) }));
 }
