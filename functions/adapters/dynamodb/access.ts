@@ -15,13 +15,15 @@ export interface TableAccess {
   readonly pageSize: number | undefined;
 }
 
-/** A query's pages, following LastEvaluatedKey to the end, each at most the table's page size. */
+/**
+ * A query's pages, following LastEvaluatedKey to the end (or until the caller stops), each at most
+ * the input's Limit, else the table's page size.
+ */
 export async function* queryPages(table: TableAccess, input: Omit<QueryCommandInput, 'TableName'>): AsyncIterable<TableItem[]> {
+  const limit = input.Limit ?? table.pageSize;
   let ExclusiveStartKey: TableItem | undefined;
   do {
-    const page = await table.client.send(
-      new QueryCommand({ TableName: table.tableName, ...input, ExclusiveStartKey, ...(table.pageSize ? { Limit: table.pageSize } : {}) }),
-    );
+    const page = await table.client.send(new QueryCommand({ TableName: table.tableName, ...input, ExclusiveStartKey, ...(limit ? { Limit: limit } : {}) }));
     if (page.Items?.length) yield page.Items;
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);

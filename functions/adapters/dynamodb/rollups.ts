@@ -1,10 +1,10 @@
 /** Daily rollup items: a user's time per status on one day, written only over the one read (see keys.ts). */
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Status } from '#domain/agent.ts';
 import type { StoredRollup } from '#app/ports.ts';
 import { rollupPrefix, rollupSk, workspacePk } from '#adapters/keys.ts';
 import { TABLE } from '#adapters/table.ts';
-import { putIf, queryAll, type TableAccess, type TableItem } from './access.ts';
+import { putIf, queryPages, type TableAccess, type TableItem } from './access.ts';
 
 /** The rollup's awayMs key of away time with no reason ('#' is not in the id rule). */
 const NO_REASON_KEY = '#none';
@@ -69,6 +69,14 @@ export async function putRollup(
   });
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The rollups of the range's days and the latest one before it, in one query read newest first
+ * from the range's last day: a page holds the range's days and one more, so a report costs one
+ * request per agent. Days without a rollup leave room for older ones; the reading stops at the
+ * first one before the range.
+ */
 export async function listRollups(
   table: TableAccess,
   workspaceId: string,
@@ -76,25 +84,20 @@ export async function listRollups(
   fromDate: string,
   toDate: string,
 ): Promise<{ before?: StoredRollup | undefined; days: StoredRollup[] }> {
-  const pk = workspacePk(workspaceId);
-  const [range, earlier] = await Promise.all([
-    queryAll(table, {
-      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-      ExpressionAttributeValues: { ':pk': pk, ':from': rollupSk(userId, fromDate), ':to': rollupSk(userId, toDate) },
-      ConsistentRead: true,
-    }),
-    // The day before the range: the latest key below its first date (BETWEEN includes the first date itself).
-    table.client.send(
-      new QueryCommand({
-        TableName: table.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
-        ExpressionAttributeValues: { ':pk': pk, ':low': rollupPrefix(userId), ':high': rollupSk(userId, fromDate) },
-        ScanIndexForward: false,
-        Limit: 2,
-        ConsistentRead: true,
-      }),
-    ),
-  ]);
-  const before = (earlier.Items ?? []).map(toRollup).find((rollup) => rollup.date < fromDate);
-  return { ...(before ? { before } : {}), days: range.map(toRollup) };
+  const rangeDays = Math.round((Date.parse(`${toDate}T00:00:00Z`) - Date.parse(`${fromDate}T00:00:00Z`)) / DAY_MS) + 1;
+  const pages = queryPages(table, {
+    KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
+    ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':low': rollupPrefix(userId), ':high': rollupSk(userId, toDate) },
+    ScanIndexForward: false,
+    Limit: Math.max(1, rangeDays) + 1,
+    ConsistentRead: true,
+  });
+  const days: StoredRollup[] = [];
+  for await (const page of pages) {
+    for (const rollup of page.map(toRollup)) {
+      if (rollup.date < fromDate) return { before: rollup, days: days.reverse() };
+      days.push(rollup);
+    }
+  }
+  return { days: days.reverse() };
 }
