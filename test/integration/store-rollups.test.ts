@@ -74,7 +74,7 @@ describe('listRollups', () => {
     expect(dates(read)).toEqual({ before: '2030-02-03', days: all.slice(3, 10) });
   });
 
-  it('reads on into older pages when the range is empty', async () => {
+  it('finds the latest day before a range without rollups', async () => {
     const harness = await makeHarness();
     const workspace = uniqueWorkspace();
     await seed(harness, workspace, 'carol', ['2029-12-01', '2029-12-02']);

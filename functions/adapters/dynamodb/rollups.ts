@@ -73,9 +73,8 @@ const DAY_MS = 86_400_000;
 
 /**
  * The rollups of the range's days and the latest one before it, in one query read newest first
- * from the range's last day: a page holds the range's days and one more, so a report costs one
- * request per agent. Days without a rollup leave room for older ones; the reading stops at the
- * first one before the range.
+ * from the range's last day and limited to the range's days and one more: the range holds at most
+ * one rollup a day, so that page reaches the one before (a 1 MB page cut would be read on).
  */
 export async function listRollups(
   table: TableAccess,
