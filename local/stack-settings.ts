@@ -34,18 +34,21 @@ export interface StackSettings {
   jwtEnv: Env;
   verifier: TokenVerifier;
   signing: SigningSettings;
+  /** Worker threads posting the chunks of large fan-outs. */
+  workerCount: number;
 }
 
-/** The options that override the ports' variables; 0 picks a free port (tests). */
-interface PortOptions {
+/** The options that override the variables; a port of 0 picks a free port (tests). */
+interface SettingOptions {
   httpPort?: number;
   wsPort?: number;
   /** Without it, 0 when wsPort is 0, else PRESENCE_MANAGEMENT_PORT. */
   managementPort?: number;
+  fanoutWorkers?: number;
 }
 
 /** Fails on bad settings before anything starts. */
-export function readStackSettings(env: Env, options: PortOptions): StackSettings {
+export function readStackSettings(env: Env, options: SettingOptions): StackSettings {
   const httpPort = options.httpPort ?? port(env, 'PRESENCE_HTTP_PORT', 3000);
   const wsPort = options.wsPort ?? port(env, 'PRESENCE_WS_PORT', 3001);
   const managementPort = options.managementPort ?? (options.wsPort === 0 ? 0 : port(env, 'PRESENCE_MANAGEMENT_PORT', 3002));
@@ -62,7 +65,8 @@ export function readStackSettings(env: Env, options: PortOptions): StackSettings
     issuer: jwt.issuer,
     audience: jwt.audience,
   };
-  return { httpPort, wsPort, managementPort, tableName, devSecretInUse, devSignIn, jwtEnv, verifier, signing };
+  const workerCount = fanoutWorkerCount(env, options.fanoutWorkers);
+  return { httpPort, wsPort, managementPort, tableName, devSecretInUse, devSignIn, jwtEnv, verifier, signing, workerCount };
 }
 
 /** Worker threads posting the chunks of large fan-outs: the option, else PRESENCE_LOCAL_FANOUT_WORKERS (default 2). */

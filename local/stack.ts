@@ -23,7 +23,7 @@ import { LocalHttpServer, type PageAssets } from '#local/http-server.ts';
 import { buildPage } from '#local/page/build.ts';
 import { pageOrigins } from '#local/loopback.ts';
 import { startDatabase } from '#local/stack-database.ts';
-import { type Env, fanoutWorkerCount, LOCAL_MAX_SOCKETS, LocalStackError, portInUse, readStackSettings } from '#local/stack-settings.ts';
+import { type Env, LOCAL_MAX_SOCKETS, LocalStackError, portInUse, readStackSettings } from '#local/stack-settings.ts';
 import { startSweeper } from '#local/sweeper-timer.ts';
 import type { SigningSettings } from '#local/tokens.ts';
 import { WebSocketEmulator } from '#local/websocket/server.ts';
@@ -79,7 +79,7 @@ const HOST = '127.0.0.1';
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const env = options.env ?? process.env;
   // Fails on bad settings before anything starts.
-  const { httpPort, wsPort, managementPort, tableName, devSecretInUse, devSignIn, jwtEnv, verifier, signing } = readStackSettings(env, options);
+  const { httpPort, wsPort, managementPort, tableName, devSecretInUse, devSignIn, jwtEnv, verifier, signing, workerCount } = readStackSettings(env, options);
   const clock = options.clock ?? { now: () => Date.now() };
   const logger = options.logger ?? new PowertoolsLogger({ serviceName: 'presence-local', logLevel: (env.POWERTOOLS_LOG_LEVEL as 'INFO') ?? 'INFO' });
 
@@ -97,7 +97,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const connections = emulatorGateway(env, managementUrl);
     cleanups.push(() => connections.destroy());
     // Parallel fan-out invocations, as worker threads (started once the stack is up).
-    const workerCount = fanoutWorkerCount(env, options.fanoutWorkers);
     const workers = emulatorFanoutWorkers(env, workerCount, managementUrl, logger);
     cleanups.push(() => workers.stop());
     cleanups.push(() => events.drain());

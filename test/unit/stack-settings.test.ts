@@ -81,6 +81,12 @@ describe('fanoutWorkerCount', () => {
     );
     expect(() => fanoutWorkerCount({ PRESENCE_LOCAL_FANOUT_WORKERS: '-1' }, undefined)).toThrow(ConfigurationError);
   });
+
+  it('is read with the other settings, so a bad count is refused before anything starts', () => {
+    expect(readStackSettings({ PRESENCE_LOCAL_FANOUT_WORKERS: '3' }, {}).workerCount).toBe(3);
+    expect(readStackSettings({ PRESENCE_LOCAL_FANOUT_WORKERS: '3' }, { fanoutWorkers: 0 }).workerCount).toBe(0);
+    expect(() => readStackSettings({ PRESENCE_LOCAL_FANOUT_WORKERS: 'two' }, {})).toThrow(ConfigurationError);
+  });
 });
 
 describe('portInUse', () => {
