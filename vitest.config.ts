@@ -3,16 +3,19 @@ import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Files of unit, infra and integration that replace a module (vi.mock): they run in the isolated
- * project, since a mock in a worker that other files share could leak into them or miss a module
- * they loaded first. Found by reading the files, so a new one cannot be forgotten.
+ * Files of unit, infra and integration that replace a module (vi.mock) or set process.env
+ * themselves: they run in the isolated project, since in a worker that other files share a mock
+ * could leak into them or miss a module they loaded first, and a variable would outlive the file
+ * (vi.stubEnv, undone after each test, is fine). Found by reading the files, so a new one cannot
+ * be forgotten.
  */
 const SHARED_DIRS = ['test/unit', 'test/infra', 'test/integration'];
-const MOCKING = SHARED_DIRS.flatMap((dir) =>
+const NEEDS_ISOLATION = /\bvi\.(do)?[mM]ock\(|process\.env(\.\w+|\[[^\]]+\])?\s*=[^=]|Object\.assign\(process\.env/;
+const ISOLATED = SHARED_DIRS.flatMap((dir) =>
   readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.test.ts'))
     .map((name) => join(dir, name))
-    .filter((file) => /\bvi\.(do)?[mM]ock\(/.test(readFileSync(file, 'utf8'))),
+    .filter((file) => NEEDS_ISOLATION.test(readFileSync(file, 'utf8'))),
 );
 
 export default defineConfig({
@@ -23,21 +26,21 @@ export default defineConfig({
     projects: [
       // unit, infra and integration files share their worker's modules (isolate: false): the SDK,
       // aws-cdk-lib and the service load once per worker, not once per file (about 45 s of a run).
-      // A file there undoes what it changes: environment, spies and timers in afterEach.
+      // A file there undoes what it changes (spies, timers, stubbed globals) in afterEach.
       {
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: MOCKING, isolate: false },
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: ISOLATED, isolate: false },
       },
       {
         extends: true,
-        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], exclude: MOCKING, isolate: false, testTimeout: 60_000 },
+        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], exclude: ISOLATED, isolate: false, testTimeout: 60_000 },
       },
       {
         extends: true,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: ['test/integration/model.test.ts', ...MOCKING],
+          exclude: ['test/integration/model.test.ts', ...ISOLATED],
           isolate: false,
           globalSetup: ['test/support/dynamodb-global-setup.ts'],
           testTimeout: 30_000,
@@ -47,10 +50,11 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          // The files above that mock modules, each in a fresh process (with DynamoDB Local, should one need it).
+          // The files above that mock modules or set the environment, each in a fresh process (with
+          // DynamoDB Local, should one need it).
           name: 'isolated',
-          include: MOCKING,
-          globalSetup: MOCKING.some((file) => file.startsWith('test/integration/')) ? ['test/support/dynamodb-global-setup.ts'] : [],
+          include: ISOLATED,
+          globalSetup: ISOLATED.some((file) => file.startsWith('test/integration/')) ? ['test/support/dynamodb-global-setup.ts'] : [],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

@@ -4,7 +4,7 @@
  * X-Ray daemon. The fan-out entry's invocation and its `@connections` post arrive as segments of
  * the invocation's trace, and the delivery consumer's invocation of the fan-out function carries
  * that trace in its request, so the two functions' segments join in one trace.
- * Its own file: the X-Ray SDK reads LAMBDA_TASK_ROOT once, when it is first loaded.
+ * It runs in the isolated project, in a process of its own: the X-Ray SDK reads LAMBDA_TASK_ROOT once, when it is first loaded.
  */
 import { createSocket } from 'node:dgram';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
