@@ -209,7 +209,12 @@ export class Transport {
 
   /** Opens the next connection while this one still works; promote() closes the old one. */
   private handover(link: Link): void {
-    if (this.stopped || this.currentLink !== link || this.incomingLink || this.opening) return;
+    if (this.stopped || this.currentLink !== link || this.incomingLink) return;
+    if (this.opening) {
+      // A renewal is fetching its token: look again after a backoff, in case it fails.
+      link.handover = setTimeout(() => this.handover(link), this.backoff(this.attempt));
+      return;
+    }
     void this.open(true);
   }
 

@@ -281,6 +281,29 @@ describe('Transport', () => {
     expect(FakeSocket.all).toHaveLength(2);
   });
 
+  it('a handover put off by a renewal that then fails still happens, after a backoff', async () => {
+    const fetches: Array<{ resolve: (token: string) => void; reject: (error: Error) => void }> = [];
+    let calls = 0;
+    const heard = make({
+      token: () => (calls++ === 0 ? TOKEN : new Promise<string>((resolve, reject) => fetches.push({ resolve, reject }))),
+    });
+    const first = promoted(heard, await started(heard));
+    await vi.advanceTimersByTimeAsync(59_000);
+    heard.transport.renew(first);
+    await vi.advanceTimersByTimeAsync(1_000); // the lifetime ends while the renewal's token is awaited
+
+    fetches[0]!.reject(new Error('token service down'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(heard.events).toEqual(['token_failed']);
+    expect(heard.transport.current).toBe(first);
+    await vi.advanceTimersByTimeAsync(1_000);
+
+    expect(fetches).toHaveLength(2);
+    fetches[1]!.resolve(TOKEN);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.all).toHaveLength(2);
+  });
+
   it('wake() reconnects at once while waiting out a backoff, and does nothing otherwise', async () => {
     const heard = make({ random: () => 0.99 });
     promoted(heard, await started(heard));
