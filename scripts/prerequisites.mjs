@@ -8,14 +8,15 @@ import { existsSync } from 'node:fs';
 
 /** Where the browser tests start Chromium (test/browser/*.test.ts): Debian's package. */
 const CHROMIUM = '/usr/bin/chromium';
-const MIN_NODE = 20;
+/** 20.6: the first Node with module.register, which `node --import tsx` (npm start) needs. */
+const MIN_NODE = [20, 6];
 const MIN_JAVA = 17;
 
 const missing = [];
 
-const nodeMajor = Number(process.versions.node.split('.')[0]);
-if (nodeMajor < MIN_NODE) {
-  missing.push(`Node ${MIN_NODE} or newer is needed (this is ${process.versions.node}); install it from your distribution or nodejs.org's packages.`);
+const [nodeMajor = 0, nodeMinor = 0] = process.versions.node.split('.').map(Number);
+if (nodeMajor < MIN_NODE[0] || (nodeMajor === MIN_NODE[0] && nodeMinor < MIN_NODE[1])) {
+  missing.push(`Node ${MIN_NODE.join('.')} or newer is needed (this is ${process.versions.node}); install it from your distribution or nodejs.org's packages.`);
 }
 
 const java = spawnSync('java', ['-version'], { encoding: 'utf8' });
