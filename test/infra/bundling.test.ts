@@ -42,7 +42,7 @@ describe('bundling', () => {
   const bundleDir = mkdtempSync(join(tmpdir(), 'presence-bundle-'));
   beforeAll(async () => {
     reports = await bundleFunctions([...PRESENCE_HANDLERS], bundleDir);
-  });
+  }, 120_000);
   afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
 
   const DYNAMODB = '@aws-sdk/client-dynamodb';

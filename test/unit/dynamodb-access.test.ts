@@ -40,6 +40,12 @@ describe('queryAll', () => {
     expect(inputs.map((input) => input.Limit)).toEqual([undefined, undefined]);
   });
 
+  it("a query's own Limit sets its pages instead of the store's page size", async () => {
+    const { client, inputs } = pagedClient([[{ n: 1 }]]);
+    await queryAll({ client, tableName: 'presence-unit', pageSize: 2 }, { KeyConditionExpression: 'pk = :pk', Limit: 31 });
+    expect(inputs.map((input) => input.Limit)).toEqual([31]);
+  });
+
   it('queryPages hands over each page as it arrives (the sweep works page by page), skipping empty ones', async () => {
     const { client, inputs } = pagedClient([[{ n: 1 }, { n: 2 }], [], [{ n: 3 }]]);
     const seen: Array<{ page: unknown[]; requests: number }> = [];

@@ -83,6 +83,7 @@ export async function listRollups(
   fromDate: string,
   toDate: string,
 ): Promise<{ before?: StoredRollup | undefined; days: StoredRollup[] }> {
+  if (fromDate > toDate) throw new RangeError(`listRollups: ${fromDate} is after ${toDate}`);
   const rangeDays = Math.round((Date.parse(`${toDate}T00:00:00Z`) - Date.parse(`${fromDate}T00:00:00Z`)) / DAY_MS) + 1;
   const pages = queryPages(table, {
     KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
