@@ -12,6 +12,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import type { Agent, Transition } from '#domain/agent.ts';
 import { DynamoDbPresenceStore } from '#adapters/dynamodb-store.ts';
 import { changesOf, noticesOf } from '#handlers/stream.ts';
+import { PRESENCE_HANDLERS } from '../../infra/presence-function.ts';
 import { removeOutdirs, functionsByHandler, grantsOf, synthPresence } from './cdk-app.ts';
 
 afterAll(removeOutdirs);
@@ -25,22 +26,6 @@ function logicalIdOf(handler: string): string {
   return found.id;
 }
 
-const HANDLERS = [
-  'authorizer',
-  'connect',
-  'disconnect',
-  'heartbeat',
-  'setStatus',
-  'subscribe',
-  'getPresence',
-  'logout',
-  'defaultRoute',
-  'onlineAgents',
-  'http',
-  'sweeper',
-  'stream',
-  'fanout',
-];
 
 /** The functions that post to connections: the message routes (replies to the sender), the stream consumer and fan-out. */
 const POSTERS = ['heartbeat', 'setStatus', 'subscribe', 'getPresence', 'logout', 'defaultRoute', 'http', 'stream', 'fanout'];
@@ -159,10 +144,10 @@ describe('sweeper', () => {
 
 describe('presence functions', () => {
   it('are all there, one per Lambda entry', () => {
-    expect([...functions.keys()].sort()).toEqual([...HANDLERS].sort());
+    expect([...functions.keys()].sort()).toEqual([...PRESENCE_HANDLERS].sort());
   });
 
-  it.each(HANDLERS)('%s runs Node 22 on arm64 with source maps, Powertools settings, X-Ray tracing and its own log group', (handler) => {
+  it.each(PRESENCE_HANDLERS)('%s runs Node 22 on arm64 with source maps, Powertools settings, X-Ray tracing and its own log group', (handler) => {
     const properties = functions.get(handler)?.properties as Record<string, unknown> & {
       Environment: { Variables: Record<string, string> };
       LoggingConfig: { LogGroup: { Ref: string } };
@@ -267,7 +252,7 @@ describe('presence functions', () => {
   });
 
   it('leaves delivery to the stream consumer: it alone publishes, invokes the fan-out function and reads the stream', () => {
-    const holders = (grant: string) => HANDLERS.filter((handler) => grantsOf(template, logicalIdOf(handler)).includes(grant)).sort();
+    const holders = (grant: string) => PRESENCE_HANDLERS.filter((handler) => grantsOf(template, logicalIdOf(handler)).includes(grant)).sort();
     expect(holders(PUBLISH[0]!)).toEqual(['stream']);
     expect(holders(INVOKE[0]!)).toEqual(['stream']);
     for (const grant of [...STREAM_READ, ...DLQ_SEND]) expect(holders(grant), grant).toEqual(['stream']);
@@ -279,7 +264,7 @@ describe('presence functions', () => {
     const fanout = functions.get('fanout')?.properties as { MemorySize: number; Timeout: number; Environment: { Variables: Record<string, unknown> } };
     expect(fanout.MemorySize).toBe(1769);
     expect(fanout.Environment.Variables.PRESENCE_TABLE_NAME).toBeUndefined();
-    const withFanout = HANDLERS.filter(
+    const withFanout = PRESENCE_HANDLERS.filter(
       (handler) => (functions.get(handler)!.properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.PRESENCE_FANOUT_FUNCTION_NAME,
     );
     expect(withFanout).toEqual(['stream']);
