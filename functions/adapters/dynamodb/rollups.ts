@@ -89,7 +89,7 @@ export async function listRollups(
     KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
     ExpressionAttributeValues: { ':pk': workspacePk(workspaceId), ':low': rollupPrefix(userId), ':high': rollupSk(userId, toDate) },
     ScanIndexForward: false,
-    Limit: Math.max(1, rangeDays) + 1,
+    Limit: rangeDays + 1,
     ConsistentRead: true,
   });
   const days: StoredRollup[] = [];
