@@ -22,9 +22,11 @@ it(
   `${AGENTS} agents connect within 10 s: every view complete, no flap, a few batched frames per wallboard`,
   async () => {
     const errors: string[] = [];
+    // Warnings are allowed (a retried batch, say) but counted, so a failed run says what happened.
+    const warnings = new Map<string, number>();
     const logger: Logger = {
       info() {},
-      warn() {},
+      warn: (message) => warnings.set(message, (warnings.get(message) ?? 0) + 1),
       error: (message, ...extra) => errors.push(`${message} ${JSON.stringify(extra).slice(0, 300)}`),
     };
     // A DynamoDB Local of its own: the storm's 1,000 $disconnects at the end kept the shared one
@@ -55,6 +57,7 @@ it(
       const { flaps, clientErrors, ...numbers } = report;
       console.log(`storm: ${JSON.stringify(numbers)}`);
       console.log(`storm: flaps ${JSON.stringify(flaps.slice(0, 10))}; client errors ${JSON.stringify(clientErrors.slice(0, 10))}`);
+      console.log(`storm: stack warnings ${JSON.stringify(Object.fromEntries(warnings))}; ${errors.length} stack errors ${JSON.stringify(errors.slice(0, 5))}`);
 
       // Every connect() resolved and every view converged (runStorm waits for both).
       expect(report.incomplete).toEqual([]);
