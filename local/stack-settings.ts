@@ -21,6 +21,18 @@ export class LocalStackError extends Error {
  */
 export const LOCAL_MAX_SOCKETS = 256;
 
+/**
+ * How long a post to the emulator's `@connections` may take unless PRESENCE_POST_TIMEOUT_MS says
+ * otherwise (Lambda: 3 s). The emulator answers on the one event loop every handler shares, so
+ * in a connect storm its answers queue for seconds (docs/decisions/0012).
+ */
+export const LOCAL_POST_TIMEOUT_MS = 10_000;
+
+/** The variables with the local stack's own defaults where they differ from Lambda's. */
+export function withLocalDefaults(env: Env): Env {
+  return { ...env, PRESENCE_POST_TIMEOUT_MS: env.PRESENCE_POST_TIMEOUT_MS ?? String(LOCAL_POST_TIMEOUT_MS) };
+}
+
 export interface StackSettings {
   httpPort: number;
   wsPort: number;

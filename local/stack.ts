@@ -23,7 +23,7 @@ import { LocalHttpServer, type PageAssets } from '#local/http-server.ts';
 import { buildPage } from '#local/page/build.ts';
 import { pageOrigins } from '#local/loopback.ts';
 import { startDatabase } from '#local/stack-database.ts';
-import { type Env, LOCAL_MAX_SOCKETS, LocalStackError, portInUse, readStackSettings } from '#local/stack-settings.ts';
+import { type Env, LOCAL_MAX_SOCKETS, LocalStackError, portInUse, readStackSettings, withLocalDefaults } from '#local/stack-settings.ts';
 import { startSweeper } from '#local/sweeper-timer.ts';
 import type { SigningSettings } from '#local/tokens.ts';
 import { WebSocketEmulator } from '#local/websocket/server.ts';
@@ -77,7 +77,7 @@ export interface LocalStack {
 const HOST = '127.0.0.1';
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const env = options.env ?? process.env;
+  const env = withLocalDefaults(options.env ?? process.env);
   // Fails on bad settings before anything starts.
   const { httpPort, wsPort, managementPort, tableName, devSecretInUse, devSignIn, jwtEnv, verifier, signing, workerCount } = readStackSettings(env, options);
   const clock = options.clock ?? { now: () => Date.now() };

@@ -1,11 +1,13 @@
 /**
  * The local stack's settings (local/stack-settings.ts): ports from the variables or the options,
  * the development secret and sign-in, bad values refused with the variable named, the fan-out
- * worker count, and a port in use told apart from other listen errors.
+ * worker count, a port in use told apart from other listen errors, and the local defaults that
+ * differ from Lambda's.
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '#app/errors.ts';
-import { fanoutWorkerCount, LocalStackError, portInUse, readStackSettings } from '#local/stack-settings.ts';
+import { postTimeoutMsFromEnv } from '#handlers/connections-wiring.ts';
+import { fanoutWorkerCount, LOCAL_POST_TIMEOUT_MS, LocalStackError, portInUse, readStackSettings, withLocalDefaults } from '#local/stack-settings.ts';
 import { DEV_JWT_SECRET, mintToken } from '#local/tokens.ts';
 
 const SECRET = 'a-secret-of-at-least-thirty-two-characters';
@@ -98,5 +100,17 @@ describe('portInUse', () => {
       new LocalStackError('port 3000 (HTTP API) is in use: stop what uses it or set PRESENCE_HTTP_PORT to a free port'),
     );
     expect(() => portInUse(other, 'HTTP API', 'PRESENCE_HTTP_PORT', 3000)).toThrow(other);
+  });
+});
+
+describe('withLocalDefaults', () => {
+  it('gives posts to the emulator 10 s unless PRESENCE_POST_TIMEOUT_MS is set, and keeps every other variable', () => {
+    const env = { PRESENCE_TABLE_NAME: 'mine' };
+
+    expect(postTimeoutMsFromEnv(withLocalDefaults(env))).toBe(LOCAL_POST_TIMEOUT_MS);
+    expect(LOCAL_POST_TIMEOUT_MS).toBeGreaterThan(postTimeoutMsFromEnv({}));
+    expect(withLocalDefaults(env)).toEqual({ PRESENCE_TABLE_NAME: 'mine', PRESENCE_POST_TIMEOUT_MS: '10000' });
+    expect(postTimeoutMsFromEnv(withLocalDefaults({ ...env, PRESENCE_POST_TIMEOUT_MS: '2500' }))).toBe(2500);
+    expect(env).toEqual({ PRESENCE_TABLE_NAME: 'mine' });
   });
 });
