@@ -16,6 +16,9 @@ it('200 agents for 30 s: nothing lost, nothing duplicated, no errors', async () 
     dynamoEndpoint: inject('dynamoEndpoint'),
     tableName: `load-${randomUUID()}`,
   });
+  const { mismatches, errors, ...numbers } = report;
+  // Printed whatever the outcome: how much work the run did, and the first errors if any.
+  console.log(`load: ${JSON.stringify(numbers)}; ${mismatches.length} mismatches; ${errors.length} errors ${JSON.stringify(errors.slice(0, 5))}`);
   // A reload slower than the reconnect grace (10 s) would be a real disconnect: say so if it fails.
   expect({ mismatches: report.mismatches, slowestReloadMs: report.slowestReloadMs }).toEqual({
     mismatches: [],
