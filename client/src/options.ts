@@ -15,7 +15,7 @@ export interface PresenceClientOptions {
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
   /** Hand over to a new connection after this long (API Gateway closes at 2 hours). */
   maxConnectionAgeMs?: number;
-  /** How long `setStatus` and `connect` wait for the server. */
+  /** How long `setStatus` and `connect` wait for the server, and the token callback may take. */
   requestTimeoutMs?: number;
   /** For tests: the jitter source. */
   random?: () => number;

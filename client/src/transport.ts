@@ -71,6 +71,8 @@ export interface TransportOptions {
   minDelayMs: number;
   maxDelayMs: number;
   maxConnectionAgeMs: number;
+  /** How long the token callback may take before the attempt counts as failed. */
+  requestTimeoutMs: number;
   random: () => number;
 }
 
@@ -85,6 +87,27 @@ export interface LinkHandler {
   /** No connection is left; the next attempt is scheduled. */
   onReconnecting(): void;
   report(error: PresenceClientError): void;
+}
+
+class TokenTimeout extends Error {
+  override readonly name = 'TokenTimeout';
+}
+
+/**
+ * The token callback's answer, or a TokenTimeout after `ms`: a callback that never settles (a
+ * fetch with no timeout of its own) would otherwise keep every later connection from opening.
+ * An answer that comes after the timeout is dropped.
+ */
+async function settleWithin(token: () => string | Promise<string>, ms: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TokenTimeout(`the token callback did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([token(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export class Transport {
@@ -129,10 +152,11 @@ export class Transport {
     this.opening = true;
     let token: string;
     try {
-      token = await this.options.token();
+      token = await settleWithin(this.options.token, this.options.requestTimeoutMs);
     } catch (error) {
       this.opening = false;
-      this.handler.report(new PresenceClientError('token_failed', 'the token callback failed', { cause: error }));
+      const message = error instanceof TokenTimeout ? error.message : 'the token callback failed';
+      this.handler.report(new PresenceClientError('token_failed', message, { cause: error }));
       // A failed handover is retried only if there is no current connection left to fall back on.
       if (!handover || !this.currentLink) this.scheduleRetry();
       return;

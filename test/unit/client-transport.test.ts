@@ -1,8 +1,8 @@
 /**
  * The client's connections (client/src/transport.ts) against fake sockets and fake timers: the
- * URL a connection opens with, reconnects with backoff after a close or a failed token, the
- * connection cap's longest backoff, promotion and the handover before the connection lifetime
- * (and its retry when it fails), renewal when a token ends, wake, and stop.
+ * URL a connection opens with, reconnects with backoff after a close or a failed or unanswered
+ * token, the connection cap's longest backoff, promotion and the handover before the connection
+ * lifetime (and its retry when it fails), renewal when a token ends, wake, and stop.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PresenceClientError } from '../../client/src/errors.ts';
@@ -61,7 +61,7 @@ function make(options: Partial<TransportOptions> = {}, scope: readonly string[] 
     },
   };
   const transport = new Transport(
-    { url: 'ws://fake/', token: () => TOKEN, WebSocket: FakeSocket, minDelayMs: 100, maxDelayMs: 1000, maxConnectionAgeMs: 60_000, random: () => 0.5, ...options },
+    { url: 'ws://fake/', token: () => TOKEN, WebSocket: FakeSocket, minDelayMs: 100, maxDelayMs: 1000, maxConnectionAgeMs: 60_000, requestTimeoutMs: 5_000, random: () => 0.5, ...options },
     handler,
   );
   return { transport, ...heard };
@@ -194,6 +194,44 @@ describe('Transport', () => {
     expect(FakeSocket.all).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(50);
     expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it('a token callback that never answers is token_failed after requestTimeoutMs and retried; its late answer opens nothing', async () => {
+    const hanging: Array<(token: string) => void> = [];
+    let calls = 0;
+    const heard = make({ token: () => (calls++ === 0 ? new Promise<string>((resolve) => hanging.push(resolve)) : TOKEN) });
+    heard.transport.begin();
+    void heard.transport.open();
+
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(heard.events).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(heard.events).toEqual(['token_failed']);
+    expect(heard.errors[0]?.message).toBe('the token callback did not answer within 5000 ms');
+    await vi.advanceTimersByTimeAsync(50);
+    expect(calls).toBe(2);
+    expect(FakeSocket.all).toHaveLength(1);
+
+    hanging[0]!('late-token');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(FakeSocket.all[0]!.url).not.toContain('late-token');
+  });
+
+  it('a renewal whose token callback never answers does not block the next renewal', async () => {
+    let calls = 0;
+    const heard = make({ token: () => (calls++ === 1 ? new Promise<string>(() => {}) : TOKEN) });
+    const first = promoted(heard, await started(heard));
+
+    heard.transport.renew(first);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(heard.events).toEqual(['token_failed']);
+    expect(heard.transport.current).toBe(first);
+    heard.transport.renew(first);
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(calls).toBe(3);
+    expect(FakeSocket.all).toHaveLength(2);
   });
 
   it('a WebSocket that cannot be made is connection_failed, retried after a backoff', async () => {
