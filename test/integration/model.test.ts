@@ -134,6 +134,20 @@ describe('the service against the reference model', () => {
 });
 
 describe('the model itself', () => {
+  it('goes idle unseen while gone: a raise after the deadline keeps a connection revived without activity offline', async () => {
+    // The lease ends at +30 s, the idle deadline (20 s after the beat at +14 s) passes at +34 s,
+    // the timeout is raised to 40 s at +40 s, and the given-up connection beats, not active.
+    const commands: Command[] = [
+      { k: 'connect', ws: 1, user: 0 },
+      { k: 'advance', ms: 14_000 },
+      { k: 'heartbeat', conn: 0, active: true },
+      { k: 'advance', ms: 26_000 },
+      { k: 'settings', ws: 1, seconds: 40, admin: true },
+      { k: 'heartbeat', conn: 0, active: false },
+    ];
+    await expect(runSequence(memoryStores, commands, OPTIONS)).resolves.toBeUndefined();
+  });
+
   it('replays a hand-written sequence: reload within grace is silent, lease end is a timeout', async () => {
     const commands: Command[] = [
       { k: 'connect', ws: 0, user: 0 },

@@ -16,6 +16,8 @@
  *   `timeout` (at the lease end) then `connect`.
  * - closing the last counted connection starts the grace; when it ends, `disconnect`.
  * - idle is latched: an idle-offline user stays offline until active, whatever the timeout becomes.
+ *   A user gone for another reason (timeout, disconnect) goes idle too when the deadline passes,
+ *   unseen: a connection that comes back without activity keeps them offline, even after a raise.
  *   Connecting and setStatus count as activity.
  * - a deadline that passed before it is published is published with `at` = the deadline.
  * - a new connection does not receive the transitions published during its own `$connect`.
@@ -126,7 +128,7 @@ export interface User {
   lastActive: number;
   /** Activity happened at `at` but the service may record it up to `granularity` earlier. */
   fuzzyActivity: { at: number; floor: number; granularity: number } | null;
-  /** Idle-offline, latched until activity. */
+  /** Idle (offline for it, or gone for another reason when its deadline passed), latched until activity. */
   idle: boolean;
 }
 
@@ -223,8 +225,9 @@ export class PresenceModel {
         if (user.loggedOut) continue;
         if (user.conns.size > 0) candidates.push({ at: user.leaseUntil, kind: 'lease' });
         else if (user.graceUntil !== null) candidates.push({ at: user.graceUntil, kind: 'grace' });
-        // The end of presence wins a tie with the idle deadline.
-        if (user.status !== 'offline') candidates.push({ at: user.lastActive + this.idleMs(user.ws), kind: 'idle' });
+        // The end of presence wins a tie with the idle deadline. A user gone for another reason
+        // (timeout, disconnect) goes idle too, unseen: a later raise of the timeout does not undo it.
+        if (!user.idle) candidates.push({ at: user.lastActive + this.idleMs(user.ws), kind: 'idle' });
         for (const candidate of candidates) {
           if (candidate.at <= target && (!next || candidate.at < next.at)) next = { user, ...candidate };
         }
@@ -239,7 +242,7 @@ export class PresenceModel {
         if (user.status !== 'offline') this.happen(user, 'offline', 'disconnect', at);
       } else {
         user.idle = true;
-        this.happen(user, 'offline', 'idle', at);
+        if (user.status !== 'offline') this.happen(user, 'offline', 'idle', at);
       }
     }
     this.now = target;
