@@ -255,10 +255,11 @@ export async function runSequence(factory: StoreFactory, commands: Command[], op
     }
     stats.applied[command.k] = (stats.applied[command.k] ?? 0) + 1;
     last = { index, command };
-    await compareAfter(index, command, askFunction);
+    await compareAfter(index, command, askFunction || index === commands.length - 1);
   }
-  // Nothing happened since the last comparison: this one adds only the online-agents function.
-  if (!askFunction && last) await compareAfter(last.index, last.command, true);
+  // The last command was skipped, so the function was not asked: nothing happened since the last
+  // comparison, and this one adds only the function.
+  if (!askFunction && last && last.index !== commands.length - 1) await compareAfter(last.index, last.command, true);
 }
 
 function pick<T>(list: T[], index: number): T | undefined {
